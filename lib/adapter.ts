@@ -1,0 +1,19 @@
+import type { Payload, SendFields } from './transports/wire.js';
+
+/** A broadcast as it travels between processes. */
+export interface AdapterMessage {
+  group: string;
+  payload: Payload;
+  fields: SendFields;
+}
+
+/**
+ * Carries broadcasts between processes. `live` publishes every broadcast of a named group;
+ * the adapter delivers other processes' broadcasts to `onMessage`, which sends them to this
+ * process's members of that group.
+ */
+export interface Adapter {
+  publish(message: AdapterMessage): void | Promise<void>;
+  subscribe(onMessage: (message: AdapterMessage) => void): void | Promise<void>;
+  close?(): void | Promise<void>;
+}

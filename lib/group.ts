@@ -1,0 +1,101 @@
+import type { Channel, Membership } from './channel.js';
+import { assertSseFields } from './sse-format.js';
+import { BroadcastMessage } from './shared-message.js';
+import { toPayload } from './message.js';
+import { invalidArgument } from './errors.js';
+import type { Payload } from './transports/wire.js';
+
+/** Options of {@link ChannelGroup.broadcast}. */
+export interface BroadcastOptions {
+  /** A member (or several) not to send to: typically the sender of a chat message. */
+  except?: Channel | Iterable<Channel>;
+  /** SSE `event:` field. */
+  event?: string | undefined;
+  /** SSE `id:` field. */
+  id?: string | number | undefined;
+}
+
+/** @internal Told when a group gains its first member or loses its last. */
+export interface GroupObserver {
+  occupied(group: ChannelGroup): void;
+  emptied(group: ChannelGroup): void;
+  published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void;
+}
+
+/**
+ * http-kit's `ChannelGroup`: a set of channels that receive broadcasts together. Channels of
+ * every transport may be members; a channel that closes leaves by itself.
+ */
+export class ChannelGroup implements Membership, Iterable<Channel> {
+  /** The group's name in its registry, or undefined for a standalone group. */
+  readonly name: string | undefined;
+  readonly #members = new Set<Channel>();
+  readonly #observer: GroupObserver | undefined;
+
+  constructor(name?: string, observer?: GroupObserver) {
+    this.name = name;
+    this.#observer = observer;
+  }
+
+  /** How many channels are members. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Adds (and claims) `channel`. A closed channel is not added. Returns the group. */
+  add(channel: Channel): this {
+    if (this.#members.has(channel) || !channel.joined(this)) return this;
+    this.#members.add(channel);
+    if (this.#members.size === 1) this.#observer?.occupied(this);
+    return this;
+  }
+
+  /** Removes `channel`; true if it was a member. */
+  delete(channel: Channel): boolean {
+    if (!this.#members.delete(channel)) return false;
+    channel.left(this);
+    if (this.#members.size === 0) this.#observer?.emptied(this);
+    return true;
+  }
+
+  has(channel: Channel): boolean {
+    return this.#members.has(channel);
+  }
+
+  [Symbol.iterator](): IterableIterator<Channel> {
+    return this.#members.values();
+  }
+
+  /**
+   * Sends `data` to every member, encoding it once per transport. With an adapter, the
+   * group's members on other processes receive it too. Returns the local members reached.
+   */
+  broadcast(data: string | Buffer | Uint8Array, options: BroadcastOptions = {}): number {
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `broadcast() takes a string or bytes, got ${data === null ? 'null' : typeof data}`);
+    }
+    assertSseFields(options);
+    const payload = toPayload(data);
+    this.#observer?.published(this, payload, options);
+    return this.deliver(payload, options);
+  }
+
+  /** @internal Sends to this process's members only (used for adapter deliveries too). */
+  deliver(payload: Payload, options: BroadcastOptions): number {
+    const message = new BroadcastMessage(payload, { event: options.event, id: options.id });
+    const except = options.except;
+    const skip = except === undefined ? undefined : isChannel(except) ? new Set([except]) : new Set(except);
+    let reached = 0;
+    // Iterating the Set itself is safe while members leave (an http member closes as it is
+    // answered; a slow consumer is closed): a Set iterator skips deleted entries.
+    for (const member of this.#members) {
+      if (skip?.has(member) === true) continue;
+      if (member.sendShared(message)) reached++;
+    }
+    return reached;
+  }
+}
+
+function isChannel(value: Channel | Iterable<Channel>): value is Channel {
+  return typeof (value as Channel).sendShared === 'function';
+}

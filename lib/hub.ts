@@ -1,0 +1,126 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { Channel } from './channel.js';
+import type { ChannelGroup } from './group.js';
+import type { ChannelHost, Counters, UpgradeContext } from './host.js';
+import { transportFromHeaders, type TransportName } from './negotiate.js';
+import type { ResolvedOptions } from './options.js';
+import { GroupRegistry } from './registry.js';
+
+/** What `live.stats()` returns. */
+export interface ChannelStats {
+  /** Open channels per transport. */
+  open: Record<TransportName, number>;
+  /** Messages written or queued to clients since start (broadcast deliveries count one each). */
+  sent: number;
+  /** Messages skipped by the `'drop'` buffer policy. */
+  dropped: number;
+  /** Client messages received. */
+  received: number;
+  /** Messages waiting in session buffers for their client to come back. */
+  queued: number;
+}
+
+/** Listens for errors the library could not hand to a caller (handler throws, I/O). */
+export type ErrorListener = (error: Error) => void;
+
+/**
+ * The state behind one `channels()` instance: options, open channels, counters, heartbeats,
+ * groups. The middleware function is a thin face over it.
+ */
+export class ChannelHub implements ChannelHost {
+  readonly options: ResolvedOptions;
+  readonly counters: Counters = { sent: 0, dropped: 0, received: 0 };
+  readonly open = new Set<Channel>();
+  readonly groups: GroupRegistry;
+  closing = false;
+  readonly #errorListeners = new Set<ErrorListener>();
+  #webSocketServer: WebSocketServer | undefined;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
+  }
+
+  createChannel(req: IncomingMessage, res: ServerResponse, upgrade: UpgradeContext | undefined): Channel {
+    return new Channel(this, { req, res, upgrade }, transportFromHeaders(req.headers));
+  }
+
+  group(name: string): ChannelGroup {
+    return this.groups.group(name);
+  }
+
+  webSocketServer(): WebSocketServer {
+    // noServer: upgrades reach ws only after the app routed them (see upgrade.ts).
+    return (this.#webSocketServer ??= new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.options.maxPayload,
+    }));
+  }
+
+  channelOpened(channel: Channel): void {
+    this.open.add(channel);
+    if (this.#heartbeatTimer === undefined && this.options.heartbeat > 0) {
+      this.#heartbeatTimer = setInterval(sweepHeartbeats, this.options.heartbeat, this);
+      this.#heartbeatTimer.unref();
+    }
+  }
+
+  channelClosed(channel: Channel): void {
+    this.open.delete(channel);
+    if (this.open.size > 0) return;
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+    this.#drained?.();
+  }
+
+  /** One heartbeat period passed: every open channel pings or writes its comment. */
+  sweep(): void {
+    for (const channel of this.open) channel.heartbeat();
+  }
+
+  onError(listener: ErrorListener): void {
+    this.#errorListeners.add(listener);
+  }
+
+  offError(listener: ErrorListener): void {
+    this.#errorListeners.delete(listener);
+  }
+
+  reportError(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    // With no listener, say it loudly but keep serving the other channels.
+    if (this.#errorListeners.size === 0) {
+      console.error('express-channel:', err);
+      return;
+    }
+    for (const listener of this.#errorListeners) listener(err);
+  }
+
+  stats(): ChannelStats {
+    const open: Record<TransportName, number> = { websocket: 0, sse: 0, http: 0, poll: 0 };
+    for (const channel of this.open) open[channel.transport]++;
+    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued: 0 };
+  }
+
+  /** Closes every channel with 'shutdown' and resolves once they are all gone. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const drained = new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+    for (const channel of [...this.open]) channel.close('shutdown');
+    if (this.open.size > 0) await drained;
+    await this.options.adapter?.close?.();
+    // Let the close handlers (scheduled on nextTick) run before resolving.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function sweepHeartbeats(hub: ChannelHub): void {
+  hub.sweep();
+}

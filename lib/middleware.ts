@@ -1,0 +1,95 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { Channel } from './channel.js';
+import type { ChannelGroup } from './group.js';
+import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
+import { resolveOptions, type ChannelsOptions } from './options.js';
+import { routeUpgrades, upgradeOf } from './upgrade.js';
+
+/** The `next` of Connect and Express middleware. */
+export type NextFunction = (error?: unknown) => void;
+
+/**
+ * What {@link channels} returns: an Express/Connect middleware that gives every request a
+ * `req.channel`, with the registry and lifecycle methods on it.
+ */
+export interface Live {
+  (req: IncomingMessage, res: ServerResponse, next: NextFunction): void;
+  /**
+   * Routes WebSocket upgrades on `server` through `handler` (by default the server's own
+   * request listener: the app passed to `http.createServer` or `app.listen`).
+   */
+  attach(server: Server, handler?: RequestListener): void;
+  /** The group called `name`: the same object for the same name while anyone holds it. */
+  group(name: string): ChannelGroup;
+  /** The open channels. */
+  readonly channels: ReadonlySet<Channel>;
+  /** Open channels per transport, and messages sent, dropped, received and queued. */
+  stats(): ChannelStats;
+  /** Closes every channel with `'shutdown'`, refuses new upgrades, resolves when all are gone. */
+  close(): Promise<void>;
+  /** Errors no caller could be handed: a throwing handler, a failing adapter. */
+  on(event: 'error', listener: ErrorListener): Live;
+  off(event: 'error', listener: ErrorListener): Live;
+}
+
+const kHub = Symbol('express-channel.hub');
+const kResponse = Symbol('express-channel.response');
+const kChannel = Symbol('express-channel.channel');
+
+interface ChannelRequest extends IncomingMessage {
+  [kHub]: ChannelHub;
+  [kResponse]: ServerResponse;
+  [kChannel]?: Channel;
+}
+
+// One shared getter for every request: a channel is built only when a handler asks for it,
+// and no closure is allocated per request.
+const channelProperty: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: ChannelRequest): Channel {
+    return (this[kChannel] ??= this[kHub].createChannel(this, this[kResponse], upgradeOf(this)));
+  },
+};
+
+/**
+ * Creates the middleware.
+ * @param options - heartbeats, limits, sessions, adapter; every one optional.
+ * @example
+ * ```ts
+ * const live = channels();
+ * app.use(live);
+ * app.get('/echo', (req) => { const ch = req.channel!; ch.onReceive((m) => ch.send(m)); });
+ * live.attach(app.listen(3000));
+ * ```
+ */
+export function channels(options?: ChannelsOptions): Live {
+  const hub = new ChannelHub(resolveOptions(options));
+
+  function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    const r = req as ChannelRequest;
+    r[kHub] = hub;
+    r[kResponse] = res;
+    Object.defineProperty(req, 'channel', channelProperty);
+    next();
+  }
+
+  const live = expressChannel as Live;
+  Object.defineProperty(live, 'channels', { get: () => hub.open, enumerable: true });
+  live.attach = (server, handler) => routeUpgrades(server, handler, () => hub.closing);
+  live.group = (name) => {
+    if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
+    return hub.group(name);
+  };
+  live.stats = () => hub.stats();
+  live.close = () => hub.close();
+  live.on = (_event, listener) => {
+    hub.onError(listener);
+    return live;
+  };
+  live.off = (_event, listener) => {
+    hub.offError(listener);
+    return live;
+  };
+  return live;
+}

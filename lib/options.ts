@@ -1,0 +1,148 @@
+import type { IncomingMessage } from 'node:http';
+import { invalidArgument } from './errors.js';
+import type { Channel } from './channel.js';
+import type { Adapter } from './adapter.js';
+
+/** What happens to a message when a channel's outbound buffer is past `maxBufferedBytes`. */
+export type BufferPolicy = 'close' | 'drop';
+
+/** Options of {@link channels}. Every one is optional and has a safe default. */
+export interface ChannelsOptions {
+  /**
+   * Milliseconds between heartbeats: a WebSocket ping (a peer that misses two closes with
+   * `'client-away'`) and an SSE comment (keeps proxies from timing out idle streams). 0 turns
+   * them off.
+   * @defaultValue 25000
+   */
+  heartbeat?: number;
+  /**
+   * Largest client message in bytes. A bigger WebSocket frame closes the channel with 1009
+   * (`'message-too-big'`); a bigger POST is answered 413.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxPayload?: number;
+  /**
+   * Bytes that may wait in one channel's outbound buffer (the socket's own) before
+   * `bufferPolicy` applies.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /**
+   * `'close'` closes a channel whose buffer is full with `'slow-consumer'`; `'drop'` skips
+   * the message for that channel and counts it in `stats().dropped`.
+   * @defaultValue 'close'
+   */
+  bufferPolicy?: BufferPolicy;
+  /**
+   * Client messages held for a handler that has not called `onReceive` yet. Past it the
+   * server stops reading from that socket until a handler is registered: nothing is lost.
+   * @defaultValue 1024
+   */
+  maxHeldMessages?: number;
+  /**
+   * `Origin`s allowed to open a WebSocket or POST to a session. A list of exact origins
+   * (`'https://app.example.com'`) or a predicate. Requests without `Origin` (non-browser
+   * clients) are allowed.
+   * @defaultValue undefined (every origin)
+   */
+  allowedOrigins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
+  /**
+   * Milliseconds a session waits for its client to come back before closing with
+   * `'client-away'`.
+   * @defaultValue 30000
+   */
+  sessionTimeout?: number;
+  /**
+   * Milliseconds a poll request is held open waiting for a message before it is answered
+   * empty.
+   * @defaultValue 25000
+   */
+  pollTimeout?: number;
+  /**
+   * Bound of the per-session replay buffer: messages kept until the client acknowledges
+   * them. Past either bound the oldest are let go, and a client resuming from before them
+   * is told of the gap.
+   * @defaultValue { messages: 1000, bytes: 1048576 }
+   */
+  sessionBuffer?: { messages?: number; bytes?: number };
+  /**
+   * Called on a resume, after the app's middleware ran: return false to refuse it (403).
+   * @defaultValue undefined (every resume that presents a valid session id is accepted)
+   */
+  authorizeResume?: (req: IncomingMessage, channel: Channel) => boolean;
+  /**
+   * The `retry:` hint, in milliseconds, sent to SSE clients on `live.close()`.
+   * @defaultValue 1000
+   */
+  shutdownRetry?: number;
+  /**
+   * Carries broadcasts between processes. The embedded default is in-memory.
+   * @defaultValue undefined (one process)
+   */
+  adapter?: Adapter;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  heartbeat: number;
+  maxPayload: number;
+  maxBufferedBytes: number;
+  bufferPolicy: BufferPolicy;
+  maxHeldMessages: number;
+  isOriginAllowed: (origin: string | undefined, req: IncomingMessage) => boolean;
+  sessionTimeout: number;
+  pollTimeout: number;
+  sessionMessages: number;
+  sessionBytes: number;
+  authorizeResume: ((req: IncomingMessage, channel: Channel) => boolean) | undefined;
+  shutdownRetry: number;
+  adapter: Adapter | undefined;
+}
+
+const MiB = 1024 * 1024;
+
+/** Fills in defaults and rejects nonsense at once, with the option's name in the message. */
+export function resolveOptions(options: ChannelsOptions = {}): ResolvedOptions {
+  const bufferPolicy = options.bufferPolicy ?? 'close';
+  if (bufferPolicy !== 'close' && bufferPolicy !== 'drop') {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `bufferPolicy must be 'close' or 'drop', got ${JSON.stringify(bufferPolicy)}`);
+  }
+  return {
+    heartbeat: nonNegative('heartbeat', options.heartbeat, 25_000),
+    maxPayload: positive('maxPayload', options.maxPayload, MiB),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, MiB),
+    bufferPolicy,
+    maxHeldMessages: positive('maxHeldMessages', options.maxHeldMessages, 1024),
+    isOriginAllowed: originCheck(options.allowedOrigins),
+    sessionTimeout: positive('sessionTimeout', options.sessionTimeout, 30_000),
+    pollTimeout: positive('pollTimeout', options.pollTimeout, 25_000),
+    sessionMessages: positive('sessionBuffer.messages', options.sessionBuffer?.messages, 1000),
+    sessionBytes: positive('sessionBuffer.bytes', options.sessionBuffer?.bytes, MiB),
+    authorizeResume: options.authorizeResume,
+    shutdownRetry: nonNegative('shutdownRetry', options.shutdownRetry, 1000),
+    adapter: options.adapter,
+  };
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `${name} must be a finite number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `${name} must be a finite number > 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+function originCheck(allowed: ChannelsOptions['allowedOrigins']): ResolvedOptions['isOriginAllowed'] {
+  if (allowed === undefined) return () => true;
+  if (typeof allowed === 'function') return (origin, req) => origin === undefined || allowed(origin, req);
+  const set = new Set(allowed.map((o) => o.toLowerCase()));
+  return (origin) => origin === undefined || set.has(origin.toLowerCase());
+}

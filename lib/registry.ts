@@ -1,0 +1,65 @@
+import type { Adapter, AdapterMessage } from './adapter.js';
+import { ChannelGroup, type BroadcastOptions, type GroupObserver } from './group.js';
+import type { Payload } from './transports/wire.js';
+
+/**
+ * `live.group(name)`: the same group for the same name, without growing with churn. A group
+ * with members is held strongly; an empty one only weakly, so it disappears once nobody
+ * holds it, yet stays the one returned while somebody does.
+ */
+export class GroupRegistry implements GroupObserver {
+  readonly #occupied = new Map<string, ChannelGroup>();
+  readonly #known = new Map<string, WeakRef<ChannelGroup>>();
+  readonly #forget = new FinalizationRegistry<string>((name) => this.#forgetIfCollected(name));
+  readonly #adapter: Adapter | undefined;
+  readonly #onAdapterError: (error: unknown) => void;
+
+  constructor(adapter: Adapter | undefined, onAdapterError: (error: unknown) => void) {
+    this.#adapter = adapter;
+    this.#onAdapterError = onAdapterError;
+    if (adapter !== undefined) {
+      Promise.resolve(adapter.subscribe((message) => this.#deliverRemote(message))).catch(onAdapterError);
+    }
+  }
+
+  group(name: string): ChannelGroup {
+    const existing = this.#occupied.get(name) ?? this.#known.get(name)?.deref();
+    if (existing !== undefined) return existing;
+    const group = new ChannelGroup(name, this);
+    this.#known.set(name, new WeakRef(group));
+    this.#forget.register(group, name);
+    return group;
+  }
+
+  /** Names known right now (occupied or not yet collected). */
+  get size(): number {
+    return this.#known.size;
+  }
+
+  occupied(group: ChannelGroup): void {
+    if (group.name !== undefined) this.#occupied.set(group.name, group);
+  }
+
+  emptied(group: ChannelGroup): void {
+    if (group.name !== undefined) this.#occupied.delete(group.name);
+  }
+
+  published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void {
+    if (this.#adapter === undefined || group.name === undefined) return;
+    const message: AdapterMessage = { group: group.name, payload, fields: { event: options.event, id: options.id } };
+    const adapter = this.#adapter;
+    // A failing adapter must not take the local broadcast down with it: report and go on.
+    Promise.resolve()
+      .then(() => adapter.publish(message))
+      .catch(this.#onAdapterError);
+  }
+
+  #deliverRemote(message: AdapterMessage): void {
+    this.#occupied.get(message.group)?.deliver(message.payload, message.fields);
+  }
+
+  #forgetIfCollected(name: string): void {
+    // The name may have been given a new group since; only drop a dead entry.
+    if (this.#known.get(name)?.deref() === undefined) this.#known.delete(name);
+  }
+}

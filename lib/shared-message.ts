@@ -1,0 +1,27 @@
+import { eventForSse } from './transports/sse.js';
+import { frameForWebSocket } from './transports/websocket.js';
+import type { Payload, SendFields, SharedMessage } from './transports/wire.js';
+
+/**
+ * One broadcast's bytes, built lazily and at most once per transport: the first WebSocket
+ * member builds the frame, the first SSE member the event, and every other member reuses it.
+ */
+export class BroadcastMessage implements SharedMessage {
+  readonly payload: Payload;
+  readonly fields: SendFields;
+  #webSocketFrame: Buffer[] | undefined;
+  #sseEvent: Buffer | undefined;
+
+  constructor(payload: Payload, fields: SendFields) {
+    this.payload = payload;
+    this.fields = fields;
+  }
+
+  forWebSocket(): readonly Buffer[] {
+    return (this.#webSocketFrame ??= frameForWebSocket(this.payload));
+  }
+
+  forSse(): Buffer {
+    return (this.#sseEvent ??= eventForSse(this.payload, this.fields));
+  }
+}

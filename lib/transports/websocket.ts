@@ -1,0 +1,147 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
+import { WebSocket, type WebSocketServer } from 'ws';
+import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../close-reasons.js';
+import { corkForTick } from '../cork.js';
+import type { Payload, SharedMessage, Wire, WireSink } from './wire.js';
+
+const kSink = Symbol('express-channel.sink');
+const kWire = Symbol('express-channel.wire');
+type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire };
+
+// ws exports its frame builder (`Sender.frame`) but @types/ws does not declare it.
+interface FrameOptions {
+  fin: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+  rsv1: boolean;
+}
+const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
+
+// The parts of ws's private Sender state we read to know whether writing a prebuilt frame
+// straight to the socket keeps order with what ws itself has queued (see writeShared).
+interface SenderState {
+  _state: number;
+  _queue: unknown[];
+}
+
+/**
+ * Completes the WebSocket handshake on `socket` and wraps the connection. Returns undefined
+ * when the request is not a valid upgrade: `ws` has then already answered 400 with a reason.
+ */
+export function acceptWebSocket(
+  server: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  sink: WireSink,
+): WebSocketWire | undefined {
+  let accepted: WebSocket | undefined;
+  // With no verifyClient and no async protocol choice, ws completes the handshake
+  // synchronously: if the callback has not run when handleUpgrade returns, it refused.
+  server.handleUpgrade(req, socket, head, (ws) => {
+    accepted = ws;
+  });
+  return accepted === undefined ? undefined : new WebSocketWire(accepted, sink);
+}
+
+/** A channel's WebSocket: ws frames, text or binary as sent; ping heartbeats. */
+export class WebSocketWire implements Wire {
+  readonly name = 'websocket' as const;
+  readonly #ws: TaggedWebSocket;
+  #missedPongs = 0;
+
+  constructor(ws: WebSocket, sink: WireSink) {
+    const tagged = ws as TaggedWebSocket;
+    tagged[kSink] = sink;
+    tagged[kWire] = this;
+    tagged.on('message', wsOnMessage);
+    tagged.on('close', wsOnClose);
+    tagged.on('error', wsOnError);
+    tagged.on('pong', wsOnPong);
+    this.#ws = tagged;
+  }
+
+  get bufferedBytes(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  send(payload: Payload | undefined): void {
+    if (payload === undefined || this.#ws.readyState !== WebSocket.OPEN) return;
+    const socket = socketOf(this.#ws);
+    if (socket) corkForTick(socket);
+    this.#ws.send(payload, { binary: typeof payload !== 'string' });
+  }
+
+  writeShared(message: SharedMessage): void {
+    const ws = this.#ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const socket = socketOf(ws);
+    const sender = (ws as unknown as { _sender?: SenderState })._sender;
+    // Writing the shared frame directly is only safe while ws's sender has nothing of its
+    // own pending (deflate or Blob reads); otherwise route through ws to keep order.
+    if (socket && sender && sender._state === 0 && sender._queue.length === 0) {
+      corkForTick(socket);
+      for (const chunk of message.forWebSocket()) socket.write(chunk);
+    } else {
+      this.send(message.payload);
+    }
+  }
+
+  heartbeat(): boolean {
+    if (this.#missedPongs >= 2) return false;
+    this.#missedPongs++;
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+    return true;
+  }
+
+  pauseReading(paused: boolean): void {
+    if (paused) this.#ws.pause();
+    else this.#ws.resume();
+  }
+
+  end(reason: CloseReason): void {
+    const ws = this.#ws;
+    // A peer that stopped answering pings gets no close handshake: it would never finish.
+    if (reason === 'client-away') ws.terminate();
+    else if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(closeCodeForReason(reason));
+  }
+
+  /** @internal */
+  pong(): void {
+    this.#missedPongs = 0;
+  }
+}
+
+/** Builds the unmasked server frame of a broadcast once, for every WebSocket member. */
+export function frameForWebSocket(payload: Payload): Buffer[] {
+  const isText = typeof payload === 'string';
+  const data = isText ? Buffer.from(payload) : payload;
+  return Sender.frame(data, { fin: true, opcode: isText ? 1 : 2, mask: false, readOnly: true, rsv1: false });
+}
+
+function socketOf(ws: WebSocket): Duplex | undefined {
+  return (ws as unknown as { _socket?: Duplex })._socket;
+}
+
+function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const ws = this as TaggedWebSocket;
+  const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  ws[kWire].pong(); // any message proves the peer alive
+  ws[kSink].received(isBinary ? buffer : buffer.toString('utf8'));
+}
+
+function wsOnClose(this: WebSocket, code: number): void {
+  (this as TaggedWebSocket)[kSink].ended(reasonForCloseCode(code));
+}
+
+// ws closes the connection itself after an error (bad frame, payload too big) and then
+// emits 'close' with the right code; this listener exists so the error cannot crash the
+// process (an EventEmitter 'error' with no listener throws).
+function wsOnError(this: WebSocket): void {}
+
+function wsOnPong(this: WebSocket): void {
+  (this as TaggedWebSocket)[kWire].pong();
+}

@@ -1,0 +1,57 @@
+import type { CloseReason } from '../close-reasons.js';
+import type { TransportName } from '../negotiate.js';
+
+/** A message body as the server sends it: text stays text, bytes stay bytes. */
+export type Payload = string | Buffer;
+
+/** Status and headers of an HTTP-based channel's response; used by its first send only. */
+export interface Head {
+  status?: number | undefined;
+  headers?: Readonly<Record<string, string | number | readonly string[]>> | undefined;
+}
+
+/** Per-send fields: SSE's `event:`/`id:`; other transports ignore them. */
+export interface SendFields {
+  event?: string | undefined;
+  id?: string | number | undefined;
+}
+
+/**
+ * The bytes of one broadcast, built at most once per transport however many members
+ * receive it. Wires call `forWebSocket()`/`forSse()`; the first call builds, the rest reuse.
+ */
+export interface SharedMessage {
+  readonly payload: Payload;
+  readonly fields: SendFields;
+  forWebSocket(): readonly Buffer[];
+  forSse(): Buffer;
+}
+
+/** Where a wire reports what its peer did. The channel implements it. */
+export interface WireSink {
+  /** A client message arrived: a string for text, a Buffer for binary. */
+  received(message: string | Buffer): void;
+  /** The connection ended on its own (peer left, protocol error, dead peer). */
+  ended(reason: CloseReason): void;
+}
+
+/**
+ * What a transport does, and nothing more: move bytes. The channel above it holds the
+ * contract (ids, open/closed, handlers, ordering, buffer policy). A wire reports what the
+ * peer does by calling the channel's internal `received`/`ended` methods.
+ */
+export interface Wire {
+  readonly name: TransportName;
+  /** Bytes written but not yet handed to the kernel. */
+  readonly bufferedBytes: number;
+  /** Writes one message; with `closeAfter`, it is the last one (http-kit's close-after-send). */
+  send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
+  /** Writes a broadcast's shared bytes. */
+  writeShared(message: SharedMessage): void;
+  /** One heartbeat period passed: ping, or report a dead peer by returning false. */
+  heartbeat(): boolean;
+  /** Stops reading the peer's messages (true) or starts again (false). */
+  pauseReading(paused: boolean): void;
+  /** Ends the connection because the channel closed for `reason`. Never calls back. */
+  end(reason: CloseReason): void;
+}

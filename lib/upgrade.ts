@@ -1,0 +1,55 @@
+import { ServerResponse, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { UpgradeContext } from './host.js';
+
+const kUpgrade = Symbol('express-channel.upgrade');
+type UpgradeRequest = IncomingMessage & { [kUpgrade]?: UpgradeContext };
+
+/** The raw socket of an upgrade request that came through `live.attach`, if any. */
+export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
+  return (req as UpgradeRequest)[kUpgrade];
+}
+
+/**
+ * Routes WebSocket upgrades through the app before any handshake, as if they were plain
+ * requests: a `ServerResponse` is built on the raw socket, so a middleware that answers 401
+ * or an unmatched route's 404 goes out as a real HTTP response; only a handler that claims
+ * `req.channel` completes the handshake.
+ */
+export function routeUpgrades(server: Server, handler: RequestListener | undefined, isClosing: () => boolean): void {
+  server.on('upgrade', function routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    socket.on('error', destroyOnError);
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
+    res.on('finish', endSocketAfterResponse);
+    (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
+    if (isClosing()) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
+      return;
+    }
+    const listener = handler ?? (server.listeners('request')[0] as RequestListener | undefined);
+    if (listener === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    listener(req, res);
+  });
+}
+
+function releaseSocket(res: ServerResponse, socket: Duplex): void {
+  res.off('finish', endSocketAfterResponse);
+  res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
+}
+
+function endSocketAfterResponse(this: ServerResponse): void {
+  const socket = this.socket;
+  if (socket === null) return;
+  this.detachSocket(socket);
+  socket.end();
+}
+
+// A client can reset the socket at any time; without a listener that would crash the server.
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
