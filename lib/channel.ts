@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { isCloseReason, type CloseReason } from './close-reasons.js';
-import { ChannelError, invalidArgument } from './errors.js';
+import { invalidArgument } from './errors.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import { normalizeSendData, payloadBytes, type SendData } from './message.js';
 import type { TransportName } from './negotiate.js';
+import { SessionLink } from './session-link.js';
+import { BroadcastMessage } from './shared-message.js';
 import { assertSseFields } from './sse-format.js';
-import { HttpWire } from './transports/http.js';
-import { SseWire } from './transports/sse.js';
-import { acceptWebSocket } from './transports/websocket.js';
-import type { Head, SharedMessage, Wire, WireSink } from './transports/wire.js';
+import type { ClientControl } from './session-codec.js';
+import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './transports/wire.js';
+import { createWire } from './wire-factory.js';
 
 /** A client message: a string for text, a Buffer for binary. */
 export type Message = string | Buffer;
@@ -26,7 +27,7 @@ export interface SendOptions {
   close?: boolean;
   /** SSE `event:` field (the event's type). May not contain CR, LF or NUL. */
   event?: string;
-  /** SSE `id:` field (the client's `Last-Event-ID`). May not contain CR, LF or NUL. */
+  /** SSE `id:` field (the client's `Last-Event-ID`). Ignored on sessions, which number events themselves. */
   id?: string | number;
 }
 
@@ -43,14 +44,15 @@ const enum State {
 
 /**
  * One client connection, whatever carries it: http-kit's channel. Obtained as `req.channel`;
- * claimed (handshake done, headers written) on first use.
+ * claimed (handshake done, headers written) on first use. A session channel (asked for by the
+ * client library) outlives its connections: see docs/sessions.md.
  */
 export class Channel implements WireSink {
-  /** Unguessable, unique per channel (128 random bits). */
+  /** Unguessable, unique per channel (128 random bits); a session channel's session id. */
   readonly id: string = randomBytes(16).toString('base64url');
   readonly #host: ChannelHost;
-  readonly #context: RequestContext;
-  readonly #transport: TransportName;
+  #context: RequestContext;
+  #transport: TransportName;
   #state: State = State.Unclaimed;
   #wire: Wire | undefined;
   #receivers: MessageHandler[] = [];
@@ -59,15 +61,17 @@ export class Channel implements WireSink {
   #readingPaused = false;
   #closeReason: CloseReason | undefined;
   #memberships: Set<Membership> | undefined;
+  readonly #session: SessionLink | undefined;
 
   /** @internal Made by the middleware; use `req.channel`. */
-  constructor(host: ChannelHost, context: RequestContext, transport: TransportName) {
+  constructor(host: ChannelHost, context: RequestContext, transport: TransportName, session: boolean) {
     this.#host = host;
     this.#context = context;
     this.#transport = transport;
+    if (session) this.#session = new SessionLink(this, host.options);
   }
 
-  /** The transport carrying this channel, chosen from the request's headers. */
+  /** The transport carrying this channel now (a session may come back on another). */
   get transport(): TransportName {
     return this.#transport;
   }
@@ -77,9 +81,14 @@ export class Channel implements WireSink {
     return this.#state !== State.Closed;
   }
 
-  /** http-kit's `websocket?`. */
+  /** http-kit's `websocket?`: true while a WebSocket carries the channel. */
   get isWebSocket(): boolean {
     return this.#transport === 'websocket';
+  }
+
+  /** True for a session channel, which survives reconnects (docs/sessions.md). */
+  get isSession(): boolean {
+    return this.#session !== undefined;
   }
 
   /** Why the channel closed, or undefined while it is open. */
@@ -99,12 +108,10 @@ export class Channel implements WireSink {
     const { head, payload } = normalizeSendData(data);
     assertSseFields(options);
     const closeAfter = options.close ?? this.#transport === 'http';
-    const wire = this.#wire ?? this.#claim(head);
-    if (wire === undefined || !this.#admit(wire, payloadBytes(payload))) return false;
-    wire.send(payload, options, closeAfter);
-    this.#host.counters.sent++;
-    if (closeAfter) this.#finish('server-close');
-    return true;
+    if (this.#state === State.Unclaimed && this.#claim(head) === undefined) return false;
+    const sent = this.#session !== undefined ? this.#sendOnSession(payload, options) : this.#sendOnWire(payload, options, closeAfter);
+    if (sent && closeAfter && this.#state === State.Open) this.#finish('server-close');
+    return sent;
   }
 
   /**
@@ -118,8 +125,8 @@ export class Channel implements WireSink {
     }
     if (this.#state === State.Closed) return false;
     // Claim first so the client gets a proper close (handshake then close frame, headers
-    // then end of stream); a failed handshake leaves nothing to close.
-    if (this.#wire === undefined && this.#claim({}) === undefined) return false;
+    // then end of stream); a refused handshake leaves nothing to close.
+    if (this.#state === State.Unclaimed && this.#claim({}) === undefined) return false;
     this.#finish(reason);
     return true;
   }
@@ -147,6 +154,7 @@ export class Channel implements WireSink {
   received(message: Message): void {
     if (this.#state === State.Closed) return;
     this.#host.counters.received++;
+    this.#session?.countReceived(this.#wire);
     if (this.#receivers.length === 0 || this.#held.length > 0) {
       this.#held.push(message);
       if (this.#held.length >= this.#host.options.maxHeldMessages && !this.#readingPaused) {
@@ -160,7 +168,49 @@ export class Channel implements WireSink {
 
   /** @internal A wire's connection ended by itself. */
   ended(reason: CloseReason): void {
-    if (this.#state !== State.Closed) this.#finish(reason);
+    if (this.#state === State.Closed) return;
+    if (this.#session !== undefined && !SessionLink.endsSession(reason)) this.#disconnect();
+    else this.#finish(reason);
+  }
+
+  /** @internal A session client acknowledged messages. */
+  control(control: ClientControl): void {
+    this.#session?.acknowledge(control.seq);
+  }
+
+  /** @internal A session wire is done (a poll answered); the session waits for the next. */
+  released(wire: Wire): void {
+    if (wire === this.#wire) this.#disconnect();
+  }
+
+  /** @internal The session's client came back on a new request: carry on there. */
+  resume(context: RequestContext, transport: TransportName, ack: number): void {
+    const session = this.#session;
+    if (session === undefined || this.#state !== State.Open) return;
+    this.#disconnect();
+    session.stopAwayTimer();
+    session.acknowledge(ack);
+    const wire = createWire(transport, context, this.#host, this, {}, session.wiring(ack));
+    if (wire === undefined) return;
+    this.#context = context;
+    this.#transport = transport;
+    this.#wire = wire;
+    session.greet(wire, ack);
+  }
+
+  /** @internal Client messages POSTed to a session, the first numbered `first`. */
+  receivePosted(first: number, messages: readonly Payload[]): { received: number; inOrder: boolean } {
+    const session = this.#session;
+    if (session === undefined || this.#state === State.Closed) return { received: 0, inOrder: false };
+    if (first > session.received + 1) return { received: session.received, inOrder: false };
+    // Skip what an earlier (retried) POST already delivered.
+    for (const message of messages.slice(session.received + 1 - first)) this.received(message);
+    return { received: session.received, inOrder: true };
+  }
+
+  /** @internal */
+  get session(): SessionLink | undefined {
+    return this.#session;
   }
 
   /** @internal Claims the channel for a group and remembers the membership. */
@@ -178,9 +228,14 @@ export class Channel implements WireSink {
 
   /** @internal Writes a broadcast's shared bytes; false if closed or dropped. */
   sendShared(message: SharedMessage): boolean {
+    if (this.#state !== State.Open) return false;
+    if (this.#session !== undefined) {
+      this.#queueOnSession(message);
+      this.#host.counters.sent++;
+      return true;
+    }
     const wire = this.#wire;
-    if (this.#state !== State.Open || wire === undefined) return false;
-    if (!this.#admit(wire, payloadBytes(message.payload))) return false;
+    if (wire === undefined || !this.#admit(wire, payloadBytes(message.payload))) return false;
     wire.writeShared(message);
     this.#host.counters.sent++;
     if (this.#transport === 'http') this.#finish('server-close');
@@ -189,7 +244,9 @@ export class Channel implements WireSink {
 
   /** @internal One heartbeat period passed. */
   heartbeat(): void {
-    if (this.#state === State.Open && this.#wire?.heartbeat() === false) this.#finish('client-away');
+    if (this.#state !== State.Open || this.#wire?.heartbeat() !== false) return;
+    if (this.#session !== undefined) this.#disconnect();
+    else this.#finish('client-away');
   }
 
   /** @internal Delivers messages held while no handler was registered. */
@@ -220,6 +277,32 @@ export class Channel implements WireSink {
     for (const handler of closers) this.callCloseHandler(handler);
   }
 
+  #sendOnWire(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): boolean {
+    const wire = this.#wire;
+    if (wire === undefined || !this.#admit(wire, payloadBytes(payload))) return false;
+    wire.send(payload, fields, closeAfter);
+    this.#host.counters.sent++;
+    return true;
+  }
+
+  #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {
+    if (payload === undefined) return true;
+    this.#queueOnSession(new BroadcastMessage(payload, { event: fields.event }));
+    this.#host.counters.sent++;
+    return true;
+  }
+
+  // A session message is numbered and kept until acknowledged, then written if a connection
+  // is up. A connection too slow to take it is dropped: the client resumes from its last
+  // acknowledgement and nothing is lost while the session buffer holds.
+  #queueOnSession(message: SharedMessage): void {
+    const seq = (this.#session as SessionLink).append(message);
+    const wire = this.#wire;
+    if (wire === undefined) return;
+    if (wire.bufferedBytes > this.#host.options.maxBufferedBytes) this.#disconnect();
+    else wire.writeShared(message, seq);
+  }
+
   #deliver(message: Message): void {
     for (const receive of this.#receivers) {
       try {
@@ -231,32 +314,18 @@ export class Channel implements WireSink {
   }
 
   #claim(head: Head): Wire | undefined {
-    const { req, res, upgrade } = this.#context;
-    const host = this.#host;
-    if (this.#transport !== 'websocket' && res.headersSent) {
-      throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${this.#transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
-    }
-    let wire: Wire | undefined;
-    if (this.#transport === 'websocket') {
-      if (upgrade === undefined) {
-        throw new ChannelError('ERR_CHANNEL_NOT_ATTACHED', 'a WebSocket upgrade reached the middleware through a plain request; call live.attach(server) after app.listen()');
-      }
-      upgrade.release();
-      wire = acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, this);
-    } else if (this.#transport === 'sse') {
-      wire = new SseWire(req, res, head, this, host.options.shutdownRetry);
-    } else {
-      wire = new HttpWire(req, res, head, this);
-    }
+    const session = this.#session;
+    const wire = createWire(this.#transport, this.#context, this.#host, this, head, session?.wiring(0));
     if (wire === undefined) {
-      // ws already answered the bad handshake with a 400 and a reason.
+      // The client was already answered (400 bad handshake, 403 forbidden Origin).
       this.#state = State.Closed;
-      this.#closeReason = 'protocol-error';
+      this.#closeReason = this.#transport === 'websocket' ? 'protocol-error' : 'policy-violation';
       return undefined;
     }
     this.#wire = wire;
     this.#state = State.Open;
-    host.channelOpened(this);
+    this.#host.channelOpened(this);
+    session?.greet(wire, 0);
     return wire;
   }
 
@@ -273,9 +342,18 @@ export class Channel implements WireSink {
     return false;
   }
 
+  // A session lost its connection: forget the wire and wait sessionTimeout for the client.
+  #disconnect(): void {
+    const wire = this.#wire;
+    this.#wire = undefined;
+    wire?.detach?.();
+    this.#session?.startAwayTimer();
+  }
+
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
     this.#closeReason = reason;
+    this.#session?.stopAwayTimer();
     this.#wire?.end(reason);
     if (this.#memberships !== undefined) {
       for (const membership of this.#memberships) membership.delete(this);

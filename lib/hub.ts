@@ -6,6 +6,7 @@ import type { ChannelHost, Counters, UpgradeContext } from './host.js';
 import { transportFromHeaders, type TransportName } from './negotiate.js';
 import type { ResolvedOptions } from './options.js';
 import { GroupRegistry } from './registry.js';
+import { SessionTable } from './session-table.js';
 
 /** What `live.stats()` returns. */
 export interface ChannelStats {
@@ -33,6 +34,7 @@ export class ChannelHub implements ChannelHost {
   readonly counters: Counters = { sent: 0, dropped: 0, received: 0 };
   readonly open = new Set<Channel>();
   readonly groups: GroupRegistry;
+  readonly sessions = new SessionTable();
   closing = false;
   readonly #errorListeners = new Set<ErrorListener>();
   #webSocketServer: WebSocketServer | undefined;
@@ -44,8 +46,13 @@ export class ChannelHub implements ChannelHost {
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
   }
 
-  createChannel(req: IncomingMessage, res: ServerResponse, upgrade: UpgradeContext | undefined): Channel {
-    return new Channel(this, { req, res, upgrade }, transportFromHeaders(req.headers));
+  /**
+   * The channel of a request. `openSession` is set when the request asked for a new session
+   * (`ecs=new`); a plain HTTP request cannot carry one and stays a plain channel.
+   */
+  createChannel(req: IncomingMessage, res: ServerResponse, upgrade: UpgradeContext | undefined, openSession?: { poll: boolean }): Channel {
+    const transport: TransportName = openSession?.poll === true ? 'poll' : transportFromHeaders(req.headers);
+    return new Channel(this, { req, res, upgrade }, transport, openSession !== undefined && transport !== 'http');
   }
 
   group(name: string): ChannelGroup {
@@ -64,6 +71,7 @@ export class ChannelHub implements ChannelHost {
 
   channelOpened(channel: Channel): void {
     this.open.add(channel);
+    if (channel.isSession) this.sessions.add(channel);
     if (this.#heartbeatTimer === undefined && this.options.heartbeat > 0) {
       this.#heartbeatTimer = setInterval(sweepHeartbeats, this.options.heartbeat, this);
       this.#heartbeatTimer.unref();
@@ -72,6 +80,7 @@ export class ChannelHub implements ChannelHost {
 
   channelClosed(channel: Channel): void {
     this.open.delete(channel);
+    if (channel.isSession) this.sessions.delete(channel);
     if (this.open.size > 0) return;
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;
@@ -104,7 +113,9 @@ export class ChannelHub implements ChannelHost {
   stats(): ChannelStats {
     const open: Record<TransportName, number> = { websocket: 0, sse: 0, http: 0, poll: 0 };
     for (const channel of this.open) open[channel.transport]++;
-    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued: 0 };
+    let queued = 0;
+    for (const channel of this.sessions) queued += channel.session?.queued ?? 0;
+    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued };
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */

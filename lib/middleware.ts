@@ -3,6 +3,8 @@ import type { Channel } from './channel.js';
 import type { ChannelGroup } from './group.js';
 import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
+import { handleSessionRequest } from './session-requests.js';
+import { sessionRequestOf } from './session-params.js';
 import { routeUpgrades, upgradeOf } from './upgrade.js';
 
 /** The `next` of Connect and Express middleware. */
@@ -35,11 +37,13 @@ export interface Live {
 const kHub = Symbol('express-channel.hub');
 const kResponse = Symbol('express-channel.response');
 const kChannel = Symbol('express-channel.channel');
+const kOpenSession = Symbol('express-channel.open-session');
 
 interface ChannelRequest extends IncomingMessage {
   [kHub]: ChannelHub;
   [kResponse]: ServerResponse;
   [kChannel]?: Channel;
+  [kOpenSession]?: { poll: boolean } | undefined;
 }
 
 // One shared getter for every request: a channel is built only when a handler asks for it,
@@ -48,7 +52,7 @@ const channelProperty: PropertyDescriptor = {
   configurable: true,
   enumerable: false,
   get(this: ChannelRequest): Channel {
-    return (this[kChannel] ??= this[kHub].createChannel(this, this[kResponse], upgradeOf(this)));
+    return (this[kChannel] ??= this[kHub].createChannel(this, this[kResponse], upgradeOf(this), this[kOpenSession]));
   },
 };
 
@@ -67,9 +71,16 @@ export function channels(options?: ChannelsOptions): Live {
   const hub = new ChannelHub(resolveOptions(options));
 
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    const session = sessionRequestOf(req.url, req.headers);
+    // A request that continues a session is answered here: its route already ran once.
+    if (session !== undefined && session.kind !== 'open') {
+      handleSessionRequest(hub, req, res, session, upgradeOf(req));
+      return;
+    }
     const r = req as ChannelRequest;
     r[kHub] = hub;
     r[kResponse] = res;
+    r[kOpenSession] = session;
     Object.defineProperty(req, 'channel', channelProperty);
     next();
   }

@@ -1,3 +1,4 @@
+import { sseSessionEvent } from './session-codec.js';
 import { eventForSse } from './transports/sse.js';
 import { frameForWebSocket } from './transports/websocket.js';
 import type { Payload, SendFields, SharedMessage } from './transports/wire.js';
@@ -11,6 +12,8 @@ export class BroadcastMessage implements SharedMessage {
   readonly fields: SendFields;
   #webSocketFrame: Buffer[] | undefined;
   #sseEvent: Buffer | undefined;
+  #sessionWebSocketFrame: Buffer[] | undefined;
+  #sessionSseEvent: Buffer | undefined;
 
   constructor(payload: Payload, fields: SendFields) {
     this.payload = payload;
@@ -23,5 +26,14 @@ export class BroadcastMessage implements SharedMessage {
 
   forSse(): Buffer {
     return (this.#sseEvent ??= eventForSse(this.payload, this.fields));
+  }
+
+  forSessionWebSocket(): readonly Buffer[] {
+    const payload = this.payload;
+    return (this.#sessionWebSocketFrame ??= frameForWebSocket(typeof payload === 'string' ? 'm' + payload : payload));
+  }
+
+  forSessionSse(): Buffer {
+    return (this.#sessionSseEvent ??= Buffer.from(sseSessionEvent(this.payload, this.fields)));
   }
 }

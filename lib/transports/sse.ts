@@ -3,10 +3,12 @@ import type { Socket } from 'node:net';
 import type { CloseReason } from '../close-reasons.js';
 import { corkForTick } from '../cork.js';
 import { formatSseEvent, formatSseRetry, sseHeartbeat } from '../sse-format.js';
+import { sseControlEvent, sseIdLine, sseSessionEvent, type ServerControl } from '../session-codec.js';
 import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
+const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
 
 /** Headers every event stream needs; the user's headers from the first send come on top. */
 const sseHeaders: OutgoingHttpHeaders = {
@@ -27,11 +29,14 @@ export class SseWire implements Wire {
   readonly #res: TaggedResponse;
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
+  readonly #sessionId: string | undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number) {
+  /** `sessionId` makes this a session stream: events carry `id: SESSION.SEQ`. */
+  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, sessionId?: string) {
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;
+    this.#sessionId = sessionId;
     // The body is delimited by the end of the connection, so no chunked framing is needed
     // and the socket can be written directly.
     res.useChunkedEncodingByDefault = false;
@@ -48,14 +53,33 @@ export class SseWire implements Wire {
     return this.#socket?.writableLength ?? 0;
   }
 
-  send(payload: Payload | undefined, fields: SendFields): void {
+  send(payload: Payload | undefined, fields: SendFields, _closeAfter?: boolean, seq?: number): void {
     if (payload === undefined) return;
+    if (this.#sessionId !== undefined && seq !== undefined) {
+      this.#write(sseIdLine(this.#sessionId, seq) + sseSessionEvent(payload, fields));
+      return;
+    }
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     this.#write(formatSseEvent(text, fields));
   }
 
-  writeShared(message: SharedMessage): void {
+  writeShared(message: SharedMessage, seq?: number): void {
+    if (this.#sessionId !== undefined && seq !== undefined) {
+      // The per-channel id line and the shared event bytes leave in the same corked write.
+      this.#write(sseIdLine(this.#sessionId, seq));
+      this.#write(message.forSessionSse());
+      return;
+    }
     this.#write(message.forSse());
+  }
+
+  sendControl(control: ServerControl): void {
+    this.#write(sseControlEvent(control));
+  }
+
+  detach(): void {
+    this.#res[kSink] = detachedSink;
+    this.#res.end();
   }
 
   heartbeat(): boolean {

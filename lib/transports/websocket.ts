@@ -4,11 +4,16 @@ import * as wsModule from 'ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../close-reasons.js';
 import { corkForTick } from '../cork.js';
+import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../session-codec.js';
 import type { Payload, SharedMessage, Wire, WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 const kWire = Symbol('express-channel.wire');
-type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire };
+const kSession = Symbol('express-channel.session');
+type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kSession]: boolean };
+
+// Where a detached (superseded) connection reports: nowhere.
+const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
 
 // ws exports its frame builder (`Sender.frame`) but @types/ws does not declare it.
 interface FrameOptions {
@@ -37,6 +42,7 @@ export function acceptWebSocket(
   socket: Duplex,
   head: Buffer,
   sink: WireSink,
+  session: boolean,
 ): WebSocketWire | undefined {
   let accepted: WebSocket | undefined;
   // With no verifyClient and no async protocol choice, ws completes the handshake
@@ -44,19 +50,23 @@ export function acceptWebSocket(
   server.handleUpgrade(req, socket, head, (ws) => {
     accepted = ws;
   });
-  return accepted === undefined ? undefined : new WebSocketWire(accepted, sink);
+  return accepted === undefined ? undefined : new WebSocketWire(accepted, sink, session);
 }
 
-/** A channel's WebSocket: ws frames, text or binary as sent; ping heartbeats. */
+/**
+ * A channel's WebSocket: ws frames, text or binary as sent; ping heartbeats. On a session,
+ * text frames carry a one-character type (docs/protocol.md).
+ */
 export class WebSocketWire implements Wire {
   readonly name = 'websocket' as const;
   readonly #ws: TaggedWebSocket;
   #missedPongs = 0;
 
-  constructor(ws: WebSocket, sink: WireSink) {
+  constructor(ws: WebSocket, sink: WireSink, session: boolean) {
     const tagged = ws as TaggedWebSocket;
     tagged[kSink] = sink;
     tagged[kWire] = this;
+    tagged[kSession] = session;
     tagged.on('message', wsOnMessage);
     tagged.on('close', wsOnClose);
     tagged.on('error', wsOnError);
@@ -72,7 +82,20 @@ export class WebSocketWire implements Wire {
     if (payload === undefined || this.#ws.readyState !== WebSocket.OPEN) return;
     const socket = socketOf(this.#ws);
     if (socket) corkForTick(socket);
-    this.#ws.send(payload, { binary: typeof payload !== 'string' });
+    const isText = typeof payload === 'string';
+    this.#ws.send(isText && this.#ws[kSession] ? webSocketMessageText(payload) : payload, { binary: !isText });
+  }
+
+  sendControl(control: ServerControl): void {
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    const socket = socketOf(this.#ws);
+    if (socket) corkForTick(socket);
+    this.#ws.send(webSocketControlText(control));
+  }
+
+  detach(): void {
+    this.#ws[kSink] = detachedSink;
+    this.#ws.terminate();
   }
 
   writeShared(message: SharedMessage): void {
@@ -84,7 +107,7 @@ export class WebSocketWire implements Wire {
     // own pending (deflate or Blob reads); otherwise route through ws to keep order.
     if (socket && sender && sender._state === 0 && sender._queue.length === 0) {
       corkForTick(socket);
-      for (const chunk of message.forWebSocket()) socket.write(chunk);
+      for (const chunk of ws[kSession] ? message.forSessionWebSocket() : message.forWebSocket()) socket.write(chunk);
     } else {
       this.send(message.payload);
     }
@@ -130,7 +153,13 @@ function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isB
   const ws = this as TaggedWebSocket;
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   ws[kWire].pong(); // any message proves the peer alive
-  ws[kSink].received(isBinary ? buffer : buffer.toString('utf8'));
+  if (isBinary) return ws[kSink].received(buffer);
+  const text = buffer.toString('utf8');
+  if (!ws[kSession]) return ws[kSink].received(text);
+  const frame = parseClientText(text);
+  if ('message' in frame) ws[kSink].received(frame.message);
+  else if ('control' in frame) ws[kSink].control(frame.control);
+  else ws.close(1002, frame.error);
 }
 
 function wsOnClose(this: WebSocket, code: number): void {

@@ -1,5 +1,6 @@
 import type { CloseReason } from '../close-reasons.js';
 import type { TransportName } from '../negotiate.js';
+import type { ClientControl, ServerControl } from '../session-codec.js';
 
 /** A message body as the server sends it: text stays text, bytes stay bytes. */
 export type Payload = string | Buffer;
@@ -25,6 +26,10 @@ export interface SharedMessage {
   readonly fields: SendFields;
   forWebSocket(): readonly Buffer[];
   forSse(): Buffer;
+  /** The frame for session WebSockets (text prefixed with `m`, docs/protocol.md). */
+  forSessionWebSocket(): readonly Buffer[];
+  /** The event for session SSE streams, without its per-channel `id:` line. */
+  forSessionSse(): Buffer;
 }
 
 /** Where a wire reports what its peer did. The channel implements it. */
@@ -33,6 +38,10 @@ export interface WireSink {
   received(message: string | Buffer): void;
   /** The connection ended on its own (peer left, protocol error, dead peer). */
   ended(reason: CloseReason): void;
+  /** A session client sent a control message (an acknowledgement). */
+  control(control: ClientControl): void;
+  /** A session wire is done (a poll was answered, a stream replaced) but the session goes on. */
+  released(wire: Wire): void;
 }
 
 /**
@@ -44,10 +53,17 @@ export interface Wire {
   readonly name: TransportName;
   /** Bytes written but not yet handed to the kernel. */
   readonly bufferedBytes: number;
-  /** Writes one message; with `closeAfter`, it is the last one (http-kit's close-after-send). */
-  send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
-  /** Writes a broadcast's shared bytes. */
-  writeShared(message: SharedMessage): void;
+  /**
+   * Writes one message; with `closeAfter`, it is the last one (http-kit's close-after-send).
+   * On a session wire `seq` is the message's sequence number.
+   */
+  send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean, seq?: number): void;
+  /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
+  writeShared(message: SharedMessage, seq?: number): void;
+  /** Session wires: writes a control message (hello, ack). */
+  sendControl?(control: ServerControl): void;
+  /** Session wires: stop reporting to the sink and end the connection quietly (superseded). */
+  detach?(): void;
   /** One heartbeat period passed: ping, or report a dead peer by returning false. */
   heartbeat(): boolean;
   /** Stops reading the peer's messages (true) or starts again (false). */

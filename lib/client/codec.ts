@@ -1,0 +1,130 @@
+// The session protocol's encodings (docs/protocol.md), pure so they are tested without sockets.
+// No Node built-ins: base64 goes through atob/btoa, which browsers and Node 20 both have.
+
+/** A message as the application sees it: text, or bytes as an ArrayBuffer. */
+export type Data = string | ArrayBuffer;
+/** A message waiting to be sent: text, or a private copy of the caller's bytes. */
+export type Outgoing = string | Uint8Array;
+/** A message inside a JSON body (poll answers, POSTs): a string, or bytes in base64. */
+export type WireMessage = string | { base64: string };
+
+/** What the server says first on every connection and in every poll answer. */
+export interface Hello {
+  session: string;
+  next: number;
+  received: number;
+  gap?: [number, number];
+  heartbeat?: number;
+  sessionTimeout?: number;
+}
+
+/** A frame from the server, decoded. */
+export type Frame =
+  | { kind: 'message'; data: Data }
+  | { kind: 'hello'; hello: Hello }
+  | { kind: 'ack'; received: number }
+  | { kind: 'ignored' };
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = '';
+  // Chunks keep String.fromCharCode's argument list far below engines' limits.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+export function base64ToBuffer(text: string): ArrayBuffer {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
+}
+
+/** Copies what `send` was given, so later changes by the caller do not reach the wire. */
+export function toOutgoing(data: unknown): Outgoing {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  throw new TypeError(`send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}`);
+}
+
+export function toWire(message: Outgoing): WireMessage {
+  return typeof message === 'string' ? message : { base64: bytesToBase64(message) };
+}
+
+export function fromWire(message: unknown): Data | undefined {
+  if (typeof message === 'string') return message;
+  if (isRecord(message) && typeof message['base64'] === 'string') return base64ToBuffer(message['base64']);
+  return undefined;
+}
+
+/** A WebSocket frame for a message: `m` + text, or the bytes as a binary frame. */
+export function encodeFrame(message: Outgoing): string | Uint8Array {
+  return typeof message === 'string' ? 'm' + message : message;
+}
+
+/** The WebSocket control frame acknowledging server messages up to `seq`. */
+export function ackFrame(seq: number): string {
+  return `c{"type":"ack","seq":${seq}}`;
+}
+
+export function decodeFrame(data: unknown): Frame | undefined {
+  if (data instanceof ArrayBuffer) return { kind: 'message', data };
+  if (ArrayBuffer.isView(data)) return { kind: 'message', data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
+  if (typeof data !== 'string') return undefined;
+  if (data[0] === 'm') return { kind: 'message', data: data.slice(1) };
+  if (data[0] !== 'c') return undefined;
+  const control = parseJson(data.slice(1));
+  if (!isRecord(control)) return undefined;
+  if (control['type'] === 'hello') {
+    const hello = parseHello(control);
+    return hello && { kind: 'hello', hello };
+  }
+  if (control['type'] === 'ack') {
+    const received = control['received'];
+    return isCount(received) ? { kind: 'ack', received } : undefined;
+  }
+  // Control types this client does not know are skipped: newer servers may add some.
+  return { kind: 'ignored' };
+}
+
+/** Validates a hello (or the hello part of a poll answer); undefined if it is not one. */
+export function parseHello(value: unknown): Hello | undefined {
+  if (!isRecord(value)) return undefined;
+  const { session, next, received, gap, heartbeat, sessionTimeout } = value;
+  if (typeof session !== 'string' || session === '' || !isCount(next) || next < 1 || !isCount(received)) return undefined;
+  const hello: Hello = { session, next, received };
+  if (Array.isArray(gap) && gap.length === 2 && isCount(gap[0]) && isCount(gap[1]) && gap[0] <= gap[1]) hello.gap = [gap[0], gap[1]];
+  if (isCount(heartbeat)) hello.heartbeat = heartbeat;
+  if (isCount(sessionTimeout)) hello.sessionTimeout = sessionTimeout;
+  return hello;
+}
+
+/** The sequence number in an SSE `id:` (`SESSION.SEQ`). */
+export function seqFromEventId(id: string | undefined): number | undefined {
+  if (id === undefined) return undefined;
+  const seq = Number(id.slice(id.lastIndexOf('.') + 1));
+  return isCount(seq) && seq > 0 ? seq : undefined;
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Bytes a message takes in a JSON body, roughly: enough to keep POSTs under a size. */
+export function wireSize(message: Outgoing): number {
+  return typeof message === 'string' ? message.length + 2 : Math.ceil(message.length / 3) * 4 + 14;
+}

@@ -1,0 +1,39 @@
+/**
+ * Stable codes for everything the client reports, so callers branch on `error.code`.
+ * The first six mirror the server's JSON `error` codes (docs/protocol.md).
+ */
+export type ClientErrorCode =
+  | 'unknown-session'
+  | 'resume-refused'
+  | 'origin-not-allowed'
+  | 'payload-too-large'
+  | 'shutting-down'
+  | 'bad-request'
+  | 'queue-full'
+  | 'closed'
+  | 'unavailable'
+  | 'open-timeout'
+  | 'refused'
+  | 'network'
+  | 'protocol'
+  | 'lost';
+
+/** The one error class of the client: thrown by misuse, carried by `error` events. */
+export class ClientError extends Error {
+  /** A stable, documented code. */
+  readonly code: ClientErrorCode;
+  /** The HTTP status or WebSocket close code that caused it, if any. */
+  readonly status: number | undefined;
+
+  constructor(code: ClientErrorCode, message: string, status?: number, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ClientError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** True for the answers after which the session cannot go on: the client closes for good. */
+export function isFinal(error: ClientError): boolean {
+  return error.code === 'unknown-session' || error.code === 'resume-refused';
+}

@@ -1,0 +1,111 @@
+// The events a Connection dispatches. Plain Event subclasses, so they work with
+// addEventListener in browsers and in Node (which has EventTarget and Event globally).
+import type { Data } from './codec.js';
+import type { ClientError } from './errors.js';
+
+/** The transports the client can use, in the default order of preference. */
+export type TransportName = 'websocket' | 'sse' | 'poll';
+
+/** `open`: the connection (re)opened; fired after every successful connect or resume. */
+export class OpenEvent extends Event {
+  /** false on the first open of a session, true on every resume of it. */
+  readonly resumed: boolean;
+  readonly transport: TransportName;
+  constructor(transport: TransportName, resumed: boolean) {
+    super('open');
+    this.transport = transport;
+    this.resumed = resumed;
+  }
+}
+
+/** `message`: a message from the server, delivered once and in order. */
+export class ChannelMessageEvent extends Event {
+  /** Text as a string; binary as an ArrayBuffer (on every transport). */
+  readonly data: Data;
+  /** The server's sequence number of this message in the session (1, 2, 3…). */
+  readonly seq: number;
+  constructor(data: Data, seq: number) {
+    super('message');
+    this.data = data;
+    this.seq = seq;
+  }
+}
+
+/** `close`: the connection is closed for good and will not reconnect. */
+export class ChannelCloseEvent extends Event {
+  /** 1000 after close(); the server's code (4404, 4403…) or 4000 (reconnect-failed) otherwise. */
+  readonly code: number;
+  /** `'client-close'`, `'unknown-session'`, `'resume-refused'` or `'reconnect-failed'`. */
+  readonly reason: string;
+  /** true when close() ended it. */
+  readonly wasClean: boolean;
+  /** true when the server said the session no longer exists (expired, closed or unknown). */
+  readonly sessionGone: boolean;
+  constructor(code: number, reason: string, wasClean: boolean, sessionGone: boolean) {
+    super('close');
+    this.code = code;
+    this.reason = reason;
+    this.wasClean = wasClean;
+    this.sessionGone = sessionGone;
+  }
+}
+
+/** `error`: a transport failed to open, a connection was lost, or a POST failed. */
+export class ChannelErrorEvent extends Event {
+  readonly error: ClientError;
+  /** The transport that failed. */
+  readonly transport: TransportName | undefined;
+  constructor(error: ClientError, transport: TransportName | undefined) {
+    super('error');
+    this.error = error;
+    this.transport = transport;
+  }
+}
+
+/** `reconnecting`: every transport failed or the connection was lost; the next round starts after `delay`. */
+export class ReconnectingEvent extends Event {
+  /** 1 for the first round after a loss, then 2, 3… (reset when a connection opens). */
+  readonly attempt: number;
+  /** Milliseconds until the round starts. */
+  readonly delay: number;
+  constructor(attempt: number, delay: number) {
+    super('reconnecting');
+    this.attempt = attempt;
+    this.delay = delay;
+  }
+}
+
+/** `transport`: the transport in use changed (also fired on the first open). */
+export class TransportEvent extends Event {
+  readonly transport: TransportName;
+  readonly previous: TransportName | undefined;
+  constructor(transport: TransportName, previous: TransportName | undefined) {
+    super('transport');
+    this.transport = transport;
+    this.previous = previous;
+  }
+}
+
+/** `gap`: the server no longer had these messages when the client came back; they are lost. */
+export class GapEvent extends Event {
+  /** First lost sequence number. */
+  readonly first: number;
+  /** Last lost sequence number (inclusive). */
+  readonly last: number;
+  constructor(first: number, last: number) {
+    super('gap');
+    this.first = first;
+    this.last = last;
+  }
+}
+
+/** Event types of a Connection and the event object each one carries. */
+export interface ConnectionEventMap {
+  open: OpenEvent;
+  message: ChannelMessageEvent;
+  close: ChannelCloseEvent;
+  error: ChannelErrorEvent;
+  reconnecting: ReconnectingEvent;
+  transport: TransportEvent;
+  gap: GapEvent;
+}

@@ -1,0 +1,123 @@
+import type { ReconnectOptions } from './backoff.js';
+import type { TransportName } from './events.js';
+
+/** The part of a WebSocket the client uses: the browser's and the `ws` package's both fit. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** A WebSocket constructor (`globalThis.WebSocket`, or `ws`'s in Node). */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** The part of an EventSource the client uses. */
+export interface EventSourceLike {
+  addEventListener(type: string, listener: (event: { data: string; lastEventId: string }) => void): void;
+  onerror: ((event: unknown) => void) | null;
+  close(): void;
+}
+
+/** An EventSource constructor. */
+export type EventSourceConstructor = new (url: string, init?: { withCredentials?: boolean }) => EventSourceLike;
+
+/** Headers for SSE and polling requests, or a function called before each request. */
+export type HeadersOption = Record<string, string> | (() => Record<string, string>);
+
+/** Options of {@link connect}. Every one is optional. */
+export interface ConnectOptions {
+  /**
+   * Transports to try, in order. Give one to force it: `['sse']`.
+   * @defaultValue ['websocket', 'sse', 'poll']
+   */
+  transports?: readonly TransportName[];
+  /**
+   * Milliseconds a transport may take to open (until the server's hello) before the next
+   * one is tried.
+   * @defaultValue 5000
+   */
+  openTimeout?: number;
+  /** Backoff between reconnect rounds: exponential with full jitter. */
+  reconnect?: ReconnectOptions;
+  /**
+   * Messages that may wait while the connection is not open (counting those sent but not
+   * yet acknowledged by the server). Past it `send` throws a `ClientError` `'queue-full'`.
+   * @defaultValue 1000
+   */
+  maxQueued?: number;
+  /** Headers sent with SSE and polling requests (browsers cannot set WebSocket headers). */
+  headers?: HeadersOption;
+  /**
+   * Credentials mode of the SSE and polling fetches.
+   * @defaultValue 'same-origin'
+   */
+  credentials?: RequestCredentials;
+  /**
+   * Reads SSE with the runtime's `EventSource` instead of `fetch` + eventsource-parser: no
+   * custom headers, and only unnamed events reach `message`.
+   * @defaultValue false
+   */
+  useNativeEventSource?: boolean;
+  /** The fetch to use. @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+  /** The WebSocket constructor. @defaultValue globalThis.WebSocket (`ws` in the Node build) */
+  WebSocket?: WebSocketConstructor;
+  /** The EventSource constructor, for `useNativeEventSource`. @defaultValue globalThis.EventSource */
+  EventSource?: EventSourceConstructor;
+  /** Numbers in [0, 1) for the jitter. @defaultValue Math.random */
+  random?: () => number;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  transports: readonly TransportName[];
+  openTimeout: number;
+  reconnect: Required<ReconnectOptions>;
+  maxQueued: number;
+  headers: () => Record<string, string>;
+  credentials: RequestCredentials;
+  useNativeEventSource: boolean;
+  fetch: typeof fetch | undefined;
+  WebSocket: WebSocketConstructor | undefined;
+  EventSource: EventSourceConstructor | undefined;
+  random: () => number;
+}
+
+const known: readonly TransportName[] = ['websocket', 'sse', 'poll'];
+
+export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
+  const transports = options.transports ?? known;
+  if (transports.length === 0 || transports.some((t) => !known.includes(t))) {
+    throw new TypeError(`transports must list some of 'websocket', 'sse', 'poll', got ${JSON.stringify(transports)}`);
+  }
+  const headers = options.headers;
+  const g = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: typeof fetch };
+  return {
+    transports,
+    openTimeout: positive('openTimeout', options.openTimeout, 5000),
+    reconnect: {
+      minDelay: positive('reconnect.minDelay', options.reconnect?.minDelay, 250),
+      maxDelay: positive('reconnect.maxDelay', options.reconnect?.maxDelay, 10_000),
+      maxAttempts: positive('reconnect.maxAttempts', options.reconnect?.maxAttempts, Infinity),
+    },
+    maxQueued: positive('maxQueued', options.maxQueued, 1000),
+    headers: typeof headers === 'function' ? headers : () => headers ?? {},
+    credentials: options.credentials ?? 'same-origin',
+    useNativeEventSource: options.useNativeEventSource ?? false,
+    fetch: options.fetch ?? (g.fetch && g.fetch.bind(globalThis)),
+    WebSocket: options.WebSocket ?? g.WebSocket,
+    EventSource: options.EventSource ?? g.EventSource,
+    random: options.random ?? Math.random,
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`${name} must be a positive number, got ${String(value)}`);
+  return value;
+}

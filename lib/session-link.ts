@@ -1,0 +1,136 @@
+import type { Channel } from './channel.js';
+import type { CloseReason } from './close-reasons.js';
+import type { ResolvedOptions } from './options.js';
+import { SessionBuffer, type Hello, type Replay } from './session.js';
+import { toJsonMessage } from './session-codec.js';
+import type { PollAnswer, PollSource } from './transports/poll.js';
+import type { SharedMessage, Wire } from './transports/wire.js';
+import type { SessionWiring } from './wire-factory.js';
+
+// A connection that ends for one of these reasons ends the session too: the client said
+// goodbye (1000) or broke the protocol. Any other end is a lost connection to come back from.
+const sessionEnders: ReadonlySet<CloseReason> = new Set<CloseReason>([
+  'normal',
+  'protocol-error',
+  'unsupported',
+  'invalid-payload-data',
+  'policy-violation',
+  'message-too-big',
+  'mandatory-extension',
+]);
+
+/**
+ * The session side of a channel: its replay buffer, the count of client messages delivered,
+ * the timer that closes it with `'client-away'` when its client does not come back.
+ */
+export class SessionLink implements PollSource {
+  readonly #channel: Channel;
+  readonly #buffer: SessionBuffer;
+  readonly #options: ResolvedOptions;
+  #received = 0;
+  #awayTimer: NodeJS.Timeout | undefined;
+  #ackWire: Wire | undefined;
+
+  constructor(channel: Channel, options: ResolvedOptions) {
+    this.#channel = channel;
+    this.#options = options;
+    this.#buffer = new SessionBuffer({ messages: options.sessionMessages, bytes: options.sessionBytes });
+  }
+
+  /** True if a connection ending for `reason` ends the session as well. */
+  static endsSession(reason: CloseReason): boolean {
+    return sessionEnders.has(reason);
+  }
+
+  /** Client messages delivered to `onReceive` so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** Messages sent and not yet acknowledged. */
+  get queued(): number {
+    return this.#buffer.size;
+  }
+
+  append(message: SharedMessage): number {
+    return this.#buffer.append(message);
+  }
+
+  isValidAck(seq: number): boolean {
+    return this.#buffer.isValidAck(seq);
+  }
+
+  acknowledge(seq: number): void {
+    if (this.#buffer.isValidAck(seq)) this.#buffer.acknowledge(seq);
+  }
+
+  /** Counts a delivered client message; on a WebSocket, acknowledges it once per tick. */
+  countReceived(wire: Wire | undefined): void {
+    this.#received++;
+    if (wire?.name !== 'websocket' || this.#ackWire !== undefined) return;
+    this.#ackWire = wire;
+    process.nextTick(sendReceivedAck, this);
+  }
+
+  /** @internal */
+  sendReceivedAck(): void {
+    const wire = this.#ackWire;
+    this.#ackWire = undefined;
+    wire?.sendControl?.({ type: 'ack', received: this.#received });
+  }
+
+  wiring(ack: number): SessionWiring {
+    return { id: this.#channel.id, ack, source: this };
+  }
+
+  /**
+   * Tells a new connection where it stands (the hello), then replays what the client missed.
+   * A poll is answered at once when it opens the session or when something is waiting.
+   */
+  greet(wire: Wire, ack: number): void {
+    const replay = this.#buffer.since(ack);
+    if (wire.name === 'poll') {
+      const opening = this.#buffer.nextSeq === 1 && ack === 0 && this.#received === 0;
+      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
+      return;
+    }
+    wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
+    replay.messages.forEach((message, i) => wire.writeShared(message, replay.next + i));
+  }
+
+  pollAnswer(ack: number): PollAnswer {
+    const replay = this.#buffer.since(ack);
+    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
+  }
+
+  startAwayTimer(): void {
+    clearTimeout(this.#awayTimer);
+    this.#awayTimer = setTimeout(closeAway, this.#options.sessionTimeout, this.#channel);
+    this.#awayTimer.unref();
+  }
+
+  stopAwayTimer(): void {
+    clearTimeout(this.#awayTimer);
+    this.#awayTimer = undefined;
+  }
+
+  #hello(replay: Replay): Hello {
+    const hello: Hello = {
+      session: this.#channel.id,
+      next: replay.next,
+      received: this.#received,
+      heartbeat: this.#options.heartbeat,
+      sessionTimeout: this.#options.sessionTimeout,
+    };
+    if (replay.gap !== undefined) hello.gap = replay.gap;
+    return hello;
+  }
+}
+
+function sendReceivedAck(link: SessionLink): void {
+  link.sendReceivedAck();
+}
+
+function closeAway(channel: Channel): void {
+  channel.close('client-away');
+}

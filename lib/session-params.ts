@@ -1,0 +1,54 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** A request's session parameters (docs/protocol.md, "Query parameters"). */
+export type SessionRequest =
+  | { kind: 'open'; poll: boolean }
+  | { kind: 'resume'; id: string; ack: number; poll: boolean; firstMessage: number | undefined }
+  | { kind: 'invalid'; message: string };
+
+const sessionIdPattern = /^[A-Za-z0-9_-]{22}$/;
+// Last-Event-ID as we write it: `SESSION.SEQ`.
+const lastEventIdPattern = /^([A-Za-z0-9_-]{22})\.(\d{1,15})$/;
+
+/**
+ * Reads the session parameters from a request's URL and headers. Pure: no lookups. Returns
+ * undefined for a request that did not ask for a session.
+ */
+export function sessionRequestOf(url: string | undefined, headers: IncomingHttpHeaders): SessionRequest | undefined {
+  const query = queryOf(url);
+  if (query === undefined) return undefined;
+  const ecs = query.get('ecs');
+  if (ecs === null) return undefined;
+  const poll = query.get('ect') === 'poll';
+  if (ecs === 'new') return resumeFromLastEventId(headers['last-event-id'], poll) ?? { kind: 'open', poll };
+  if (!sessionIdPattern.test(ecs)) return { kind: 'invalid', message: 'ecs must be "new" or a session id' };
+  const ack = integerParam(query.get('eca'), 0);
+  const firstMessage = integerParam(query.get('ecm'), undefined);
+  if (ack === null) return { kind: 'invalid', message: 'eca must be an integer >= 0' };
+  if (firstMessage === null || firstMessage === 0) return { kind: 'invalid', message: 'ecm must be an integer >= 1' };
+  return { kind: 'resume', id: ecs, ack, poll, firstMessage };
+}
+
+// A plain EventSource reconnects to the same `?ecs=new` URL and says where it was in
+// Last-Event-ID: that is a resume.
+function resumeFromLastEventId(lastEventId: string | string[] | undefined, poll: boolean): SessionRequest | undefined {
+  if (typeof lastEventId !== 'string') return undefined;
+  const match = lastEventIdPattern.exec(lastEventId.trim());
+  if (match === null) return undefined;
+  return { kind: 'resume', id: match[1] as string, ack: Number(match[2]), poll, firstMessage: undefined };
+}
+
+function queryOf(url: string | undefined): URLSearchParams | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  // Most requests carry no query: skip the parse entirely.
+  if (q === -1 || !url.includes('ecs=', q)) return undefined;
+  return new URLSearchParams(url.slice(q + 1));
+}
+
+/** The integer value, `fallback` when absent, or null when malformed. */
+function integerParam<T extends number | undefined>(value: string | null, fallback: T): number | T | null {
+  if (value === null) return fallback;
+  if (!/^\d{1,15}$/.test(value)) return null;
+  return Number(value);
+}

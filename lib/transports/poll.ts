@@ -1,0 +1,121 @@
+import type { ServerResponse } from 'node:http';
+import type { CloseReason } from '../close-reasons.js';
+import type { JsonMessage } from '../session-codec.js';
+import type { Hello } from '../session.js';
+import type { Wire, WireSink } from './wire.js';
+
+const kWire = Symbol('express-channel.poll');
+type TaggedResponse = ServerResponse & { [kWire]: PollWire };
+
+/** A poll answer (docs/protocol.md, "Polling"). */
+export interface PollAnswer extends Hello {
+  messages: JsonMessage[];
+  /** Set when the channel closed: the client must not poll again. */
+  closed?: CloseReason;
+}
+
+/** Where a poll gets its answer from: the session, as of the poll's acknowledgement. */
+export interface PollSource {
+  pollAnswer(ack: number): PollAnswer;
+}
+
+/**
+ * One held poll of a `'poll'` session: streaming with a budget of one response. Messages do
+ * not travel through the wire; they wait in the session buffer, and the wire answers with
+ * everything after the poll's acknowledgement as soon as there is something (batched over a
+ * tick), when `pollTimeout` passes, or when the channel closes.
+ */
+export class PollWire implements Wire {
+  readonly name = 'poll' as const;
+  readonly #res: TaggedResponse;
+  readonly #sink: WireSink;
+  readonly #source: PollSource;
+  readonly #ack: number;
+  readonly #timer: NodeJS.Timeout;
+  #answerScheduled = false;
+  #done = false;
+
+  constructor(res: ServerResponse, sink: WireSink, source: PollSource, ack: number, pollTimeout: number) {
+    const tagged = res as TaggedResponse;
+    tagged[kWire] = this;
+    tagged.on('close', pollOnClose);
+    this.#res = tagged;
+    this.#sink = sink;
+    this.#source = source;
+    this.#ack = ack;
+    this.#timer = setTimeout(answerPoll, pollTimeout, this);
+  }
+
+  get bufferedBytes(): number {
+    return 0; // messages wait in the session buffer, whose own bounds apply
+  }
+
+  send(): void {
+    this.#scheduleAnswer();
+  }
+
+  writeShared(): void {
+    this.#scheduleAnswer();
+  }
+
+  sendControl(): void {
+    this.#scheduleAnswer();
+  }
+
+  heartbeat(): boolean {
+    return true;
+  }
+
+  pauseReading(): void {
+    // Client messages arrive by POST, one request at a time.
+  }
+
+  /** Answers now with what the session holds, and with the reason if the channel closed. */
+  answer(closed?: CloseReason): void {
+    if (this.#done) return;
+    this.#finish();
+    const body: PollAnswer = this.#source.pollAnswer(this.#ack);
+    if (closed !== undefined) body.closed = closed;
+    this.#res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    this.#res.end(JSON.stringify(body));
+    if (closed === undefined) this.#sink.released(this);
+  }
+
+  end(reason: CloseReason): void {
+    this.answer(reason);
+  }
+
+  /** A newer poll took over: this one is answered at once with 204. */
+  detach(): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#res.writeHead(204, { 'cache-control': 'no-store' }).end();
+  }
+
+  /** @internal The client dropped the request before it was answered. */
+  dropped(): void {
+    if (this.#done) return;
+    this.#finish();
+    this.#sink.released(this);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    clearTimeout(this.#timer);
+  }
+
+  #scheduleAnswer(): void {
+    if (this.#answerScheduled || this.#done) return;
+    this.#answerScheduled = true;
+    // One answer for a burst of sends in the same tick.
+    process.nextTick(answerPoll, this);
+  }
+}
+
+function answerPoll(wire: PollWire): void {
+  wire.answer();
+}
+
+function pollOnClose(this: TaggedResponse): void {
+  this[kWire].dropped();
+}
