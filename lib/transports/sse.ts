@@ -8,6 +8,7 @@ import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from '.
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
+const sessionRetry = 1000;
 const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
 
 /** Headers every event stream needs; the user's headers from the first send come on top. */
@@ -46,6 +47,9 @@ export class SseWire implements Wire {
     this.#res = tagged;
     this.#socket = res.socket;
     tagged.on('close', responseOnClose);
+    // A plain EventSource waits 3 s (its default) before reconnecting; a session resumes
+    // without loss, so ask for a quicker return.
+    if (sessionId !== undefined) this.#write(formatSseRetry(sessionRetry));
     if (this.#socket === null || req.method === 'HEAD') queueMicrotask(() => sink.ended('client-close'));
   }
 

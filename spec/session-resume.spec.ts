@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import express from 'express';
+import WebSocket from 'ws';
+import { EventSource } from 'eventsource';
+import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../lib/index.js';
+import { deferred, serve, withTimeout } from './support/harness.js';
+import { SessionPeer, type PeerTransport } from './support/session-peer.js';
+
+/** An app whose `/live` route claims the channel and hands it to the test. */
+async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
+  const live = channels(options);
+  const app = express();
+  app.use(live);
+  const channelsSeen: Channel[] = [];
+  const closed = deferred<CloseReason>();
+  const group = live.group('room');
+  let routeRuns = 0;
+  app.get('/live', (req) => {
+    routeRuns++;
+    const ch = req.channel!;
+    channelsSeen.push(ch);
+    group.add(ch);
+    ch.onReceive((m) => ch.send(`echo:${String(m)}`));
+    ch.onClose((reason) => closed.resolve(reason));
+  });
+  const served = await serve(t, app, live);
+  const sockets = new Set<Socket>();
+  served.server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return { live, group, served, channelsSeen, closed: closed.promise, routeRuns: () => routeRuns, cutAll: () => sockets.forEach((s) => s.destroy()) };
+}
+
+const transports: PeerTransport[] = ['websocket', 'sse', 'poll'];
+
+describe('session resume', () => {
+  it('delivers 10,000 numbered messages exactly once and in order while the connection is cut 50 times across WebSocket, SSE and poll', async (t) => {
+    const { served, channelsSeen, cutAll, routeRuns } = await sessionApp(t, {
+      sessionBuffer: { messages: 20_000, bytes: 64 * 1024 * 1024 },
+      pollTimeout: 2000,
+    });
+    const peer = new SessionPeer(served.url, '/live');
+    const total = 10_000;
+    // Cut points chosen at random (seeded by Math.random; the failure message prints them).
+    const cutAt = new Set<number>();
+    while (cutAt.size < 50) cutAt.add(1 + Math.floor(Math.random() * (total - 1)));
+    let cuts = 0;
+    let transportsUsed = new Set<PeerTransport>();
+
+    const driver = (async () => {
+      let i = 0;
+      while (peer.messages.length < total) {
+        const transport = i < 3 ? (transports[i] as PeerTransport) : (transports[Math.floor(Math.random() * 3)] as PeerTransport);
+        i++;
+        transportsUsed.add(transport);
+        await peer.connect(transport).catch(() => undefined);
+        await Promise.race([peer.ended(), peer.waitFor(total)]);
+      }
+    })();
+
+    await peer.connected();
+    const channel = channelsSeen[0] as Channel;
+    for (let n = 1; n <= total; n++) {
+      assert.equal(channel.send(String(n)), true);
+      if (cutAt.has(n)) {
+        await peer.connected();
+        cutAll();
+        cuts++;
+      }
+      if (n % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await withTimeout(driver, 30_000, `all ${total} messages (got ${peer.messages.length}; cuts at ${[...cutAt].sort((a, b) => a - b).join(',')})`);
+    peer.cut();
+
+    assert.deepEqual(peer.errors, []);
+    assert.equal(cuts, 50);
+    assert.equal(peer.messages.length, total);
+    assert.ok(peer.messages.every((m, i) => m === String(i + 1)), 'every number once, in order');
+    assert.equal(routeRuns(), 1, 'the route ran once: resumes were handled by the middleware');
+    assert.ok(transportsUsed.size === 3);
+  });
+
+  it('gives the same channel back on resume: same groups, same handlers, on another transport', async (t) => {
+    const { served, channelsSeen, group, routeRuns } = await sessionApp(t);
+    const peer = new SessionPeer(served.url, '/live');
+    await peer.connect('websocket');
+    const channel = channelsSeen[0] as Channel;
+    assert.equal(channel.transport, 'websocket');
+    assert.equal(channel.isSession, true);
+    assert.equal(channel.id, peer.sessionId);
+    peer.cut();
+    await peer.ended();
+    group.broadcast('while away');
+    await peer.connect('sse');
+    await peer.waitFor(1);
+    assert.equal(channel.transport, 'sse');
+    assert.equal(group.has(channel), true);
+    // A message POSTed on the SSE session reaches the handler the route registered.
+    const post = await fetch(`${served.url}/live?ecs=${peer.sessionId}&ecm=1`, { method: 'POST', body: '["hi"]', headers: { 'content-type': 'application/json' } });
+    assert.deepEqual(await post.json(), { received: 1 });
+    await peer.waitFor(2);
+    assert.deepEqual(peer.messages, ['while away', 'echo:hi']);
+    assert.equal(routeRuns(), 1);
+    assert.equal(channelsSeen.length, 1);
+    peer.cut();
+  });
+
+  it('signals a gap with the lost range instead of replaying part of it', async (t) => {
+    const { served, channelsSeen } = await sessionApp(t, { sessionBuffer: { messages: 5 } });
+    const peer = new SessionPeer(served.url, '/live');
+    await peer.connect('websocket');
+    peer.cut();
+    await peer.ended();
+    const channel = channelsSeen[0] as Channel;
+    for (let n = 1; n <= 12; n++) channel.send(String(n));
+    const hello = await peer.connect('websocket');
+    assert.deepEqual(hello.gap, [1, 7]);
+    assert.equal(hello.next, 8);
+    await peer.waitFor(5);
+    assert.deepEqual(peer.messages, ['8', '9', '10', '11', '12']);
+    peer.cut();
+  });
+
+  it('closes a session whose client never returns with client-away within sessionTimeout', async (t) => {
+    const sessionTimeout = 200;
+    const { served, closed } = await sessionApp(t, { sessionTimeout, heartbeat: 50 });
+    const peer = new SessionPeer(served.url, '/live');
+    await peer.connect('websocket');
+    const cutTime = Date.now();
+    peer.cut();
+    assert.equal(await withTimeout(closed, 2000, 'client-away'), 'client-away');
+    const elapsed = Date.now() - cutTime;
+    assert.ok(elapsed >= sessionTimeout - 20, `closed after ${elapsed} ms, not before sessionTimeout`);
+    assert.ok(elapsed <= sessionTimeout + 50 + 500, `closed after ${elapsed} ms: within sessionTimeout plus a heartbeat (and scheduling slack)`);
+    // A resume after that is refused with a clear JSON error: the client must start afresh.
+    const res = await fetch(`${served.url}${peer.query('&ect=poll')}`);
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { error: string }).error, 'unknown-session');
+  });
+
+  it('answers an unknown session id with 404 JSON, and with close code 4404 on WebSocket', async (t) => {
+    const { served } = await sessionApp(t);
+    const res = await fetch(`${served.url}/live?ecs=AAAAAAAAAAAAAAAAAAAAAA&eca=0`, { headers: { accept: 'text/event-stream' } });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.deepEqual(await res.json(), {
+      error: 'unknown-session',
+      message: 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
+    });
+    const ws = new WebSocket(`${served.wsUrl}/live?ecs=AAAAAAAAAAAAAAAAAAAAAA&eca=0`);
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    assert.equal(code, 4404);
+    assert.equal(reason.toString(), 'unknown-session');
+  });
+
+  it('rejects a malformed session id or acknowledgement with 400', async (t) => {
+    const { served } = await sessionApp(t);
+    const bad = await fetch(`${served.url}/live?ecs=short&ect=poll`);
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { error: string }).error, 'bad-request');
+    const peer = new SessionPeer(served.url, '/live');
+    await peer.connect('websocket');
+    const ahead = await fetch(`${served.url}/live?ecs=${peer.sessionId}&eca=99&ect=poll`);
+    assert.equal(ahead.status, 400);
+    assert.deepEqual(await ahead.json(), { error: 'bad-request', message: 'eca is past the last message sent' });
+    peer.cut();
+  });
+
+  it('resumes a plain EventSource that asked for a session in its URL through Last-Event-ID', async (t) => {
+    const { served, channelsSeen, cutAll, routeRuns } = await sessionApp(t);
+    const source = new EventSource(`${served.url}/live?ecs=new`);
+    t.after(() => source.close());
+    const received: Array<{ data: string; id: string }> = [];
+    const arrivals: Array<() => void> = [];
+    source.onmessage = (event) => {
+      received.push({ data: event.data as string, id: event.lastEventId });
+      arrivals.shift()?.();
+    };
+    const next = () => new Promise<void>((resolve) => arrivals.push(resolve));
+    await once(source, 'open');
+    await withTimeout(
+      (async () => {
+        while (channelsSeen.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      })(),
+      2000,
+      'the route',
+    );
+    const channel = channelsSeen[0] as Channel;
+    const first = next();
+    channel.send('one');
+    await first;
+    cutAll(); // the browser-like client reconnects by itself, with Last-Event-ID
+    channel.send('two'); // sent while it is away: held in the session buffer
+    const second = next();
+    await withTimeout(second, 5000, 'the replayed message');
+    const third = next();
+    channel.send('three');
+    await third;
+    assert.deepEqual(
+      received.map((r) => r.data),
+      ['one', 'two', 'three'],
+    );
+    assert.equal(received[0]?.id, `${channel.id}.1`);
+    assert.equal(routeRuns(), 1);
+  });
+
+  it('keeps plain channels plain: no ids, onClose as soon as the connection ends', async (t) => {
+    const live = channels();
+    const app = express();
+    app.use(live);
+    const closed = deferred<CloseReason>();
+    app.get('/plain', (req) => {
+      const ch = req.channel!;
+      assert.equal(ch.isSession, false);
+      ch.send('x');
+      ch.onClose((r) => closed.resolve(r));
+    });
+    const served = await serve(t, app, live);
+    const ws = new WebSocket(`${served.wsUrl}/plain`);
+    const [data] = (await once(ws, 'message')) as [Buffer];
+    assert.equal(data.toString(), 'x');
+    ws.terminate();
+    assert.equal(await withTimeout(closed.promise, 2000, 'onClose'), 'abnormal');
+  });
+});
