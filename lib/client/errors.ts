@@ -9,6 +9,7 @@ export type ClientErrorCode =
   | 'payload-too-large'
   | 'shutting-down'
   | 'bad-request'
+  | 'session-closed'
   | 'queue-full'
   | 'closed'
   | 'unavailable'
@@ -35,5 +36,10 @@ export class ClientError extends Error {
 
 /** True for the answers after which the session cannot go on: the client closes for good. */
 export function isFinal(error: ClientError): boolean {
-  return error.code === 'unknown-session' || error.code === 'resume-refused';
+  return error.code === 'unknown-session' || error.code === 'resume-refused' || error.code === 'session-closed';
+}
+
+/** The server closed the session (`ch.close()`); `reason` is its close reason. */
+export function sessionClosed(reason: string, status?: number): ClientError {
+  return new ClientError('session-closed', `the server closed the session (${reason})`, status, reason);
 }

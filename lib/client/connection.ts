@@ -1,0 +1,287 @@
+import { backoffDelay } from './backoff.js';
+import { toOutgoing, type Data, type Hello } from './codec.js';
+import { ClientError, isFinal } from './errors.js';
+import {
+  ChannelCloseEvent, ChannelErrorEvent, ChannelMessageEvent, GapEvent, OpenEvent, ReconnectingEvent, TransportEvent,
+  type ConnectionEventMap, type TransportName,
+} from './events.js';
+import { Outbox } from './outbox.js';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { openEventSource } from './transports/eventsource.js';
+import { openPoll } from './transports/poll.js';
+import { Poster } from './transports/post.js';
+import { openSse } from './transports/sse.js';
+import type { Transport, TransportContext, TransportSink } from './transports/transport.js';
+import { openWebSocket } from './transports/websocket.js';
+
+/** `readyState` values, as on WebSocket. */
+export type ReadyState = 0 | 1 | 2 | 3;
+type Handler<E> = ((this: Connection, event: E) => void) | null;
+type Listener<E> = ((this: Connection, event: E) => void) | { handleEvent(event: E): void } | null;
+
+/** Acknowledge server messages after this many, or after ackDelay ms, whichever comes first. */
+const ackEvery = 128;
+const ackDelay = 1000;
+const types = ['open', 'message', 'close', 'error', 'reconnecting', 'transport', 'gap'] as const;
+
+/**
+ * A session with an express-channel server, WebSocket-like: `send`, `close`, `readyState`
+ * and events. It survives lost connections: it reconnects, resumes its session and delivers
+ * every server message once and in order. Create it with {@link connect}.
+ */
+export class Connection extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+
+  /** The channel's URL, resolved. */
+  readonly url: string;
+  onopen: Handler<OpenEvent> = null;
+  onmessage: Handler<ChannelMessageEvent> = null;
+  onclose: Handler<ChannelCloseEvent> = null;
+  onerror: Handler<ChannelErrorEvent> = null;
+  onreconnecting: Handler<ReconnectingEvent> = null;
+  ontransport: Handler<TransportEvent> = null;
+  ongap: Handler<GapEvent> = null;
+
+  #state: ReadyState = 0;
+  #transport: TransportName | undefined;
+  #session: string | undefined;
+  #options: ResolvedOptions;
+  #base: URL;
+  #outbox = new Outbox();
+  #poster: Poster;
+  #active: Transport | undefined;
+  #attempt: object | undefined; // identifies the transport attempt whose reports count
+  #lastGood: TransportName | undefined;
+  #round = 0;
+  #lastSeq = 0;
+  #ackedSeq = 0;
+  #timers = { ack: undefined as ReturnType<typeof setTimeout> | undefined, open: undefined as ReturnType<typeof setTimeout> | undefined, retry: undefined as ReturnType<typeof setTimeout> | undefined };
+
+  constructor(url: string | URL, options?: ConnectOptions) {
+    super();
+    this.#options = resolveOptions(options);
+    this.#base = new URL(url, (globalThis as { location?: { href: string } }).location?.href);
+    this.url = this.#base.href;
+    // The on… properties behave like a WebSocket's: a listener registered first.
+    for (const type of types) {
+      super.addEventListener(type, (event) => (this[`on${type}`] as Handler<Event>)?.call(this, event));
+    }
+    this.#poster = new Poster({
+      url: this.#base,
+      options: this.#options,
+      outbox: this.#outbox,
+      session: () => this.#session,
+      lastSeq: () => this.#lastSeq,
+      received: (count) => this.#outbox.release(count),
+      error: (error) => this.#emit(new ChannelErrorEvent(error, this.#transport)),
+      gone: (error) => this.#fail(error, this.#transport),
+      idle: () => this.#flush(),
+    });
+    this.#round0();
+  }
+
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** The transport in use (or last used); undefined before the first open. */
+  get transport(): TransportName | undefined {
+    return this.#transport;
+  }
+
+  /** The session id (a bearer secret: do not log it); undefined before the first open. */
+  get sessionId(): string | undefined {
+    return this.#session;
+  }
+
+  /** Messages given to `send` that the server has not acknowledged yet. */
+  get queued(): number {
+    return this.#outbox.size;
+  }
+
+  /**
+   * Sends a message: text, or bytes (copied at once). While the connection is not open it
+   * waits, up to `maxQueued` messages; it is delivered to the server's `onReceive` exactly
+   * once, in order.
+   * @throws ClientError `'closed'` after close(); `'queue-full'` past maxQueued.
+   */
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.#state >= 2) throw new ClientError('closed', 'send() after close(): this connection is closed; connect() again');
+    const message = toOutgoing(data);
+    if (this.#state !== 1 && this.#outbox.size >= this.#options.maxQueued) {
+      throw new ClientError('queue-full', `send() while disconnected: ${this.#options.maxQueued} messages already wait (maxQueued)`);
+    }
+    this.#outbox.push(message);
+    this.#flush();
+  }
+
+  /** Closes for good: no reconnect. The `close` event follows (code 1000, `'client-close'`). */
+  close(): void {
+    if (this.#state >= 2) return;
+    const goodbye = this.#state !== 1 || this.#transport !== 'websocket';
+    this.#state = 2;
+    this.#stop(true);
+    // A WebSocket's close frame (1000) ends the session on the server; without one, a DELETE
+    // does, so the server need not wait sessionTimeout to let it go.
+    if (goodbye && this.#session !== undefined) this.#poster.goodbye(this.#session);
+    setTimeout(() => this.#closed(new ChannelCloseEvent(1000, 'client-close', true, false)), 0);
+  }
+
+  // Typed overloads: `conn.addEventListener('message', (e) => e.data)` knows `e`'s type.
+  override addEventListener<K extends keyof ConnectionEventMap>(type: K, listener: Listener<ConnectionEventMap[K]>, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof ConnectionEventMap>(type: K, listener: Listener<ConnectionEventMap[K]>, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  #emit(event: ConnectionEventMap[keyof ConnectionEventMap]): void {
+    this.dispatchEvent(event);
+  }
+
+  /** A round tries each transport once: the last one that worked first, then the list's order. */
+  #round0(): void {
+    const good = this.#lastGood;
+    const list = this.#options.transports;
+    this.#try(good === undefined ? [...list] : [good, ...list.filter((t) => t !== good)]);
+  }
+
+  #try(queue: TransportName[]): void {
+    const name = queue.shift();
+    if (name === undefined) return this.#retry();
+    const attempt = {};
+    this.#attempt = attempt;
+    const current = () => this.#attempt === attempt;
+    let opened = false;
+    const sink: TransportSink = {
+      open: (hello) => current() && ((opened = true), this.#opened(name, hello)),
+      sync: (hello) => current() && this.#sync(hello),
+      message: (data, seq) => current() && this.#deliver(data, seq),
+      received: (count) => current() && this.#outbox.release(count),
+      end: (error) => {
+        if (!current()) return;
+        this.#stop(false);
+        if (isFinal(error)) return this.#fail(error, name);
+        this.#emit(new ChannelErrorEvent(error, name));
+        if (this.#state >= 2) return;
+        if (opened) {
+          this.#state = 0;
+          this.#retry();
+        } else this.#try(queue);
+      },
+    };
+    const { openTimeout } = this.#options;
+    this.#timers.open = setTimeout(() => sink.end(new ClientError('open-timeout', `${name} did not open within ${openTimeout} ms`)), openTimeout);
+    const context: TransportContext = {
+      url: this.#base,
+      session: this.#session,
+      lastSeq: () => this.#lastSeq,
+      options: this.#options,
+      outbox: this.#outbox,
+      poster: this.#poster,
+    };
+    const open = name === 'websocket' ? openWebSocket : name === 'poll' ? openPoll : this.#options.useNativeEventSource ? openEventSource : openSse;
+    const transport = open(context, sink);
+    if (current()) this.#active = transport;
+    else transport.close(false);
+  }
+
+  /** Schedules the next round after a jittered delay, or gives up past maxAttempts. */
+  #retry(): void {
+    const { reconnect, random } = this.#options;
+    if (this.#round >= reconnect.maxAttempts) {
+      return this.#fail(new ClientError('lost', `no transport opened in ${this.#round} reconnect rounds`, 4000), undefined);
+    }
+    const delay = backoffDelay(this.#round, reconnect, random);
+    this.#round += 1;
+    this.#emit(new ReconnectingEvent(this.#round, delay));
+    if (this.#state === 0) this.#timers.retry = setTimeout(() => this.#round0(), delay);
+  }
+
+  #opened(name: TransportName, hello: Hello): void {
+    clearTimeout(this.#timers.open);
+    const previous = this.#transport;
+    const resumed = this.#session !== undefined;
+    this.#session = hello.session;
+    this.#transport = this.#lastGood = name;
+    this.#round = 0;
+    this.#state = 1;
+    this.#ackedSeq = this.#lastSeq;
+    if (previous !== name) this.#emit(new TransportEvent(name, previous));
+    if (this.#state === 1) this.#emit(new OpenEvent(name, resumed));
+    if (this.#state !== 1) return;
+    this.#sync(hello);
+    this.#poster.enabled = name !== 'websocket';
+    this.#flush();
+  }
+
+  /** The hello's bookkeeping: what the server delivered, and what it no longer had. */
+  #sync(hello: Hello): void {
+    this.#outbox.release(hello.received);
+    if (hello.next > this.#lastSeq + 1) {
+      const [first, last] = hello.gap ?? [this.#lastSeq + 1, hello.next - 1];
+      this.#lastSeq = hello.next - 1;
+      this.#emit(new GapEvent(first, last));
+    }
+  }
+
+  #deliver(data: Data, seq: number): void {
+    if (seq <= this.#lastSeq || this.#state !== 1) return; // already delivered: a resend
+    if (seq > this.#lastSeq + 1) this.#emit(new GapEvent(this.#lastSeq + 1, seq - 1));
+    this.#lastSeq = seq;
+    this.#emit(new ChannelMessageEvent(data, seq));
+    if (this.#lastSeq - this.#ackedSeq >= ackEvery) this.#ack();
+    else this.#timers.ack ??= setTimeout(() => this.#ack(), ackDelay);
+  }
+
+  #ack(): void {
+    clearTimeout(this.#timers.ack);
+    this.#timers.ack = undefined;
+    if (this.#state !== 1 || this.#lastSeq === this.#ackedSeq) return;
+    this.#ackedSeq = this.#lastSeq;
+    this.#active?.ack(this.#lastSeq);
+  }
+
+  /** Writes what waits: on WebSocket directly (once no POST is in flight, to keep order), else by POST. */
+  #flush(): void {
+    const active = this.#active;
+    if (this.#state !== 1 || active === undefined) return;
+    if (active.name !== 'websocket') this.#poster.kick();
+    else if (!this.#poster.busy) active.flush();
+  }
+
+  /** Ends the current transport and every timer; `final` when the application closed. */
+  #stop(final: boolean): void {
+    this.#attempt = undefined;
+    this.#active?.close(final);
+    this.#active = undefined;
+    this.#poster.stop();
+    for (const timer of Object.values(this.#timers)) clearTimeout(timer);
+    this.#timers.ack = undefined;
+  }
+
+  #fail(error: ClientError, transport: TransportName | undefined): void {
+    if (this.#state === 3) return;
+    this.#state = 2;
+    this.#stop(false);
+    this.#emit(new ChannelErrorEvent(error, transport));
+    const { code } = error;
+    const gone = code === 'unknown-session' || code === 'session-closed';
+    if (code === 'session-closed') this.#closed(new ChannelCloseEvent(1000, String(error.cause), false, true));
+    else if (code === 'unknown-session' || code === 'resume-refused') this.#closed(new ChannelCloseEvent(code === 'unknown-session' ? 4404 : 4403, code, false, gone));
+    else this.#closed(new ChannelCloseEvent(4000, 'reconnect-failed', false, false));
+  }
+
+  #closed(event: ChannelCloseEvent): void {
+    this.#state = 3;
+    this.#emit(event);
+  }
+}

@@ -1,0 +1,37 @@
+// express-channel/client for Node: the same client, with the `ws` package as its WebSocket
+// (Node 20 has no global one). The headers option reaches the WebSocket handshake too here.
+import WebSocket from 'ws';
+import { Connection } from './connection.js';
+import type { ConnectOptions, WebSocketConstructor } from './options.js';
+
+/**
+ * Opens a session with an express-channel route from Node; see the browser entry's
+ * `connect` for the behaviour. `url` must be absolute.
+ * @example
+ * ```ts
+ * import { connect } from 'express-channel/client';
+ * const conn = connect('http://localhost:3000/live');
+ * conn.addEventListener('message', (event) => console.log(event.data));
+ * ```
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): Connection {
+  const headers = options.headers;
+  const withHeaders = class extends WebSocket {
+    constructor(address: string) {
+      super(address, { headers: typeof headers === 'function' ? headers() : (headers ?? {}) });
+    }
+  };
+  // ws's event types are its own, so its class is not assignable to the DOM-shaped
+  // constructor type; it implements every member WebSocketLike names.
+  return new Connection(url, { ...options, WebSocket: options.WebSocket ?? (withHeaders as unknown as WebSocketConstructor) });
+}
+
+export { Connection } from './connection.js';
+export type { ReadyState } from './connection.js';
+export { ClientError } from './errors.js';
+export type { ClientErrorCode } from './errors.js';
+export { OpenEvent, ChannelMessageEvent, ChannelCloseEvent, ChannelErrorEvent, ReconnectingEvent, TransportEvent, GapEvent } from './events.js';
+export type { ConnectionEventMap, TransportName } from './events.js';
+export type { ConnectOptions, HeadersOption, WebSocketConstructor, WebSocketLike, EventSourceConstructor, EventSourceLike } from './options.js';
+export type { ReconnectOptions } from './backoff.js';
+export type { Data } from './codec.js';

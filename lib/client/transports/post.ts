@@ -1,0 +1,130 @@
+// Client → server on SSE and poll sessions (docs/protocol.md, "Sending"): one POST at a time
+// carries the outbox from its first message, numbered by `ecm`; the server skips what it
+// already delivered, so resending after a lost answer is harmless. POSTs also carry `eca`,
+// which is how an SSE client acknowledges server messages.
+import { isCount, isRecord, parseJson, toWire } from '../codec.js';
+import { ClientError, isFinal } from '../errors.js';
+import type { Outbox } from '../outbox.js';
+import type { ResolvedOptions } from '../options.js';
+import { backoffDelay } from '../backoff.js';
+import { failure, networkError, requestInit, sessionUrl } from './http.js';
+
+export interface PosterHost {
+  url: URL;
+  options: ResolvedOptions;
+  outbox: Outbox;
+  session(): string | undefined;
+  lastSeq(): number;
+  /** The server delivered the client's messages up to `count`. */
+  received(count: number): void;
+  /** A POST failed; it is retried with backoff while the connection stays open. */
+  error(error: ClientError): void;
+  /** The server says the session is gone. */
+  gone(error: ClientError): void;
+  /** No POST is in flight any more. */
+  idle(): void;
+}
+
+/** Messages and bytes per POST, well under the server's default maxPayload (1 MiB). */
+const maxBatch = 256;
+const maxBytes = 256 * 1024;
+/** A POST that takes longer than this is given up and retried. */
+const postTimeout = 30_000;
+
+export class Poster {
+  /** Whether POSTs may go out: the connection is open on SSE or poll. */
+  enabled = false;
+  #host: PosterHost;
+  #busy = false;
+  #ackWanted = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+
+  constructor(host: PosterHost) {
+    this.#host = host;
+  }
+
+  /** A POST is in flight or waiting to be retried. */
+  get busy(): boolean {
+    return this.#busy || this.#retry !== undefined;
+  }
+
+  /** Sends what waits; with `ack`, POSTs even with nothing to send, to acknowledge. */
+  kick(ack = false): void {
+    if (ack) this.#ackWanted = true;
+    if (!this.#busy && this.#retry === undefined && this.enabled) void this.#run();
+  }
+
+  stop(): void {
+    this.enabled = false;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+  }
+
+  /** Ends the session on the server (fire and forget: the connection is closing). */
+  goodbye(session: string): void {
+    const { options, url } = this.#host;
+    const init = requestInit(options, {}, AbortSignal.timeout(postTimeout));
+    options.fetch?.(sessionUrl(url, { ecs: session }), { ...init, method: 'DELETE' }).catch(() => undefined);
+  }
+
+  async #run(): Promise<void> {
+    const host = this.#host;
+    this.#busy = true;
+    let limit = maxBatch;
+    try {
+      for (;;) {
+        const session = host.session();
+        const first = host.outbox.first;
+        const batch = host.outbox.batch(first, limit, maxBytes);
+        if (!this.enabled || session === undefined || (batch.length === 0 && !this.#ackWanted)) break;
+        this.#ackWanted = false;
+        const outcome = await this.#post(session, first, batch.map(toWire));
+        if (outcome === 'too-large' && batch.length > 1) limit = 1;
+        else if (outcome === 'too-large') host.outbox.drop(first);
+        else if (outcome === 'gone') return;
+        this.#failures = 0;
+      }
+    } catch (error) {
+      const failed = error instanceof ClientError ? error : networkError('POST', error);
+      host.error(failed);
+      this.#ackWanted = true;
+      if (this.enabled) {
+        const delay = backoffDelay(this.#failures++, host.options.reconnect, host.options.random);
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          this.kick();
+        }, delay);
+      }
+    } finally {
+      this.#busy = false;
+    }
+    if (this.#retry === undefined) host.idle();
+  }
+
+  /** One POST; throws on failures worth retrying. */
+  async #post(session: string, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone'> {
+    const host = this.#host;
+    const fetch = host.options.fetch;
+    if (fetch === undefined) throw new ClientError('unavailable', 'fetch is not available in this runtime');
+    const url = sessionUrl(host.url, { ecs: session, ecm: first, eca: host.lastSeq() });
+    const init = requestInit(host.options, { 'Content-Type': 'application/json' }, AbortSignal.timeout(postTimeout));
+    const response = await fetch(url, { ...init, method: 'POST', body: JSON.stringify(body) });
+    if (response.ok || response.status === 409) {
+      const answer = parseJson(await response.text());
+      const received = isRecord(answer) ? answer['received'] : undefined;
+      // A 409 behind what this client still holds would repeat forever: it is a server fault.
+      if (!isCount(received) || received < first - 1) throw new ClientError('protocol', `POST answered ${response.status} with received ${String(received)}`, response.status);
+      host.received(received);
+      return 'ok';
+    }
+    const error = await failure(response, 'POST');
+    if (isFinal(error)) {
+      host.gone(error);
+      return 'gone';
+    }
+    if (error.code !== 'payload-too-large') throw error;
+    if (body.length === 1) host.error(new ClientError('payload-too-large', `message ${first} is larger than the server's maxPayload: dropped`, 413));
+    return 'too-large';
+  }
+}

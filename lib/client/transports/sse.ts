@@ -1,0 +1,94 @@
+// Session over Server-Sent Events read with fetch + eventsource-parser (docs/protocol.md,
+// "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { base64ToBuffer, parseHello, parseJson, isRecord, isCount, seqFromEventId, type Hello } from '../codec.js';
+import { ClientError } from '../errors.js';
+import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
+import type { Transport, TransportContext, TransportSink } from './transport.js';
+
+export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
+  const controller = new AbortController();
+  let done = false;
+  let hello: Hello | undefined;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  const end = (error: ClientError): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(watchdog);
+    controller.abort();
+    sink.end(error);
+  };
+
+  // The server sends a comment every `heartbeat` ms; silence for 2.5 of them means the
+  // stream is dead even if TCP has not noticed (a half-open connection).
+  const watch = (): void => {
+    clearTimeout(watchdog);
+    const beat = hello?.heartbeat ?? 0;
+    if (beat > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${beat * 2.5} ms`)), beat * 2.5);
+  };
+
+  const onEvent = (event: EventSourceMessage): void => {
+    if (done) return;
+    if (event.event === 'ec-hello') {
+      const h = parseHello(parseJson(event.data));
+      if (h === undefined || hello !== undefined) return end(new ClientError('protocol', 'SSE: malformed or repeated ec-hello'));
+      hello = h;
+      watch();
+      return sink.open(h);
+    }
+    if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
+    if (event.event === 'ec-ack') {
+      const body = parseJson(event.data);
+      const received = isRecord(body) ? body['received'] : undefined;
+      if (isCount(received)) sink.received(received);
+      return;
+    }
+    const seq = seqFromEventId(event.id);
+    if (seq === undefined) return end(new ClientError('protocol', `SSE: a message without a sequence number (id: ${String(event.id)})`));
+    sink.message(event.event === 'ec-binary' ? base64ToBuffer(event.data) : event.data, seq);
+  };
+
+  const read = async (): Promise<void> => {
+    const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
+    const fetch = ctx.options.fetch;
+    if (fetch === undefined) return end(new ClientError('unavailable', 'fetch is not available in this runtime'));
+    let response: Response;
+    try {
+      response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, controller.signal));
+    } catch (error) {
+      return end(networkError('SSE request', error));
+    }
+    if (!response.ok || response.body === null) return end(await failure(response, 'SSE request'));
+    if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
+      return end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
+    }
+    const parser = createParser({ onEvent });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { done: ended, value } = await reader.read();
+        if (done) return;
+        if (ended) return end(new ClientError('lost', 'SSE stream ended'));
+        watch();
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    } catch (error) {
+      end(networkError('SSE stream', error));
+    }
+  };
+  void read();
+
+  return {
+    name: 'sse',
+    flush: () => undefined,
+    ack: () => ctx.poster.kick(true),
+    close() {
+      if (done) return;
+      done = true;
+      clearTimeout(watchdog);
+      controller.abort();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// The seam between the Connection (the contract: sequence numbers, events, reconnects) and a
+// transport (moving bytes). A transport reports through its sink and never decides what a
+// failure means: the Connection does.
+import type { Data, Hello } from '../codec.js';
+import type { ClientError } from '../errors.js';
+import type { TransportName } from '../events.js';
+import type { Outbox } from '../outbox.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Poster } from './post.js';
+
+export interface TransportSink {
+  /** The server's hello arrived: the transport is open. */
+  open(hello: Hello): void;
+  /** A later hello-like answer (each poll answer): gap and received bookkeeping. */
+  sync(hello: Hello): void;
+  message(data: Data, seq: number): void;
+  /** The server delivered the client's messages up to `count`. */
+  received(count: number): void;
+  /** The transport failed to open or ended; called at most once, never after close(). */
+  end(error: ClientError): void;
+}
+
+export interface TransportContext {
+  /** The channel's URL, without the session parameters. */
+  url: URL;
+  /** The session to resume, if any. */
+  session: string | undefined;
+  /** The highest server sequence number delivered to the application. */
+  lastSeq(): number;
+  options: ResolvedOptions;
+  outbox: Outbox;
+  poster: Poster;
+}
+
+export interface Transport {
+  readonly name: TransportName;
+  /** Writes the outbox's messages this connection has not written yet (WebSocket only). */
+  flush(): void;
+  /** Acknowledges server messages up to `seq`. */
+  ack(seq: number): void;
+  /** Stops for good: no more sink calls. `final` when the application closed the connection. */
+  close(final: boolean): void;
+}
