@@ -195,7 +195,7 @@ export class Channel implements WireSink {
     this.#context = context;
     this.#transport = transport;
     this.#wire = wire;
-    session.greet(wire, ack);
+    session.greet(wire, ack, false);
   }
 
   /** @internal Client messages POSTed to a session, the first numbered `first`. */
@@ -325,7 +325,7 @@ export class Channel implements WireSink {
     this.#wire = wire;
     this.#state = State.Open;
     this.#host.channelOpened(this);
-    session?.greet(wire, 0);
+    session?.greet(wire, 0, true);
     return wire;
   }
 

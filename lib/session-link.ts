@@ -87,10 +87,9 @@ export class SessionLink implements PollSource {
    * Tells a new connection where it stands (the hello), then replays what the client missed.
    * A poll is answered at once when it opens the session or when something is waiting.
    */
-  greet(wire: Wire, ack: number): void {
+  greet(wire: Wire, ack: number, opening: boolean): void {
     const replay = this.#buffer.since(ack);
     if (wire.name === 'poll') {
-      const opening = this.#buffer.nextSeq === 1 && ack === 0 && this.#received === 0;
       if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
       return;
     }

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import express from 'express';
+import { channels, type Channel, type ChannelsOptions } from '../../lib/index.js';
+import { deferred, serve, withTimeout } from '../support/harness.js';
+
+interface PollAnswer {
+  session: string;
+  next: number;
+  received: number;
+  messages: Array<string | { base64: string }>;
+  gap?: [number, number];
+  closed?: string;
+}
+
+async function pollApp(t: TestContext, options: ChannelsOptions = {}) {
+  const live = channels(options);
+  const app = express();
+  // Resolves a waiter once a poll request has been through the middleware (which handles a
+  // resume synchronously), so tests know the server is holding it without sleeping.
+  const arrivals: Array<() => void> = [];
+  app.use((req, res, next) => {
+    live(req, res, next);
+    if (req.url.includes('ect=poll')) arrivals.shift()?.();
+  });
+  const channel = deferred<Channel>();
+  app.get('/live', (req) => {
+    const ch = req.channel!;
+    ch.onClose(() => {});
+    channel.resolve(ch);
+  });
+  const served = await serve(t, app, live);
+  const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
+  assert.equal(open.status, 200);
+  const hello = (await open.json()) as PollAnswer;
+  const poll = (ack: number, init?: RequestInit) => fetch(`${served.url}/live?ecs=${hello.session}&ect=poll&eca=${ack}`, init);
+  const held = () => new Promise<void>((resolve) => arrivals.push(resolve));
+  return { live, served, hello, channel: await channel.promise, poll, held };
+}
+
+describe('poll transport', () => {
+  it('opens a session with a first poll answered at once', async (t) => {
+    const { hello, channel } = await pollApp(t);
+    assert.equal(channel.transport, 'poll');
+    assert.equal(channel.isSession, true);
+    assert.equal(hello.session, channel.id);
+    assert.equal(hello.next, 1);
+    assert.deepEqual(hello.messages, []);
+  });
+
+  it('answers at once with everything queued between polls, text and binary', async (t) => {
+    const { channel, poll } = await pollApp(t);
+    channel.send('a');
+    channel.send(Buffer.from([0, 1, 2]));
+    channel.send('c');
+    const res = await poll(0);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const answer = (await res.json()) as PollAnswer;
+    assert.equal(answer.next, 1);
+    assert.deepEqual(answer.messages, ['a', { base64: 'AAEC' }, 'c']);
+  });
+
+  it('holds a poll until something is sent, then answers with it', async (t) => {
+    const { channel, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
+    const arrived = held();
+    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    await arrived;
+    channel.send('late');
+    const answer = await withTimeout(pending, 2000, 'the held poll');
+    assert.deepEqual(answer.messages, ['late']);
+  });
+
+  it('answers an idle poll empty after pollTimeout', async (t) => {
+    const { poll } = await pollApp(t, { pollTimeout: 100 });
+    const started = Date.now();
+    const answer = (await (await poll(0)).json()) as PollAnswer;
+    assert.deepEqual(answer.messages, []);
+    assert.ok(Date.now() - started >= 90);
+  });
+
+  it('supersedes a held poll with a newer one, answering the older with 204', async (t) => {
+    const { channel, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
+    const arrived = held();
+    const older = poll(0);
+    await arrived;
+    const newer = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    const olderRes = await withTimeout(older, 2000, 'the superseded poll');
+    assert.equal(olderRes.status, 204);
+    channel.send('x');
+    assert.deepEqual((await newer).messages, ['x']);
+  });
+
+  it('sends again what a lost poll answer carried: the next poll acknowledges less', async (t) => {
+    const { channel, poll } = await pollApp(t);
+    channel.send('1');
+    channel.send('2');
+    const first = (await (await poll(0)).json()) as PollAnswer;
+    assert.deepEqual(first.messages, ['1', '2']);
+    // Pretend the answer never arrived: poll again with the old acknowledgement.
+    const again = (await (await poll(0)).json()) as PollAnswer;
+    assert.deepEqual(again.messages, ['1', '2']);
+    channel.send('3');
+    const after = (await (await poll(2)).json()) as PollAnswer;
+    assert.equal(after.next, 3);
+    assert.deepEqual(after.messages, ['3']);
+  });
+
+  it('answers a held poll with the close reason when the channel closes', async (t) => {
+    const { channel, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
+    const arrived = held();
+    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    await arrived;
+    channel.close();
+    const answer = await withTimeout(pending, 2000, 'the held poll');
+    assert.equal(answer.closed, 'server-close');
+  });
+
+  it('answers polls on close() with shutdown', async (t) => {
+    const { live, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
+    const arrived = held();
+    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    await arrived;
+    await live.close();
+    assert.equal((await pending).closed, 'shutdown');
+  });
+});
