@@ -49,7 +49,7 @@ describe('session resume', () => {
     const cutAt = new Set<number>();
     while (cutAt.size < 50) cutAt.add(1 + Math.floor(Math.random() * (total - 1)));
     let cuts = 0;
-    let transportsUsed = new Set<PeerTransport>();
+    const transportsUsed = new Set<PeerTransport>();
 
     const driver = (async () => {
       let i = 0;
