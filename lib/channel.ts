@@ -36,6 +36,11 @@ export interface Membership {
   delete(channel: Channel): boolean;
 }
 
+// How long close handlers wait for a handler that has not registered onReceive yet while
+// client messages are held for it: they must run after the last message is delivered, but
+// a handler that never listens must not keep them waiting forever.
+const heldMessagesGrace = 2000;
+
 const enum State {
   Unclaimed,
   Open,
@@ -61,6 +66,7 @@ export class Channel implements WireSink {
   #readingPaused = false;
   #closeReason: CloseReason | undefined;
   #memberships: Set<Membership> | undefined;
+  #closeDeferred: NodeJS.Timeout | undefined;
   readonly #session: SessionLink | undefined;
 
   /** @internal Made by the middleware; use `req.channel`. */
@@ -137,6 +143,12 @@ export class Channel implements WireSink {
     this.#receivers.push(handler);
     if (this.#state === State.Unclaimed) this.#claim({});
     if (this.#held.length > 0) process.nextTick(deliverHeld, this);
+    if (this.#closeDeferred !== undefined) {
+      // The close was waiting for this handler: deliver, then close (nextTick is FIFO).
+      clearTimeout(this.#closeDeferred);
+      this.#closeDeferred = undefined;
+      process.nextTick(runCloseHandlers, this);
+    }
   }
 
   /**
@@ -146,7 +158,7 @@ export class Channel implements WireSink {
   onClose(handler: CloseHandler): void {
     assertFunction('onClose', handler);
     if (this.#state === State.Unclaimed) this.#claim({});
-    if (this.#state === State.Closed) process.nextTick(runCloseHandler, this, handler);
+    if (this.#state === State.Closed && this.#closeDeferred === undefined) process.nextTick(runCloseHandler, this, handler);
     else this.#closers.push(handler);
   }
 
@@ -272,6 +284,8 @@ export class Channel implements WireSink {
 
   /** @internal Runs the close handlers registered before the close. */
   runCloseHandlers(): void {
+    this.#closeDeferred = undefined;
+    this.#held = []; // nobody listened in time: let them go with the channel
     const closers = this.#closers;
     this.#closers = [];
     for (const handler of closers) this.callCloseHandler(handler);
@@ -360,6 +374,11 @@ export class Channel implements WireSink {
       this.#memberships = undefined;
     }
     this.#host.channelClosed(this);
+    if (this.#held.length > 0 && this.#receivers.length === 0) {
+      this.#closeDeferred = setTimeout(runCloseHandlers, heldMessagesGrace, this);
+      this.#closeDeferred.unref();
+      return;
+    }
     // process.nextTick is FIFO, so held messages already scheduled are delivered first.
     process.nextTick(runCloseHandlers, this);
   }

@@ -31,6 +31,7 @@ export class SseWire implements Wire {
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
   readonly #sessionId: string | undefined;
+  #headOnly = false;
 
   /** `sessionId` makes this a session stream: events carry `id: SESSION.SEQ`. */
   constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, sessionId?: string) {
@@ -49,8 +50,12 @@ export class SseWire implements Wire {
     tagged.on('close', responseOnClose);
     // A plain EventSource waits 3 s (its default) before reconnecting; a session resumes
     // without loss, so ask for a quicker return.
+    this.#headOnly = req.method === 'HEAD';
     if (sessionId !== undefined) this.#write(formatSseRetry(sessionRetry));
-    if (this.#socket === null || req.method === 'HEAD') queueMicrotask(() => sink.ended('client-close'));
+    // A HEAD response is complete once its headers are out (RFC 9110 §9.3.2): end it, and
+    // the 'close' that follows tells the channel.
+    if (this.#headOnly) res.end();
+    if (this.#socket === null) queueMicrotask(() => sink.ended('client-close'));
   }
 
   get bufferedBytes(): number {
@@ -102,7 +107,7 @@ export class SseWire implements Wire {
 
   #write(chunk: string | Buffer): void {
     const socket = this.#socket;
-    if (socket === null || socket.destroyed || !socket.writable) return;
+    if (this.#headOnly || socket === null || socket.destroyed || !socket.writable) return;
     corkForTick(socket);
     socket.write(chunk);
   }

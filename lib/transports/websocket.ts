@@ -10,7 +10,8 @@ import type { Payload, SharedMessage, Wire, WireSink } from './wire.js';
 const kSink = Symbol('express-channel.sink');
 const kWire = Symbol('express-channel.wire');
 const kSession = Symbol('express-channel.session');
-type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kSession]: boolean };
+const kErrorReason = Symbol('express-channel.error-reason');
+type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kSession]: boolean; [kErrorReason]?: CloseReason };
 
 // Where a detached (superseded) connection reports: nowhere.
 const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
@@ -163,13 +164,28 @@ function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isB
 }
 
 function wsOnClose(this: WebSocket, code: number): void {
-  (this as TaggedWebSocket)[kSink].ended(reasonForCloseCode(code));
+  const ws = this as TaggedWebSocket;
+  ws[kSink].ended(ws[kErrorReason] ?? reasonForCloseCode(code));
 }
 
-// ws closes the connection itself after an error (bad frame, payload too big) and then
-// emits 'close' with the right code; this listener exists so the error cannot crash the
-// process (an EventEmitter 'error' with no listener throws).
-function wsOnError(this: WebSocket): void {}
+// ws closes the connection itself after a protocol error (bad frame, payload too big), but
+// stops reading at once, so its 'close' event reports 1006: remember the real reason here.
+// The listener also keeps the error from crashing the process ('error' with no listener throws).
+function wsOnError(this: WebSocket, error: Error): void {
+  const ws = this as TaggedWebSocket;
+  ws[kErrorReason] ??= reasonForCloseCode(statusCodeOf(error));
+}
+
+// ws tags its protocol errors with the close code it sends, under a private symbol.
+function statusCodeOf(error: Error): number {
+  const symbol = Object.getOwnPropertySymbols(error).find((s) => s.description === 'status-code');
+  const code = symbol === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[symbol];
+  if (typeof code === 'number') return code;
+  const name = (error as { code?: string }).code;
+  if (name === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
+  if (name === 'WS_ERR_INVALID_UTF8') return 1007;
+  return 1002;
+}
 
 function wsOnPong(this: WebSocket): void {
   (this as TaggedWebSocket)[kWire].pong();

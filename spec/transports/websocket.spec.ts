@@ -211,7 +211,7 @@ describe('WebSocket channel', () => {
       assert.equal(s.live.channels.size, 0);
     });
 
-    it("reports 'message-too-big' to onClose when a frame passes maxPayload", { todo: "lib/transports/websocket.ts reports 'abnormal': ws emits 'close' with 1006 after a receiver error (reported to the lead)" }, async (t) => {
+    it("reports 'message-too-big' to onClose when a frame passes maxPayload", async (t) => {
       const reasons = new Inbox<CloseReason>();
       const s = await wsServer(t, (ch) => ch.onClose((r) => reasons.push(r)), { maxPayload: 1024 });
       const ws = await openWebSocket(t, `${s.wsUrl}/ws`);
@@ -429,7 +429,7 @@ describe('WebSocket channel', () => {
       assert.deepEqual(events, [...Array.from({ length: 20 }, (_, i) => `message ${i}`), 'close normal']);
     });
 
-    it('runs after held messages are delivered when the client left before onReceive was registered', { todo: 'lib/channel.ts runs close handlers before held messages are delivered (reported to the lead)' }, async (t) => {
+    it('runs after held messages are delivered when the client left before onReceive was registered', async (t) => {
       const events: string[] = [];
       const registerNow = deferred();
       const done = deferred();
