@@ -131,19 +131,26 @@ export class FrameReader {
 }
 
 /**
- * Runs full garbage collections, with event-loop turns between them (FinalizationRegistry
- * callbacks and WeakRef clearing happen after the job that observed them), until `done()`
- * is true or `maxCycles` ran out. Returns whether `done()` became true.
+ * Runs full garbage collections until `done()` is true or `maxCycles` ran out; returns
+ * whether `done()` became true. Each cycle first yields a turn of the event loop: a WeakRef
+ * target read (`deref()`) or created in the current job is kept alive until that job ends,
+ * so collecting in the same job as the check could never free it. After the collection it
+ * yields again, because FinalizationRegistry callbacks run as tasks of their own.
  */
 export async function collectUntil(done: () => boolean, maxCycles = 20): Promise<boolean> {
   const gc = requireGc();
   for (let cycle = 0; cycle < maxCycles; cycle++) {
-    if (done()) return true;
+    await nextTurn();
     gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
+    await nextTurn();
+    if (done()) return true;
   }
-  return done();
+  return false;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Heap in use after full collections (and the finalizers they let run). */
