@@ -1,0 +1,107 @@
+// The package as a user gets it: built, packed, installed into a new project, imported from
+// ESM and CommonJS, type-checked there, and checked by publint and arethetypeswrong.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+const root = resolve(import.meta.dirname, '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+
+describe('the published package', () => {
+  let project: string;
+
+  before(() => {
+    run(npm, ['run', 'build'], root);
+    project = mkdtempSync(join(tmpdir(), 'express-channel-pack-'));
+    run(npm, ['pack', '--pack-destination', project], root);
+    const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
+    assert.ok(tarball, 'npm pack wrote a tarball');
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '1.0.0' }));
+    // Everything here is already in npm's cache from installing this repo.
+    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`, 'express@5', '@types/express@5', '@types/node@20'], project);
+  });
+
+  after(() => rmSync(project, { recursive: true, force: true }));
+
+  it('ships only the build, the README, the changelog and the license', () => {
+    const listing = run(npm, ['pack', '--dry-run', '--json'], root);
+    const files = (JSON.parse(listing) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+    assert.ok(files.every((f) => f.startsWith('dist/') || ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json'].includes(f)), files.join(', '));
+    assert.ok(files.includes('dist/esm/index.js') && files.includes('dist/cjs/index.js') && files.includes('dist/esm/index.d.ts'));
+  });
+
+  it('is imported from ESM and answers a long-poll', () => {
+    writeFileSync(
+      join(project, 'esm.mjs'),
+      `import express from 'express';
+import { channels } from 'express-channel';
+const live = channels();
+const app = express();
+app.use(live);
+app.get('/lp', (req) => req.channel.send('answer from esm'));
+const server = app.listen(0, '127.0.0.1', async () => {
+  live.attach(server);
+  const res = await fetch('http://127.0.0.1:' + server.address().port + '/lp');
+  console.log(await res.text());
+  await live.close();
+  server.close();
+});
+`,
+    );
+    assert.equal(run(process.execPath, ['esm.mjs'], project).trim(), 'answer from esm');
+  });
+
+  it('is required from CommonJS and streams SSE', () => {
+    writeFileSync(
+      join(project, 'cjs.cjs'),
+      `const { channels } = require('express-channel');
+const express = require('express');
+const live = channels();
+const app = express();
+app.use(live);
+app.get('/sse', (req) => { req.channel.send('from cjs'); req.channel.close(); });
+const server = app.listen(0, '127.0.0.1', async () => {
+  const res = await fetch('http://127.0.0.1:' + server.address().port + '/sse', { headers: { accept: 'text/event-stream' } });
+  console.log(JSON.stringify([res.headers.get('content-type'), await res.text()]));
+  await live.close();
+  server.close();
+});
+`,
+    );
+    assert.deepEqual(JSON.parse(run(process.execPath, ['cjs.cjs'], project)), ['text/event-stream; charset=utf-8', 'data: from cjs\n\n']);
+  });
+
+  it('types req.channel for a TypeScript user, with full checking of the shipped declarations', () => {
+    writeFileSync(
+      join(project, 'app.ts'),
+      `import express from 'express';
+import { channels, type Channel, type CloseReason } from 'express-channel';
+const live = channels({ heartbeat: 10_000, bufferPolicy: 'drop' });
+const app = express();
+app.use(live);
+app.get('/x', (req) => {
+  const ch: Channel | undefined = req.channel;
+  ch?.onClose((reason: CloseReason) => console.log(reason));
+  ch?.send({ status: 201, headers: { 'x-a': '1' }, body: 'x' }, { close: false });
+  // @ts-expect-error a number is not something send() takes
+  ch?.send(42);
+});
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['app.ts'] }),
+    );
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], project);
+  });
+
+  it('passes publint and arethetypeswrong', () => {
+    run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict'], root);
+    // node10 resolution cannot see subpath exports ("./client"); every modern mode must pass.
+    run(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), '--pack', '.', '--profile', 'node16'], root);
+  });
+});
