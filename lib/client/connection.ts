@@ -78,7 +78,8 @@ export class Connection extends EventTarget {
       received: (count) => this.#outbox.release(count),
       error: (error) => this.#emit(new ChannelErrorEvent(error, this.#transport)),
       gone: (error) => this.#fail(error, this.#transport),
-      idle: () => this.#flush(),
+      // WebSocket writes wait for POSTs in flight (see #flush); SSE and poll need no nudge.
+      idle: () => this.#active?.name === 'websocket' && this.#flush(),
     });
     this.#round0();
   }
