@@ -1,0 +1,100 @@
+// What the three benchmark processes say to each other over Node's IPC channel: the runner
+// (bench/run.ts) drives a server (bench/server.ts, pinned to core 0) and a load generator
+// (bench/client.ts, pinned to core 1). Every request carries an `id`; the reply echoes it.
+
+/** The servers compared, one per table row. */
+export type ServerKind =
+  | 'ws-loop'
+  | 'ws-corked'
+  | 'socketio'
+  | 'ec-ws'
+  | 'ec-ws-session'
+  | 'sse-loop'
+  | 'sse-corked'
+  | 'better-sse'
+  | 'ec-sse'
+  | 'ec-sse-session';
+
+/** How the load generator speaks to a server: raw WebSocket frames, engine.io over them, or SSE. */
+export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session';
+
+export interface Row {
+  kind: ServerKind;
+  client: ClientKind;
+  /** Request path (with query) the clients open. */
+  path: string;
+  label: string;
+  transport: 'websocket' | 'sse';
+}
+
+export const rows: readonly Row[] = [
+  { kind: 'ws-loop', client: 'ws', path: '/ws', label: 'ws, send per client', transport: 'websocket' },
+  { kind: 'ws-corked', client: 'ws', path: '/ws', label: 'ws, frame once + cork', transport: 'websocket' },
+  { kind: 'socketio', client: 'socketio', path: '/socket.io/?EIO=4&transport=websocket', label: 'socket.io 4 (websocket)', transport: 'websocket' },
+  { kind: 'ec-ws', client: 'ws', path: '/live', label: 'express-channel ws', transport: 'websocket' },
+  { kind: 'ec-ws-session', client: 'ws-session', path: '/live?ecs=new', label: 'express-channel ws session', transport: 'websocket' },
+  { kind: 'sse-loop', client: 'sse', path: '/sse', label: 'raw SSE, res.write loop', transport: 'sse' },
+  { kind: 'sse-corked', client: 'sse', path: '/sse', label: 'raw SSE, socket + cork', transport: 'sse' },
+  { kind: 'better-sse', client: 'sse', path: '/sse', label: 'better-sse', transport: 'sse' },
+  { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse', transport: 'sse' },
+  { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new', label: 'express-channel sse session', transport: 'sse' },
+];
+
+/** Runner → server. */
+export type ServerRequest =
+  | { op: 'mem'; id: number }
+  | { op: 'count'; id: number }
+  | { op: 'one'; id: number; seq: number }
+  | { op: 'run'; id: number; burst: number; window: number }
+  | { op: 'ack'; id: number }
+  | { op: 'snap'; id: number }
+  | { op: 'stop'; id: number }
+  | { op: 'exit'; id: number };
+
+/** Runner → load generator. */
+export type ClientRequest =
+  | { op: 'connect'; id: number; port: number; path: string; kind: ClientKind; n: number; concurrency: number }
+  | { op: 'mode'; id: number; mode: 'latency' | 'throughput'; burst: number }
+  | { op: 'snap'; id: number }
+  | { op: 'exit'; id: number };
+
+export interface MemReply {
+  heapUsed: number;
+  external: number;
+  rss: number;
+}
+
+export interface ServerSnap {
+  /** process.cpuUsage() user + system, µs. */
+  cpu: number;
+  /** Monotonic clock, µs. */
+  t: number;
+  /** Broadcasts made. */
+  sent: number;
+}
+
+export interface ClientSnap {
+  delivered: number;
+  /** process.cpuUsage() user + system, µs: shows whether the load generator kept up. */
+  cpu: number;
+  t: number;
+  closed: number;
+}
+
+/** Unsolicited events of the load generator. */
+export type ClientEvent =
+  | { op: 'one'; seq: number; first: number; last: number; sentAt: number }
+  | { op: 'round' };
+
+/** Monotonic time in microseconds, on the same clock in every process on the machine (CLOCK_MONOTONIC). */
+export function nowUs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e6 + ns / 1e3;
+}
+
+/** A broadcast's text: a '#' marker, the sequence number and (for latency probes) the send time, padded. */
+export function payloadOf(seq: number, sentAt: number, size: number): string {
+  const head = `#${seq} ${Math.round(sentAt)} `;
+  return head.length >= size ? head : head + padding.slice(0, size - head.length);
+}
+const padding = '.'.repeat(1024);

@@ -1,0 +1,86 @@
+// Formats the benchmark's results: one table of absolute numbers, one of the ratios the
+// targets of issue 3 (and the session row of issue 4) are stated in.
+import type { ServerKind } from './protocol.js';
+
+export interface Result {
+  kind: ServerKind;
+  label: string;
+  transport: 'websocket' | 'sse';
+  clients: number;
+  connectsPerSec: number;
+  /** Bytes of JS heap + external memory per idle client, after gc(). */
+  memPerChannel: number;
+  /** Bytes of resident set size per idle client (includes native handles; noisier). */
+  rssPerChannel: number;
+  /** ms from the broadcast call to the last client receiving it. */
+  latencyP50: number;
+  latencyP99: number;
+  deliveriesPerSec: number;
+  /** Server CPU time / wall time over the measured window (1 = one core saturated). */
+  serverCpu: number;
+  /** The same for the load generator: near 1, it (not the server) may be the bottleneck. */
+  clientCpu: number;
+  /** Deliveries per second of server CPU time: what one saturated core would do, robust to a busy machine. */
+  deliveriesPerCpuSec: number;
+  /** Server CPU ms per 1,000 deliveries. */
+  cpuPer1000: number;
+  /** Clients the server closed during the run (should be 0). */
+  closed: number;
+}
+
+interface Ratio {
+  name: string;
+  of: ServerKind;
+  to: ServerKind;
+  metric: 'deliveriesPerCpuSec' | 'memPerChannel' | 'connectsPerSec';
+  target: string;
+  /** true if a value meets the target. */
+  meets: (value: number) => boolean;
+}
+
+const ratios: Ratio[] = [
+  { name: 'WS broadcast vs ws frame once + cork', of: 'ec-ws', to: 'ws-corked', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
+  { name: 'WS broadcast vs socket.io', of: 'ec-ws', to: 'socketio', metric: 'deliveriesPerCpuSec', target: '≥ 5× (at 5,000)', meets: (v) => v >= 5 },
+  { name: 'SSE broadcast vs raw SSE socket + cork', of: 'ec-sse', to: 'sse-corked', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
+  { name: 'SSE broadcast vs better-sse', of: 'ec-sse', to: 'better-sse', metric: 'deliveriesPerCpuSec', target: '≥ 3×', meets: (v) => v >= 3 },
+  { name: 'WS session broadcast vs plain ws channel', of: 'ec-ws-session', to: 'ec-ws', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
+  { name: 'SSE session broadcast vs plain sse channel', of: 'ec-sse-session', to: 'ec-sse', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
+  { name: 'memory per idle WS channel vs raw ws', of: 'ec-ws', to: 'ws-loop', metric: 'memPerChannel', target: '≤ 1.25×', meets: (v) => v <= 1.25 },
+  { name: 'memory per idle SSE channel vs raw SSE', of: 'ec-sse', to: 'sse-loop', metric: 'memPerChannel', target: '≤ 1.25×', meets: (v) => v <= 1.25 },
+  { name: 'WS connects/s vs raw ws', of: 'ec-ws', to: 'ws-loop', metric: 'connectsPerSec', target: '≥ 0.8×', meets: (v) => v >= 0.8 },
+  { name: 'SSE connects/s vs raw SSE', of: 'ec-sse', to: 'sse-loop', metric: 'connectsPerSec', target: '(none)', meets: () => true },
+];
+
+const int = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '–');
+const fixed = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+export function formatReport(results: readonly Result[], meta: { machine: string; settings: string; notes: readonly string[]; date: string }): string {
+  const lines: string[] = [];
+  lines.push(`Run ${meta.date} on ${meta.machine}.`, '', `Settings: ${meta.settings}.`, '');
+  lines.push(
+    '| server | clients | deliveries/s | deliveries / server CPU-s | server CPU | client CPU | CPU ms / 1k deliveries | broadcast p50 ms | broadcast p99 ms | connects/s | KiB / idle channel (heap+ext) | KiB / idle channel (RSS) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of results) {
+    lines.push(
+      `| ${r.label}${r.closed > 0 ? ` (${r.closed} closed!)` : ''} | ${int(r.clients)} | ${int(r.deliveriesPerSec)} | ${int(r.deliveriesPerCpuSec)} | ${fixed(r.serverCpu * 100, 0)} % | ${fixed(r.clientCpu * 100, 0)} % | ${fixed(r.cpuPer1000, 2)} | ` +
+        `${fixed(r.latencyP50, 1)} | ${fixed(r.latencyP99, 1)} | ${int(r.connectsPerSec)} | ${fixed(r.memPerChannel / 1024, 1)} | ${fixed(r.rssPerChannel / 1024, 1)} |`,
+    );
+  }
+  const sizes = [...new Set(results.map((r) => r.clients))].sort((a, b) => a - b);
+  lines.push('', `| express-channel ratio | ${sizes.map((n) => `${int(n)} clients`).join(' | ')} | target |`, `| --- | ${sizes.map(() => '---:').join(' | ')} | --- |`);
+  for (const ratio of ratios) {
+    const cells = sizes.map((n) => {
+      const a = results.find((r) => r.kind === ratio.of && r.clients === n);
+      const b = results.find((r) => r.kind === ratio.to && r.clients === n);
+      if (a === undefined || b === undefined) return '–';
+      const v = a[ratio.metric] / b[ratio.metric];
+      const wall = ratio.metric === 'deliveriesPerCpuSec' ? ` (wall ${(a.deliveriesPerSec / b.deliveriesPerSec).toFixed(2)}×)` : '';
+      return `${v.toFixed(2)}×${ratio.meets(v) ? '' : ' ✗'}${wall}`;
+    });
+    if (cells.every((c) => c === '–')) continue;
+    lines.push(`| ${ratio.name} | ${cells.join(' | ')} | ${ratio.target} |`);
+  }
+  if (meta.notes.length > 0) lines.push('', ...meta.notes.map((n) => `- note: ${n}`));
+  return lines.join('\n');
+}

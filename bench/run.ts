@@ -1,0 +1,263 @@
+// `npm run bench`: broadcast fan-out, latency, connects and idle memory of express-channel
+// side by side with raw ws, socket.io, raw SSE and better-sse. Each scenario runs a fresh
+// server process pinned to core 0 and a fresh load generator pinned to core 1, on loopback.
+//
+// Environment:
+//   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, < 1 min
+//   BENCH_CLIENTS=1000,5000   client counts (default 1000,5000)
+//   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts)
+//   BENCH_SESSIONS=0|1   force the session rows off/on (default: on once lib/session.ts is committed)
+//   BENCH_BURST=20       broadcasts per tick in the throughput phase; BENCH_WINDOW=4 rounds in flight
+//   BENCH_PAYLOAD=64     payload bytes
+//   BENCH_PROFILE=ec-ws  run that row's server with --cpu-prof (profiles in bench/profiles/)
+//   BENCH_DOC=1          also rewrite the results section of docs/performance.md
+import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { ClientEvent, ClientSnap, MemReply, Row, ServerSnap } from './protocol.js';
+import { rows as allRows } from './protocol.js';
+import { formatReport, type Result } from './report.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const quick = process.env.BENCH_QUICK === '1';
+const burst = Number(process.env.BENCH_BURST ?? 20);
+const window = Number(process.env.BENCH_WINDOW ?? 4);
+const warmMs = quick ? 300 : 700;
+const measureMs = quick ? 1000 : 2500;
+const probeCount = quick ? 10 : 40;
+const concurrency = 100;
+const profileKind = process.env.BENCH_PROFILE;
+
+// --- which rows and sizes ---
+
+function sessionsLanded(): boolean {
+  const forced = process.env.BENCH_SESSIONS;
+  if (forced !== undefined) return forced === '1';
+  const tracked = spawnSync('git', ['ls-files', 'lib/session.ts'], { cwd: `${here}/..`, encoding: 'utf8' });
+  return tracked.status === 0 && tracked.stdout.trim() !== '';
+}
+
+function fdLimit(): number {
+  const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();
+  return out === 'unlimited' ? Infinity : Number(out);
+}
+
+const sessions = sessionsLanded();
+const only = process.env.BENCH_ROWS?.split(',');
+const rows = allRows.filter((r) => (only === undefined ? sessions || !r.kind.endsWith('-session') : only.includes(r.kind)));
+const limit = fdLimit();
+const notes: string[] = [];
+if (!sessions && only === undefined) notes.push('session rows skipped: lib/session.ts is not committed yet (BENCH_SESSIONS=1 forces them)');
+const sizes = (process.env.BENCH_CLIENTS?.split(',').map(Number) ?? (quick ? [500] : [1000, 5000])).map((n) => {
+  // Each process holds one fd per client, plus a few dozen of its own.
+  const cap = Math.floor(limit - 200);
+  if (n <= cap) return n;
+  notes.push(`${n} clients capped to ${cap}: ulimit -n is ${limit}`);
+  return cap;
+});
+
+// --- child processes ---
+
+const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
+const pinned = hasTaskset && cpus().length >= 2;
+if (!pinned) notes.push('processes not pinned to cores (needs taskset and 2 cores)');
+
+interface Child {
+  proc: ChildProcess;
+  request<T>(message: { op: string } & Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  next(op: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+let nextId = 1;
+
+function start(file: string, args: string[], core: number, execArgv: string[], onEvent: (event: ClientEvent) => void): Child {
+  const proc = fork(`${here}/${file}`, args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (pinned && proc.pid !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(proc.pid)], { stdio: 'ignore' });
+  const pending = new Map<number, (reply: Record<string, unknown>) => void>();
+  const waiting = new Map<string, (reply: Record<string, unknown>) => void>();
+  // 'ready' may come before anyone waits for it: keep it.
+  const early = new Map<string, Record<string, unknown>>();
+  proc.on('message', (message: Record<string, unknown>) => {
+    const id = message.id as number | undefined;
+    if (id !== undefined) {
+      pending.get(id)?.(message);
+      pending.delete(id);
+    } else if (waiting.has(message.op as string)) {
+      const resolve = waiting.get(message.op as string)!;
+      waiting.delete(message.op as string);
+      resolve(message);
+    } else if (message.op === 'ready') {
+      early.set('ready', message);
+    } else {
+      onEvent(message as unknown as ClientEvent);
+    }
+  });
+  const bounded = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${file} ${args.join(' ')}: no answer to ${what} in ${ms} ms`)), ms);
+      const exit = (): void => reject(new Error(`${file} ${args.join(' ')} exited during ${what}`));
+      proc.once('exit', exit);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          proc.off('exit', exit);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          proc.off('exit', exit);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  return {
+    proc,
+    request: <T>(message: { op: string } & Record<string, unknown>, timeoutMs = 30_000) => {
+      const id = nextId++;
+      const reply = new Promise<Record<string, unknown>>((resolve) => pending.set(id, resolve));
+      proc.send({ ...message, id });
+      return bounded(reply, timeoutMs, message.op).then((r) => {
+        if (typeof r.error === 'string') throw new Error(r.error);
+        return r as T;
+      });
+    },
+    next: (op, timeoutMs = 30_000) => {
+      const seen = early.get(op);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return bounded(new Promise((resolve) => waiting.set(op, resolve)), timeoutMs, op);
+    },
+  };
+}
+
+async function stop(child: Child): Promise<void> {
+  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
+  try {
+    await child.request({ op: 'exit' }, 5000);
+  } catch {
+    // fall through to the kill below
+  }
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// --- one scenario ---
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function scenario(row: Row, n: number): Promise<Result> {
+  const profile = profileKind === row.kind ? [`--cpu-prof`, `--cpu-prof-dir=${here}/profiles`, `--cpu-prof-name=${row.kind}-${n}.cpuprofile`] : [];
+  const box: { server?: Child } = {};
+  const oneWaiters = new Map<number, (e: Extract<ClientEvent, { op: 'one' }>) => void>();
+  const client = start('client.ts', [], 1, [], (event) => {
+    if (event.op === 'round') box.server?.proc.send({ op: 'ack', id: 0 });
+    else if (event.op === 'one') oneWaiters.get(event.seq)?.(event);
+  });
+  const server = (box.server = start('server.ts', [row.kind], 0, ['--expose-gc', ...profile], () => {}));
+  try {
+    const { port } = (await server.next('ready')) as { port: number };
+    await client.next('ready');
+    const mem0 = await server.request<MemReply>({ op: 'mem' });
+    const { ms } = await client.request<{ ms: number }>({ op: 'connect', port, path: row.path, kind: row.client, n, concurrency }, 90_000);
+    for (let waited = 0; (await server.request<{ n: number }>({ op: 'count' })).n < n; waited += 20) {
+      if (waited > 5000) throw new Error(`server counts fewer than ${n} clients`);
+      await sleep(20);
+    }
+    const mem1 = await server.request<MemReply>({ op: 'mem' });
+
+    await client.request({ op: 'mode', mode: 'latency', burst: 1 });
+    const latencies: number[] = [];
+    for (let seq = 1; seq <= probeCount; seq++) {
+      const got = new Promise<Extract<ClientEvent, { op: 'one' }>>((resolve) => oneWaiters.set(seq, resolve));
+      await server.request({ op: 'one', seq });
+      const probe = await Promise.race([got, sleep(10_000).then(() => undefined)]);
+      if (probe === undefined) throw new Error(`latency probe ${seq} did not reach all ${n} clients`);
+      latencies.push((probe.last - probe.sentAt) / 1000);
+    }
+    latencies.sort((a, b) => a - b);
+
+    await client.request({ op: 'mode', mode: 'throughput', burst });
+    await server.request({ op: 'run', burst, window });
+    await sleep(warmMs);
+    const [s0, c0] = await Promise.all([server.request<ServerSnap>({ op: 'snap' }), client.request<ClientSnap>({ op: 'snap' })]);
+    await sleep(measureMs);
+    const [s1, c1] = await Promise.all([server.request<ServerSnap>({ op: 'snap' }), client.request<ClientSnap>({ op: 'snap' })]);
+    await server.request({ op: 'stop' });
+
+    const delivered = c1.delivered - c0.delivered;
+    const seconds = (c1.t - c0.t) / 1e6;
+    return {
+      kind: row.kind,
+      label: row.label,
+      transport: row.transport,
+      clients: n,
+      connectsPerSec: n / (ms / 1000),
+      memPerChannel: (mem1.heapUsed + mem1.external - mem0.heapUsed - mem0.external) / n,
+      rssPerChannel: (mem1.rss - mem0.rss) / n,
+      latencyP50: percentile(latencies, 50),
+      latencyP99: percentile(latencies, 99),
+      deliveriesPerSec: delivered / seconds,
+      serverCpu: (s1.cpu - s0.cpu) / (s1.t - s0.t),
+      clientCpu: (c1.cpu - c0.cpu) / (c1.t - c0.t),
+      deliveriesPerCpuSec: delivered / ((s1.cpu - s0.cpu) / 1e6),
+      cpuPer1000: delivered === 0 ? NaN : (s1.cpu - s0.cpu) / 1000 / (delivered / 1000),
+      closed: c1.closed,
+    };
+  } finally {
+    await Promise.all([stop(client), stop(server)]);
+  }
+}
+
+// --- main ---
+
+function machine(): string {
+  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return `${cpus().length} cores (nproc), ${model}, Node ${process.version}, ${process.platform} ${process.arch}`;
+}
+
+const results: Result[] = [];
+const settings = `burst ${burst} broadcasts per tick, ${window} rounds in flight, ${process.env.BENCH_PAYLOAD ?? 64}-byte payload, ${measureMs} ms measured after ${warmMs} ms warm-up, ${probeCount} latency probes`;
+console.log(`express-channel bench: ${machine()}`);
+console.log(`${settings}; rows: ${rows.map((r) => r.kind).join(', ')}; clients: ${sizes.join(', ')}`);
+for (const note of notes) console.log(`note: ${note}`);
+for (const n of sizes) {
+  for (const row of rows) {
+    const began = Date.now();
+    try {
+      const r = await scenario(row, n);
+      results.push(r);
+      console.log(
+        `${row.kind.padEnd(15)} ${String(n).padStart(5)}: ${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} deliveries/s ` +
+          `(CPU server ${(r.serverCpu * 100).toFixed(0)} %, client ${(r.clientCpu * 100).toFixed(0)} %), broadcast p50 ${r.latencyP50.toFixed(1)} ms, ` +
+          `${Math.round(r.connectsPerSec)} connects/s, ${(r.memPerChannel / 1024).toFixed(1)} KiB/channel` +
+          `${r.closed > 0 ? `, ${r.closed} CLOSED` : ''} [${((Date.now() - began) / 1000).toFixed(1)} s]`,
+      );
+    } catch (error) {
+      console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
+      notes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) });
+console.log(`\n${report}`);
+mkdirSync(`${here}/results`, { recursive: true });
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results }, null, 2));
+writeFileSync(`${here}/results/latest.md`, report);
+if (process.env.BENCH_DOC === '1' && !quick) {
+  const docPath = `${here}/../docs/performance.md`;
+  const doc = readFileSync(docPath, 'utf8');
+  const begin = '<!-- bench:begin -->';
+  const end = '<!-- bench:end -->';
+  const from = doc.indexOf(begin);
+  const to = doc.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${docPath} has no ${begin} … ${end} section`);
+  writeFileSync(docPath, `${doc.slice(0, from + begin.length)}\n${report}\n${doc.slice(to)}`);
+  console.log(`updated ${docPath}`);
+}

@@ -1,0 +1,246 @@
+// The servers compared by the benchmark. Each one accepts clients on its path, keeps them in
+// one broadcast set (a group, a room, a channel) and broadcasts a text message to all of them.
+// Baselines are written the way a careful user of the bare library would write them.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+import express from 'express';
+import * as wsModule from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { Server as SocketIoServer } from 'socket.io';
+import { createChannel, createSession } from 'better-sse';
+import { channels } from '../lib/index.js';
+import type { ServerKind } from './protocol.js';
+
+export interface BenchServer {
+  readonly server: Server;
+  /** Sends `text` to every client. */
+  broadcast(text: string): void;
+  /** Clients connected and ready to receive broadcasts. */
+  count(): number;
+  /** Closes every connection (the server itself is closed by the caller). */
+  close(): Promise<void>;
+}
+
+export function createBenchServer(kind: ServerKind): BenchServer {
+  switch (kind) {
+    case 'ws-loop':
+      return rawWebSocket(false);
+    case 'ws-corked':
+      return rawWebSocket(true);
+    case 'socketio':
+      return socketIo();
+    case 'sse-loop':
+      return rawSse(false);
+    case 'sse-corked':
+      return rawSse(true);
+    case 'better-sse':
+      return betterSse();
+    case 'ec-ws':
+    case 'ec-ws-session':
+    case 'ec-sse':
+    case 'ec-sse-session':
+      return expressChannel();
+  }
+}
+
+// --- cork for the tick: the baseline's own copy, so the baseline does not depend on lib/ ---
+
+let corked: Writable[] = [];
+let flushScheduled = false;
+const kCorked = Symbol('bench.corked');
+type Corkable = Writable & { [kCorked]?: boolean };
+
+function corkForTick(stream: Writable): void {
+  const s = stream as Corkable;
+  if (s[kCorked] === true) return;
+  s[kCorked] = true;
+  s.cork();
+  corked.push(s);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(uncorkAll);
+  }
+}
+
+function uncorkAll(): void {
+  const batch = corked as Corkable[];
+  corked = [];
+  flushScheduled = false;
+  for (const s of batch) {
+    s[kCorked] = false;
+    s.uncork();
+  }
+}
+
+// --- raw ws ---
+
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
+};
+
+function rawWebSocket(frameOnce: boolean): BenchServer {
+  const server = createServer();
+  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false, clientTracking: false });
+  const clients = new Set<WebSocket>();
+  wss.on('connection', (ws: WebSocket) => {
+    clients.add(ws);
+    ws.on('close', function wsOnClose(this: WebSocket) {
+      clients.delete(this);
+    });
+    ws.on('error', noop);
+  });
+  const loop = (text: string): void => {
+    for (const ws of clients) ws.send(text);
+  };
+  const corkedOnce = (text: string): void => {
+    // One frame (header and payload in one buffer) for everybody, written straight to each
+    // socket, corked until the end of the tick so a burst leaves as one writev per client.
+    const frame = Buffer.concat(Sender.frame(Buffer.from(text), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+    for (const ws of clients) {
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      corkForTick(socket);
+      socket.write(frame);
+    }
+  };
+  return {
+    server,
+    broadcast: frameOnce ? corkedOnce : loop,
+    count: () => clients.size,
+    close: async () => {
+      for (const ws of clients) ws.terminate();
+      wss.close();
+    },
+  };
+}
+
+// --- socket.io ---
+
+function socketIo(): BenchServer {
+  const server = createServer();
+  const io = new SocketIoServer(server, {
+    transports: ['websocket'],
+    perMessageDeflate: false,
+    // No engine.io pings during a run: the bench clients answer them, but they add noise.
+    pingInterval: 120_000,
+    pingTimeout: 60_000,
+  });
+  io.on('connection', (socket) => {
+    void socket.join('g');
+  });
+  return {
+    server,
+    broadcast: (text) => {
+      io.to('g').emit('m', text);
+    },
+    count: () => io.of('/').adapter.rooms.get('g')?.size ?? 0,
+    close: async () => {
+      io.disconnectSockets(true);
+      await io.close();
+    },
+  };
+}
+
+// --- raw SSE ---
+
+const sseHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+
+function rawSse(corkedSocket: boolean): BenchServer {
+  const responses = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/sse') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (corkedSocket) {
+      // Body delimited by the end of the connection: no chunked framing, so event bytes can
+      // go to the socket itself once the headers are out.
+      res.useChunkedEncodingByDefault = false;
+      res.shouldKeepAlive = false;
+    }
+    res.writeHead(200, sseHeaders);
+    res.flushHeaders();
+    if (corkedSocket && res.socket !== null) {
+      const socket = res.socket;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    } else {
+      responses.add(res);
+      res.on('close', () => responses.delete(res));
+    }
+  });
+  const loop = (text: string): void => {
+    const event = `data: ${text}\n\n`;
+    for (const res of responses) res.write(event);
+  };
+  const corkedOnce = (text: string): void => {
+    const event = Buffer.from(`data: ${text}\n\n`);
+    for (const socket of sockets) {
+      corkForTick(socket);
+      socket.write(event);
+    }
+  };
+  return {
+    server,
+    broadcast: corkedSocket ? corkedOnce : loop,
+    count: () => (corkedSocket ? sockets.size : responses.size),
+    close: async () => {
+      for (const res of responses) res.destroy();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+// --- better-sse ---
+
+function betterSse(): BenchServer {
+  const channel = createChannel();
+  const server = createServer((req, res) => {
+    if (req.url !== '/sse') {
+      res.writeHead(404).end();
+      return;
+    }
+    // Its defaults: JSON serializer, a retry field, a keep-alive comment every 10 s.
+    createSession(req, res).then(
+      (session) => channel.register(session),
+      () => res.destroy(),
+    );
+  });
+  return {
+    server,
+    broadcast: (text) => {
+      channel.broadcast(text);
+    },
+    count: () => channel.sessionCount,
+    close: async () => {
+      for (const session of channel.activeSessions) channel.deregister(session);
+      server.closeAllConnections();
+    },
+  };
+}
+
+// --- express-channel ---
+
+function expressChannel(): BenchServer {
+  const app = express();
+  const live = channels();
+  const group = live.group('g');
+  app.use(live);
+  app.get('/live', (req) => {
+    group.add(req.channel!);
+  });
+  const server = createServer(app);
+  live.attach(server);
+  live.on('error', (error) => console.error('bench server:', error));
+  return {
+    server,
+    broadcast: (text) => {
+      group.broadcast(text);
+    },
+    count: () => group.size,
+    close: () => live.close(),
+  };
+}
+
+function noop(): void {}
