@@ -256,8 +256,10 @@ export class Channel implements WireSink {
 
   /** @internal One heartbeat period passed. */
   heartbeat(): void {
-    if (this.#state !== State.Open || this.#wire?.heartbeat() !== false) return;
-    if (this.#session !== undefined) this.#disconnect();
+    const wire = this.#wire;
+    if (this.#state !== State.Open || wire?.heartbeat() !== false) return;
+    // A session's clock starts when its client was last heard, not when we noticed.
+    if (this.#session !== undefined) this.#disconnect(wire.silentFor ?? 0);
     else this.#finish('client-away');
   }
 
@@ -356,12 +358,13 @@ export class Channel implements WireSink {
     return false;
   }
 
-  // A session lost its connection: forget the wire and wait sessionTimeout for the client.
-  #disconnect(): void {
+  // A session lost its connection: forget the wire and wait sessionTimeout (less the time
+  // the client has already been silent) for it to come back.
+  #disconnect(silentFor = 0): void {
     const wire = this.#wire;
     this.#wire = undefined;
     wire?.detach?.();
-    this.#session?.startAwayTimer();
+    this.#session?.startAwayTimer(silentFor);
   }
 
   #finish(reason: CloseReason): void {

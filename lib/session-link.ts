@@ -102,9 +102,10 @@ export class SessionLink implements PollSource {
     return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
   }
 
-  startAwayTimer(): void {
+  /** Closes the channel with 'client-away' unless its client is back within sessionTimeout. */
+  startAwayTimer(alreadySilentFor = 0): void {
     clearTimeout(this.#awayTimer);
-    this.#awayTimer = setTimeout(closeAway, this.#options.sessionTimeout, this.#channel);
+    this.#awayTimer = setTimeout(closeAway, Math.max(0, this.#options.sessionTimeout - alreadySilentFor), this.#channel);
     this.#awayTimer.unref();
   }
 

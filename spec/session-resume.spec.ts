@@ -142,6 +142,21 @@ describe('session resume', () => {
     assert.equal(((await res.json()) as { error: string }).error, 'unknown-session');
   });
 
+  it('closes a session whose client went silent (socket open, no pongs) within sessionTimeout plus one heartbeat of last hearing from it', async (t) => {
+    const heartbeat = 50;
+    const sessionTimeout = 300;
+    const { served, closed } = await sessionApp(t, { sessionTimeout, heartbeat });
+    // A half-open peer: the socket stays up but nothing answers the server's pings.
+    const ws = new WebSocket(`${served.wsUrl}/live?ecs=new`, { autoPong: false });
+    t.after(() => ws.terminate());
+    await once(ws, 'message'); // the hello
+    const lastHeard = Date.now();
+    assert.equal(await withTimeout(closed, 3000, 'client-away'), 'client-away');
+    const elapsed = Date.now() - lastHeard;
+    assert.ok(elapsed >= sessionTimeout - 20, `closed after ${elapsed} ms`);
+    assert.ok(elapsed <= sessionTimeout + heartbeat + 150, `closed after ${elapsed} ms, more than sessionTimeout + one heartbeat (+ slack)`);
+  });
+
   it('answers an unknown session id with 404 JSON, and with close code 4404 on WebSocket', async (t) => {
     const { served } = await sessionApp(t);
     const res = await fetch(`${served.url}/live?ecs=AAAAAAAAAAAAAAAAAAAAAA&eca=0`, { headers: { accept: 'text/event-stream' } });

@@ -62,6 +62,7 @@ export class WebSocketWire implements Wire {
   readonly name = 'websocket' as const;
   readonly #ws: TaggedWebSocket;
   #missedPongs = 0;
+  #lastHeard = performance.now();
 
   constructor(ws: WebSocket, sink: WireSink, session: boolean) {
     const tagged = ws as TaggedWebSocket;
@@ -114,6 +115,11 @@ export class WebSocketWire implements Wire {
     }
   }
 
+  /** Milliseconds since the peer last answered a ping or sent a message. */
+  get silentFor(): number {
+    return performance.now() - this.#lastHeard;
+  }
+
   heartbeat(): boolean {
     if (this.#missedPongs >= 2) return false;
     this.#missedPongs++;
@@ -136,6 +142,7 @@ export class WebSocketWire implements Wire {
   /** @internal */
   pong(): void {
     this.#missedPongs = 0;
+    this.#lastHeard = performance.now();
   }
 }
 

@@ -64,6 +64,8 @@ export interface Wire {
   sendControl?(control: ServerControl): void;
   /** Session wires: stop reporting to the sink and end the connection quietly (superseded). */
   detach?(): void;
+  /** Milliseconds since the peer was last heard from, where the wire knows. */
+  readonly silentFor?: number;
   /** One heartbeat period passed: ping, or report a dead peer by returning false. */
   heartbeat(): boolean;
   /** Stops reading the peer's messages (true) or starts again (false). */
