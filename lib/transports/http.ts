@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CloseReason } from '../close-reasons.js';
 import type { Head, Payload, SharedMessage, Wire, WireSink } from './wire.js';
 
@@ -18,6 +18,9 @@ export class HttpWire implements Wire {
   readonly #head: Head;
 
   constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink) {
+    // The head is written only at the first send; checking it now makes a send with a bad
+    // header (CR/LF injection) throw before the channel opens, with nothing written.
+    validateHead(head);
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     tagged.on('close', responseOnClose);
@@ -72,6 +75,16 @@ export class HttpWire implements Wire {
 }
 
 function responseOnClose(this: TaggedResponse): void {
-  // 'close' after the response finished is the normal end; before it, the client left.
-  if (!this.writableFinished) this[kSink].ended('client-close');
+  // 'close' before the response finished: the client left. After it: the channel ended it
+  // (then this is a no-op), or something else answered the request (an error handler, a
+  // direct res.end), and the channel must not stay open forever.
+  this[kSink].ended(this.writableFinished ? 'server-close' : 'client-close');
+}
+
+function validateHead(head: Head): void {
+  if (head.headers === undefined) return;
+  for (const [name, value] of Object.entries(head.headers)) {
+    validateHeaderName(name);
+    for (const item of [value].flat()) validateHeaderValue(name, String(item));
+  }
 }
