@@ -56,7 +56,9 @@ export class Channel implements WireSink {
   /** Unguessable, unique per channel (128 random bits); a session channel's session id. */
   readonly id: string = randomBytes(16).toString('base64url');
   readonly #host: ChannelHost;
-  #context: RequestContext;
+  // The request that created the channel, until it is claimed: then the wire holds what it
+  // needs, and an idle channel does not keep the whole request alive.
+  #context: RequestContext | undefined;
   #transport: TransportName;
   #state: State = State.Unclaimed;
   #wire: Wire | undefined;
@@ -204,7 +206,6 @@ export class Channel implements WireSink {
     session.acknowledge(ack);
     const wire = createWire(transport, context, this.#host, this, {}, session.wiring(ack));
     if (wire === undefined) return;
-    this.#context = context;
     this.#transport = transport;
     this.#wire = wire;
     session.greet(wire, ack, false);
@@ -331,7 +332,9 @@ export class Channel implements WireSink {
 
   #claim(head: Head): Wire | undefined {
     const session = this.#session;
-    const wire = createWire(this.#transport, this.#context, this.#host, this, head, session?.wiring(0));
+    const context = this.#context as RequestContext;
+    this.#context = undefined;
+    const wire = createWire(this.#transport, context, this.#host, this, head, session?.wiring(0));
     if (wire === undefined) {
       // The client was already answered (400 bad handshake, 403 forbidden Origin).
       this.#state = State.Closed;
@@ -342,6 +345,11 @@ export class Channel implements WireSink {
     this.#state = State.Open;
     this.#host.channelOpened(this);
     session?.greet(wire, 0, true);
+    // A request claimed while the server shuts down is closed at once, like the others.
+    if (this.#host.closing) {
+      this.#finish('shutdown');
+      return undefined;
+    }
     return wire;
   }
 
