@@ -116,7 +116,11 @@ export class Channel implements WireSink {
     const { head, payload } = normalizeSendData(data);
     assertSseFields(options);
     const closeAfter = options.close ?? this.#transport === 'http';
-    if (this.#state === State.Unclaimed && this.#claim(head) === undefined) return false;
+    if (this.#state === State.Unclaimed) {
+      if (this.#claim(head) === undefined) return false;
+    } else {
+      this.#wire?.applyHead?.(head); // http-kit: claimed by onClose, answered by a later send
+    }
     const sent = this.#session !== undefined ? this.#sendOnSession(payload, options) : this.#sendOnWire(payload, options, closeAfter);
     if (sent && closeAfter && this.#state === State.Open) this.#finish('server-close');
     return sent;
@@ -338,18 +342,13 @@ export class Channel implements WireSink {
     if (wire === undefined) {
       // The client was already answered (400 bad handshake, 403 forbidden Origin).
       this.#state = State.Closed;
-      this.#closeReason = this.#transport === 'websocket' ? 'protocol-error' : 'policy-violation';
+      this.#closeReason = this.#host.closing ? 'shutdown' : this.#transport === 'websocket' ? 'protocol-error' : 'policy-violation';
       return undefined;
     }
     this.#wire = wire;
     this.#state = State.Open;
     this.#host.channelOpened(this);
     session?.greet(wire, 0, true);
-    // A request claimed while the server shuts down is closed at once, like the others.
-    if (this.#host.closing) {
-      this.#finish('shutdown');
-      return undefined;
-    }
     return wire;
   }
 

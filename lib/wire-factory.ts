@@ -17,7 +17,7 @@ export interface SessionWiring {
 /**
  * Builds the wire for `transport` on the request in `context`: completes the WebSocket
  * handshake, or writes the SSE headers; a plain HTTP wire writes nothing yet. Returns
- * undefined when the connection was refused (a bad handshake or a forbidden Origin), in which
+ * undefined when the connection was refused (a bad handshake, a forbidden Origin, shutdown), in which
  * case the client has already been answered.
  */
 export function createWire(
@@ -31,6 +31,11 @@ export function createWire(
   const { req, res, upgrade } = context;
   if (transport !== 'websocket' && res.headersSent) {
     throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
+  }
+  if (host.closing) {
+    // Shutting down: nothing new is accepted; the client is told to come back later.
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', connection: 'close' }).end('Server is shutting down');
+    return undefined;
   }
   switch (transport) {
     case 'websocket': {

@@ -99,7 +99,7 @@ describe('live.close()', () => {
     assert.equal(s.live.channels.size, 0);
   });
 
-  it('refuses SSE and long-poll channels claimed after close', { todo: 'channels claimed after live.close() stay open (reported to the lead)' }, async (t) => {
+  it('refuses SSE and long-poll channels claimed after close', async (t) => {
     const { s, joined } = await shutdownServer(t);
     await s.live.close();
     const res = await fetch(s.url('/live'), { headers: { accept: 'text/event-stream' } });

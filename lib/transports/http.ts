@@ -15,7 +15,7 @@ export class HttpWire implements Wire {
   readonly name = 'http' as const;
   readonly #req: IncomingMessage;
   readonly #res: TaggedResponse;
-  readonly #head: Head;
+  #head: Head;
 
   constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink) {
     // The head is written only at the first send; checking it now makes a send with a bad
@@ -31,6 +31,13 @@ export class HttpWire implements Wire {
 
   get bufferedBytes(): number {
     return this.#res.writableLength;
+  }
+
+  /** A later send's status and headers still apply while nothing has been written. */
+  applyHead(head: Head): void {
+    if (this.#res.headersSent || (head.status === undefined && head.headers === undefined)) return;
+    validateHead(head);
+    this.#head = head;
   }
 
   send(payload: Payload | undefined, _fields: unknown, closeAfter: boolean): void {

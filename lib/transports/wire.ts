@@ -60,6 +60,8 @@ export interface Wire {
   send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean, seq?: number): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
   writeShared(message: SharedMessage, seq?: number): void;
+  /** HTTP: a send's status and headers, used if the response has not started yet. */
+  applyHead?(head: Head): void;
   /** Session wires: writes a control message (hello, ack). */
   sendControl?(control: ServerControl): void;
   /** Session wires: stop reporting to the sink and end the connection quietly (superseded). */

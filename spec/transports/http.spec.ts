@@ -235,7 +235,7 @@ describe('HTTP channel', () => {
     });
   });
 
-  it("applies the first send's status and headers after a claim by onClose (http-kit's long-polling example)", { todo: "lib/channel.ts passes a send's head to the wire only when that send claims (reported to the lead)" }, async (t) => {
+  it("applies the first send's status and headers after a claim by onClose (http-kit's long-polling example)", async (t) => {
     const parked = new Inbox<Channel>();
     const s = await httpServer(t, (app) => parking(app, '/poll', parked));
     const response = getResponse(t, `${s.url}/poll`);
