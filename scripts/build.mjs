@@ -9,3 +9,4 @@ rmSync('dist', { recursive: true, force: true });
 tsc('tsconfig.build.json');
 tsc('tsconfig.cjs.json');
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+await (await import('./build-client.mjs')).buildClient(); // browser bundle of express-channel/client
