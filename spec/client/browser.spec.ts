@@ -52,7 +52,9 @@ const modes: Mode[] = [
   {
     name: 'with window.WebSocket removed',
     expected: 'sse',
-    prepare: (p) => p.addInitScript('delete window.WebSocket'),
+    prepare: async (p) => {
+      await p.addInitScript('delete window.WebSocket');
+    },
   },
   {
     name: 'with WebSocket removed and event streams blocked',
