@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isCloseReason, type CloseReason } from './close-reasons.js';
 import { invalidArgument } from './errors.js';
+import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import { normalizeSendData, payloadBytes, type SendData } from './message.js';
 import type { TransportName } from './negotiate.js';
@@ -11,12 +12,7 @@ import type { ClientControl } from './session-codec.js';
 import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './transports/wire.js';
 import { createWire } from './wire-factory.js';
 
-/** A client message: a string for text, a Buffer for binary. */
-export type Message = string | Buffer;
-/** Called with each client message, in the order the client sent them. */
-export type MessageHandler = (message: Message) => void;
-/** Called once with the reason the channel closed. */
-export type CloseHandler = (reason: CloseReason) => void;
+export type { CloseHandler, Message, MessageHandler } from './handlers.js';
 
 /** Options of {@link Channel.send}. */
 export interface SendOptions {
@@ -36,11 +32,6 @@ export interface Membership {
   delete(channel: Channel): boolean;
 }
 
-// How long close handlers wait for a handler that has not registered onReceive yet while
-// client messages are held for it: they must run after the last message is delivered, but
-// a handler that never listens must not keep them waiting forever.
-const heldMessagesGrace = 2000;
-
 const enum State {
   Unclaimed,
   Open,
@@ -52,7 +43,7 @@ const enum State {
  * claimed (handshake done, headers written) on first use. A session channel (asked for by the
  * client library) outlives its connections: see docs/sessions.md.
  */
-export class Channel implements WireSink {
+export class Channel implements WireSink, HandlerOwner {
   /** Unguessable, unique per channel (128 random bits); a session channel's session id. */
   readonly id: string = randomBytes(16).toString('base64url');
   readonly #host: ChannelHost;
@@ -62,13 +53,10 @@ export class Channel implements WireSink {
   #transport: TransportName;
   #state: State = State.Unclaimed;
   #wire: Wire | undefined;
-  #receivers: MessageHandler[] = [];
-  #closers: CloseHandler[] = [];
-  #held: Message[] = [];
+  readonly #handlers = new ChannelHandlers(this);
   #readingPaused = false;
   #closeReason: CloseReason | undefined;
   #memberships: Set<Membership> | undefined;
-  #closeDeferred: NodeJS.Timeout | undefined;
   readonly #session: SessionLink | undefined;
 
   /** @internal Made by the middleware; use `req.channel`. */
@@ -146,15 +134,8 @@ export class Channel implements WireSink {
   /** Calls `handler` with each client message, in the order sent. Claims the channel. */
   onReceive(handler: MessageHandler): void {
     assertFunction('onReceive', handler);
-    this.#receivers.push(handler);
+    this.#handlers.addReceiver(handler);
     if (this.#state === State.Unclaimed) this.#claim({});
-    if (this.#held.length > 0) process.nextTick(deliverHeld, this);
-    if (this.#closeDeferred !== undefined) {
-      // The close was waiting for this handler: deliver, then close (nextTick is FIFO).
-      clearTimeout(this.#closeDeferred);
-      this.#closeDeferred = undefined;
-      process.nextTick(runCloseHandlers, this);
-    }
   }
 
   /**
@@ -164,8 +145,7 @@ export class Channel implements WireSink {
   onClose(handler: CloseHandler): void {
     assertFunction('onClose', handler);
     if (this.#state === State.Unclaimed) this.#claim({});
-    if (this.#state === State.Closed && this.#closeDeferred === undefined) process.nextTick(runCloseHandler, this, handler);
-    else this.#closers.push(handler);
+    this.#handlers.addCloser(handler);
   }
 
   /** @internal A wire's peer sent a message. */
@@ -173,15 +153,24 @@ export class Channel implements WireSink {
     if (this.#state === State.Closed) return;
     this.#host.counters.received++;
     this.#session?.countReceived(this.#wire);
-    if (this.#receivers.length === 0 || this.#held.length > 0) {
-      this.#held.push(message);
-      if (this.#held.length >= this.#host.options.maxHeldMessages && !this.#readingPaused) {
-        this.#readingPaused = true;
-        this.#wire?.pauseReading(true);
-      }
-      return;
+    this.#handlers.receive(message);
+    // Held past the bound: stop reading the socket (nothing is lost) until a handler listens.
+    if (this.#handlers.heldCount >= this.#host.options.maxHeldMessages && !this.#readingPaused) {
+      this.#readingPaused = true;
+      this.#wire?.pauseReading(true);
     }
-    this.#deliver(message);
+  }
+
+  /** @internal Held messages were delivered. */
+  heldDrained(): void {
+    if (!this.#readingPaused || this.#state === State.Closed) return;
+    this.#readingPaused = false;
+    this.#wire?.pauseReading(false);
+  }
+
+  /** @internal */
+  reportError(error: unknown): void {
+    this.#host.reportError(error);
   }
 
   /** @internal A wire's connection ended by itself. */
@@ -268,36 +257,6 @@ export class Channel implements WireSink {
     else this.#finish('client-away');
   }
 
-  /** @internal Delivers messages held while no handler was registered. */
-  flushHeld(): void {
-    if (this.#receivers.length === 0) return;
-    const held = this.#held;
-    this.#held = [];
-    for (const message of held) this.#deliver(message);
-    if (this.#readingPaused && this.#state !== State.Closed) {
-      this.#readingPaused = false;
-      this.#wire?.pauseReading(false);
-    }
-  }
-
-  /** @internal */
-  callCloseHandler(handler: CloseHandler): void {
-    try {
-      handler(this.#closeReason ?? 'unknown');
-    } catch (error) {
-      this.#host.reportError(error);
-    }
-  }
-
-  /** @internal Runs the close handlers registered before the close. */
-  runCloseHandlers(): void {
-    this.#closeDeferred = undefined;
-    this.#held = []; // nobody listened in time: let them go with the channel
-    const closers = this.#closers;
-    this.#closers = [];
-    for (const handler of closers) this.callCloseHandler(handler);
-  }
-
   #sendOnWire(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): boolean {
     const wire = this.#wire;
     if (wire === undefined || !this.#admit(wire, payloadBytes(payload))) return false;
@@ -324,16 +283,6 @@ export class Channel implements WireSink {
     else wire.writeShared(message, seq);
   }
 
-  #deliver(message: Message): void {
-    for (const receive of this.#receivers) {
-      try {
-        receive(message);
-      } catch (error) {
-        this.#host.reportError(error);
-      }
-    }
-  }
-
   #claim(head: Head): Wire | undefined {
     const session = this.#session;
     const context = this.#context as RequestContext;
@@ -343,6 +292,7 @@ export class Channel implements WireSink {
       // The client was already answered (400 bad handshake, 403 forbidden Origin).
       this.#state = State.Closed;
       this.#closeReason = this.#host.closing ? 'shutdown' : this.#transport === 'websocket' ? 'protocol-error' : 'policy-violation';
+      this.#handlers.closed(this.#closeReason);
       return undefined;
     }
     this.#wire = wire;
@@ -384,26 +334,8 @@ export class Channel implements WireSink {
       this.#memberships = undefined;
     }
     this.#host.channelClosed(this);
-    if (this.#held.length > 0 && this.#receivers.length === 0) {
-      this.#closeDeferred = setTimeout(runCloseHandlers, heldMessagesGrace, this);
-      this.#closeDeferred.unref();
-      return;
-    }
-    // process.nextTick is FIFO, so held messages already scheduled are delivered first.
-    process.nextTick(runCloseHandlers, this);
+    this.#handlers.closed(reason);
   }
-}
-
-function deliverHeld(channel: Channel): void {
-  channel.flushHeld();
-}
-
-function runCloseHandlers(channel: Channel): void {
-  channel.runCloseHandlers();
-}
-
-function runCloseHandler(channel: Channel, handler: CloseHandler): void {
-  channel.callCloseHandler(handler);
 }
 
 function assertFunction(method: string, value: unknown): void {
