@@ -11,17 +11,21 @@ import { createApp as streaming } from '../docs/examples/streaming.js';
 import { createApp as webSocket } from '../docs/examples/websocket.js';
 import { Inbox, openWebSocket, serve, withTimeout, wsInbox } from './support/harness.js';
 
-/** Runs an example file as a user would, on a free port; resolves with the URL it prints. */
-async function runStandalone(t: TestContext, file: string): Promise<string> {
+/**
+ * Runs an example file as a user would, on a free port; resolves with the URL it prints
+ * first, and the lines it prints after.
+ */
+async function runStandalone(t: TestContext, file: string): Promise<{ url: string; output: Inbox<string> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', file], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => {
     if (child.exitCode === null) child.kill();
   });
-  const lines = createInterface({ input: child.stdout });
-  const [line] = (await withTimeout(once(lines, 'line'), 10_000, `${file} to start`)) as [string];
+  const output = new Inbox<string>();
+  createInterface({ input: child.stdout }).on('line', (line) => output.push(line));
+  const line = await output.next(10_000, `${file} to start`);
   const url = /(\w+:\/\/127\.0\.0\.1:\d+\/\w+)/.exec(line)?.[1];
   assert.ok(url, `no URL in ${JSON.stringify(line)}`);
-  return url;
+  return { url, output };
 }
 
 describe('docs/examples/long-polling.ts', () => {
@@ -67,17 +71,14 @@ describe('docs/examples/long-polling.ts', () => {
   });
 
   it('runs standalone', async (t) => {
-    const url = await runStandalone(t, 'docs/examples/long-polling.ts');
+    const { url, output } = await runStandalone(t, 'docs/examples/long-polling.ts');
     const poll = fetch(url);
-    // Publish until the poll has arrived and been answered.
-    const base = url.replace(/\/poll$/, '');
-    let answered = 0;
-    for (let i = 0; i < 50 && answered === 0; i++) {
-      const res = await fetch(`${base}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
-      answered = ((await res.json()) as { answered: number }).answered;
-      if (answered === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    assert.equal(await (await withTimeout(poll, 2000, 'the poll')).text(), '{"n":1}');
+    assert.equal(await output.next(2000, 'the poll to arrive'), 'waiting: 1');
+    const published = await fetch(url.replace(/\/poll$/, '/publish'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' });
+    assert.deepEqual(await published.json(), { answered: 1 });
+    const answer = await withTimeout(poll, 2000, 'the poll');
+    assert.equal(answer.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(await answer.text(), '{"n":1}');
   });
 });
 
@@ -128,7 +129,7 @@ describe('docs/examples/streaming.ts', () => {
   });
 
   it('runs standalone', async (t) => {
-    const url = await runStandalone(t, 'docs/examples/streaming.ts');
+    const { url } = await runStandalone(t, 'docs/examples/streaming.ts');
     const res = await fetch(url);
     const reader = res.body!.getReader();
     const { value } = await withTimeout(reader.read(), 2000, 'the first chunk');
@@ -154,7 +155,7 @@ describe('docs/examples/websocket.ts', () => {
   });
 
   it('runs standalone', async (t) => {
-    const url = await runStandalone(t, 'docs/examples/websocket.ts');
+    const { url } = await runStandalone(t, 'docs/examples/websocket.ts');
     const ws = await openWebSocket(t, url);
     ws.send('standalone');
     assert.equal((await wsInbox(ws).next()).data.toString(), 'standalone');
