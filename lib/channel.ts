@@ -151,6 +151,13 @@ export class Channel implements WireSink, HandlerOwner {
   /** @internal A wire's peer sent a message. */
   received(message: Message): void {
     if (this.#state === State.Closed) return;
+    // A session WebSocket's frames are numbered from the hello's `received`: one a POST in
+    // flight already delivered is skipped, so each client message arrives once.
+    if (this.#session?.isRepeatedFrame() === true) return;
+    this.#accept(message);
+  }
+
+  #accept(message: Message): void {
     this.#host.counters.received++;
     this.#session?.countReceived(this.#wire);
     this.#handlers.receive(message);
@@ -210,7 +217,9 @@ export class Channel implements WireSink, HandlerOwner {
     if (session === undefined || this.#state === State.Closed) return { received: 0, inOrder: false };
     if (first > session.received + 1) return { received: session.received, inOrder: false };
     // Skip what an earlier (retried) POST already delivered.
-    for (const message of messages.slice(session.received + 1 - first)) this.received(message);
+    for (const message of messages.slice(session.received + 1 - first)) {
+      if (this.isOpen) this.#accept(message);
+    }
     return { received: session.received, inOrder: true };
   }
 

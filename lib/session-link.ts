@@ -30,6 +30,8 @@ export class SessionLink implements PollSource {
   #received = 0;
   #awayTimer: NodeJS.Timeout | undefined;
   #ackWire: Wire | undefined;
+  // The number of the last frame received on the current WebSocket (docs/protocol.md).
+  #frameNumber = 0;
 
   constructor(channel: Channel, options: ResolvedOptions) {
     this.#channel = channel;
@@ -64,6 +66,12 @@ export class SessionLink implements PollSource {
     if (this.#buffer.isValidAck(seq)) this.#buffer.acknowledge(seq);
   }
 
+  /** Numbers a frame of the current WebSocket; true if that message was delivered already. */
+  isRepeatedFrame(): boolean {
+    this.#frameNumber++;
+    return this.#frameNumber <= this.#received;
+  }
+
   /** Counts a delivered client message; on a WebSocket, acknowledges it once per tick. */
   countReceived(wire: Wire | undefined): void {
     this.#received++;
@@ -89,6 +97,7 @@ export class SessionLink implements PollSource {
    */
   greet(wire: Wire, ack: number, opening: boolean): void {
     const replay = this.#buffer.since(ack);
+    this.#frameNumber = this.#received;
     if (wire.name === 'poll') {
       if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
       return;
