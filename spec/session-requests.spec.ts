@@ -31,7 +31,13 @@ async function app(t: TestContext, options: ChannelsOptions = {}, before?: expre
   const post = (query: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${served.url}/live?ecs=${peer.sessionId}&${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   t.after(() => peer.cut());
-  return { live, served, peer, post, received, closed: closed.promise, channel: await channel.promise };
+  // Resolves once `count` messages reached onReceive (re-checked on every arrival).
+  const receivedCount = (count: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => (received.length >= count ? resolve() : arrivals.push(check));
+      check();
+    });
+  return { live, served, peer, post, received, receivedCount, closed: closed.promise, channel: await channel.promise };
 }
 
 describe('session requests', () => {
@@ -51,6 +57,24 @@ describe('session requests', () => {
     const again = await post('ecm=2', '["b","c"]');
     assert.deepEqual(await again.json(), { received: 3 });
     assert.deepEqual(received, ['a', 'b', 'c']);
+  });
+
+  it('skips a WebSocket frame that a POST still in flight delivered first, when the client switches transport', async (t) => {
+    const { served, peer, post, received, receivedCount } = await app(t);
+    await post('ecm=1', '["a","b"]');
+    peer.cut();
+    await peer.ended();
+    const ws = new WebSocket(`${served.wsUrl}${peer.query()}`);
+    t.after(() => ws.terminate());
+    const [hello] = (await once(ws, 'message')) as [Buffer];
+    assert.equal(JSON.parse(hello.toString().slice(1)).received, 2);
+    // The POST that was on its way when the client switched delivers message 3 first…
+    assert.deepEqual(await (await post('ecm=3', '["c"]')).json(), { received: 3 });
+    // …then the client resends everything above the hello's `received` on the WebSocket.
+    ws.send('mc');
+    ws.send('md');
+    await withTimeout(receivedCount(4), 2000, 'message d');
+    assert.deepEqual(received, ['a', 'b', 'c', 'd']);
   });
 
   it('refuses a POST that skips a message with 409 and the count received', async (t) => {
