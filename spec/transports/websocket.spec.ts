@@ -249,6 +249,51 @@ describe('WebSocket channel', () => {
     assert.equal(received.size, 0);
   });
 
+  describe('maxBufferedBytes', () => {
+    // Writes of one tick stay corked until the next, so the second send of a tick finds the
+    // first still buffered: a deterministic way to pass the limit.
+    const chunk = 'x'.repeat(2048);
+
+    it("with bufferPolicy 'drop', skips the message (send returns false, counted) and stays open", async (t) => {
+      const results = deferred<{ first: boolean; second: boolean; open: boolean }>();
+      const s = await wsServer(
+        t,
+        (ch) => {
+          ch.onClose(() => undefined);
+          const first = ch.send(chunk);
+          const second = ch.send(chunk);
+          results.resolve({ first, second, open: ch.isOpen });
+          setImmediate(() => ch.send('after'));
+        },
+        { maxBufferedBytes: 1024, bufferPolicy: 'drop' },
+      );
+      const ws = await openWebSocket(t, `${s.wsUrl}/ws`);
+      assert.deepEqual(await results.promise, { first: true, second: false, open: true });
+      assert.equal((await wsInbox(ws).next()).data.length, 2048);
+      assert.equal((await wsInbox(ws).next()).data.toString(), 'after');
+      assert.equal(s.live.stats().dropped, 1);
+    });
+
+    it("with bufferPolicy 'close' (the default), closes with 'slow-consumer' and 1008", async (t) => {
+      const reasons = new Inbox<CloseReason>();
+      const results = deferred<boolean[]>();
+      const s = await wsServer(
+        t,
+        (ch) => {
+          ch.onClose((r) => reasons.push(r));
+          results.resolve([ch.send(chunk), ch.send(chunk), ch.send('later')]);
+        },
+        { maxBufferedBytes: 1024 },
+      );
+      const ws = new WebSocket(`${s.wsUrl}/ws`);
+      t.after(() => ws.terminate());
+      const [code] = (await withTimeout(once(ws, 'close'), 2000, 'the close')) as [number];
+      assert.deepEqual(await results.promise, [true, false, false]);
+      assert.equal(code, 1008);
+      assert.equal(await reasons.next(), 'slow-consumer');
+    });
+  });
+
   describe('allowedOrigins', () => {
     it('answers a WebSocket from another Origin with 403 and lets allowed and Origin-less clients in', async (t) => {
       const opened = new Inbox<Channel>();
