@@ -1,0 +1,60 @@
+// The demo's own little protocol, carried as JSON text over one express-channel session per
+// browser tab. Shared by the server (demo/*.ts) and the page (demo/page/*.ts): types only.
+import type { TransportName } from '../lib/index.js';
+
+/** One sample of `live.stats()`, turned into rates. */
+export interface MetricsPoint {
+  /** Server time of the sample, ms since the epoch. */
+  t: number;
+  /** Open channels per transport. */
+  open: Record<TransportName, number>;
+  /** Messages written to clients per second since the previous sample. */
+  sentPerSecond: number;
+  /** Client messages received per second since the previous sample. */
+  receivedPerSecond: number;
+  /** Messages waiting in session buffers for a client to come back. */
+  queued: number;
+}
+
+export interface Member {
+  /** The member's channel id, hashed: the id itself is a session secret. */
+  key: string;
+  name: string;
+  transport: TransportName;
+}
+
+export interface ChatLine {
+  id: number;
+  room: string;
+  from: string;
+  /** The sender's {@link Member.key}. */
+  key: string;
+  transport: TransportName;
+  text: string;
+  /** ms since the epoch */
+  at: number;
+}
+
+export interface RoomSummary {
+  name: string;
+  members: number;
+}
+
+/** Server → page. */
+export type ServerMessage =
+  | { type: 'welcome'; key: string; metrics: MetricsPoint[]; interval: number; rooms: RoomSummary[] }
+  | { type: 'metrics'; point: MetricsPoint }
+  | { type: 'rooms'; rooms: RoomSummary[] }
+  | { type: 'joined'; room: string; history: ChatLine[] }
+  | { type: 'presence'; room: string; members: Member[] }
+  | { type: 'chat'; line: ChatLine }
+  | { type: 'tick'; n: number }
+  | { type: 'problem'; message: string };
+
+/** Page → server. */
+export type ClientMessage =
+  | { type: 'join'; room: string; name: string }
+  | { type: 'say'; text: string };
+
+/** Bounds that both sides check. */
+export const limits = { name: 32, room: 24, text: 500 } as const;

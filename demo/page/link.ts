@@ -1,0 +1,154 @@
+// "Your connection": the transport in use and how it was reached (fallback), the status, a log
+// of what the client did, the numbered-message check, and the button that cuts the link.
+import type { Connection } from '../../lib/client/index.js';
+import { byId, clock, h, transportChip } from './dom.js';
+
+type Kind = 'info' | 'ok' | 'warn' | 'bad';
+
+interface Delivery {
+  /** Highest number the server is known to have sent. */
+  sent: number;
+  received: number;
+  last: number;
+  lost: number;
+  twice: number;
+}
+
+export class LinkPanel {
+  #conn: Connection | undefined;
+  #delivery: Delivery = { sent: 0, received: 0, last: 0, lost: 0, twice: 0 };
+  /** Set by a cut, cleared when the counters agree again. */
+  #cut: { at: number; missing: number } | undefined;
+  #lostAt: number | undefined;
+  #reconnects = 0;
+  #routeDone = false;
+  readonly #status = byId('status');
+  readonly #statusText = byId('status-text');
+  readonly #route = byId('route');
+  readonly #log = byId<HTMLOListElement>('log');
+  readonly #cutButton = byId<HTMLButtonElement>('cut');
+
+  constructor() {
+    this.#cutButton.addEventListener('click', () => void this.#cutNow());
+  }
+
+  /** Follows a new connection: counters start again, since it is a new session. */
+  watch(conn: Connection, description: string): void {
+    this.#conn = conn;
+    this.#delivery = { sent: 0, received: 0, last: 0, lost: 0, twice: 0 };
+    this.#cut = undefined;
+    this.#reconnects = 0;
+    this.#route.replaceChildren();
+    this.#routeDone = false;
+    this.#setStatus('connecting', 'Connecting…');
+    this.log(`Connecting (${description})`);
+    conn.addEventListener('error', (e) => {
+      if (this.#conn !== conn || e.transport === undefined) return;
+      if (!this.#routeDone) this.#route.append(transportChip(e.transport, 'failed'), h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
+      if (this.#routeDone) this.log(`Connection lost (${e.transport}: ${e.error.message})`, 'bad');
+      else this.log(`${e.transport} failed to open: ${e.error.message}`, 'warn');
+    });
+    conn.addEventListener('transport', (e) => {
+      if (this.#conn !== conn) return;
+      this.log(e.previous === undefined ? `Using ${e.transport}` : `Switched from ${e.previous} to ${e.transport}`, 'ok');
+    });
+    conn.addEventListener('open', (e) => {
+      if (this.#conn !== conn) return;
+      if (!this.#routeDone) this.#route.append(transportChip(e.transport, 'current'));
+      this.#routeDone = true;
+      this.#setStatus('open', `Live over ${e.transport}`);
+      byId('fact-transport').replaceChildren(transportChip(e.transport));
+      if (e.resumed) {
+        const away = this.#lostAt === undefined ? '' : ` after ${Math.round(performance.now() - this.#lostAt)} ms away`;
+        this.log(`Resumed the session on ${e.transport}${away}`, 'ok');
+      } else this.log(`Session open on ${e.transport}`, 'ok');
+      this.#lostAt = undefined;
+    });
+    conn.addEventListener('reconnecting', (e) => {
+      if (this.#conn !== conn) return;
+      this.#lostAt ??= performance.now();
+      this.#reconnects += 1;
+      byId('fact-reconnects').textContent = String(this.#reconnects);
+      this.#route.replaceChildren();
+      this.#routeDone = false;
+      this.#setStatus('reconnecting', `Reconnecting (attempt ${e.attempt})…`);
+      this.log(`Reconnecting in ${Math.round(e.delay)} ms (attempt ${e.attempt})`, 'warn');
+    });
+    conn.addEventListener('gap', (e) => {
+      if (this.#conn !== conn) return;
+      this.log(`The server no longer had messages ${e.first}–${e.last}: reported lost`, 'bad');
+    });
+    conn.addEventListener('close', (e) => {
+      if (this.#conn !== conn) return;
+      this.#setStatus('closed', e.sessionGone ? 'Session ended' : 'Closed');
+      this.log(`Closed: ${e.reason}`, e.wasClean ? 'info' : 'bad');
+    });
+    this.#render();
+  }
+
+  /** A numbered message from the server's stream. */
+  tick(n: number): void {
+    const d = this.#delivery;
+    d.received += 1;
+    if (n <= d.last) d.twice += 1;
+    else if (n > d.last + 1) d.lost += n - d.last - 1;
+    d.last = Math.max(d.last, n);
+    d.sent = Math.max(d.sent, n);
+    if (this.#cut !== undefined && d.received >= d.sent) {
+      const { missing } = this.#cut;
+      this.log(`Caught up: the ${missing} messages sent while cut off all arrived, in order, none twice`, 'ok');
+      this.#cut = undefined;
+    }
+    this.#render();
+  }
+
+  log(text: string, kind: Kind = 'info'): void {
+    const at = Date.now();
+    this.#log.prepend(h('li', { class: `log-${kind}` }, h('time', { datetime: new Date(at).toISOString() }, clock(at)), ' ', text));
+    while (this.#log.children.length > 60) this.#log.lastElementChild?.remove();
+  }
+
+  #setStatus(state: string, text: string): void {
+    this.#status.dataset.state = state;
+    this.#statusText.textContent = text;
+    this.#cutButton.disabled = state !== 'open';
+  }
+
+  async #cutNow(): Promise<void> {
+    const session = this.#conn?.sessionId;
+    if (session === undefined) return;
+    this.#cutButton.disabled = true;
+    try {
+      const response = await fetch('/api/cut', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session }) });
+      const answer = (await response.json()) as { cut?: number; sent?: number; message?: string };
+      if (!response.ok || answer.sent === undefined) throw new Error(answer.message ?? `HTTP ${response.status}`);
+      const d = this.#delivery;
+      d.sent = Math.max(d.sent, answer.sent);
+      this.#cut = { at: d.received, missing: d.sent - d.received };
+      this.log(`Cut ${answer.cut ?? 0} socket(s) at the server; it sent up to #${answer.sent} meanwhile`, 'bad');
+      this.#render();
+    } catch (error) {
+      this.log(`Could not cut the connection: ${String(error)}`, 'bad');
+    }
+  }
+
+  #render(): void {
+    const d = this.#delivery;
+    byId('count-sent').textContent = String(d.sent);
+    byId('count-received').textContent = String(d.received);
+    byId('count-lost').textContent = String(d.lost);
+    byId('count-twice').textContent = String(d.twice);
+    const verdict = byId('verdict');
+    const waiting = d.sent - d.received;
+    if (d.lost > 0 || d.twice > 0) {
+      verdict.dataset.state = 'bad';
+      verdict.textContent = `${d.lost} lost, ${d.twice} twice`;
+    } else if (waiting > 0) {
+      verdict.dataset.state = 'waiting';
+      verdict.textContent = `${waiting} on the way…`;
+    } else {
+      verdict.dataset.state = 'ok';
+      verdict.textContent = d.received === 0 ? 'Waiting for the first message' : `All ${d.received} received, in order, once`;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// Chat rooms: one express-channel group per room, the last messages of each room for whoever
+// joins, and the member list ("presence") pushed whenever it changes, transports included.
+import type { Channel, ChannelGroup, Live } from '../lib/index.js';
+import { limits, type ChatLine, type Member, type RoomSummary, type ServerMessage } from './messages.js';
+
+/** One browser tab: its session channel and what the demo knows about it. */
+export interface Peer {
+  channel: Channel;
+  /** A public handle for the channel (its id is a session secret). */
+  key: string;
+  name: string;
+  room: string | undefined;
+  /** Numbered messages sent to it so far. */
+  ticks: number;
+}
+
+const historySize = 50;
+
+export class Rooms {
+  readonly #live: Live;
+  readonly #everyone: ChannelGroup;
+  readonly #defaults: readonly string[];
+  readonly #members = new Map<string, Set<Peer>>();
+  readonly #history = new Map<string, ChatLine[]>();
+  /** The presence last pushed per room, to push only changes. */
+  readonly #presence = new Map<string, string>();
+  #lineId = 0;
+
+  constructor(live: Live, everyone: ChannelGroup, defaults: readonly string[]) {
+    this.#live = live;
+    this.#everyone = everyone;
+    this.#defaults = defaults;
+  }
+
+  /** The default rooms and every room someone is in, with their sizes. */
+  summary(): RoomSummary[] {
+    const names = new Set([...this.#defaults, ...this.#members.keys()]);
+    return [...names].map((name) => ({ name, members: this.#members.get(name)?.size ?? 0 }));
+  }
+
+  join(peer: Peer, room: string, name: string): void {
+    this.leave(peer);
+    peer.name = name;
+    peer.room = room;
+    let members = this.#members.get(room);
+    if (members === undefined) this.#members.set(room, (members = new Set()));
+    members.add(peer);
+    this.#group(room).add(peer.channel);
+    send(peer.channel, { type: 'joined', room, history: this.#history.get(room) ?? [] });
+    this.#changed(room);
+  }
+
+  leave(peer: Peer): void {
+    const room = peer.room;
+    if (room === undefined) return;
+    peer.room = undefined;
+    const members = this.#members.get(room);
+    members?.delete(peer);
+    if (members?.size === 0) this.#members.delete(room);
+    this.#group(room).delete(peer.channel);
+    this.#changed(room);
+  }
+
+  say(peer: Peer, text: string): void {
+    if (peer.room === undefined) return send(peer.channel, { type: 'problem', message: 'Join a room first.' });
+    const line: ChatLine = { id: ++this.#lineId, room: peer.room, from: peer.name, key: peer.key, transport: peer.channel.transport, text, at: Date.now() };
+    let history = this.#history.get(peer.room);
+    if (history === undefined) this.#history.set(peer.room, (history = []));
+    history.push(line);
+    if (history.length > historySize) history.shift();
+    this.#group(peer.room).broadcast(JSON.stringify({ type: 'chat', line } satisfies ServerMessage));
+  }
+
+  /** Pushes the member lists that changed, e.g. because a session came back on another transport. */
+  refreshPresence(): void {
+    for (const room of this.#members.keys()) this.#pushPresence(room);
+  }
+
+  #changed(room: string): void {
+    this.#pushPresence(room);
+    this.#everyone.broadcast(JSON.stringify({ type: 'rooms', rooms: this.summary() } satisfies ServerMessage));
+  }
+
+  #pushPresence(room: string): void {
+    const members: Member[] = [...(this.#members.get(room) ?? [])].map((p) => ({ key: p.key, name: p.name, transport: p.channel.transport }));
+    const json = JSON.stringify({ type: 'presence', room, members } satisfies ServerMessage);
+    if (this.#presence.get(room) === json) return;
+    if (members.length === 0) this.#presence.delete(room);
+    else this.#presence.set(room, json);
+    this.#group(room).broadcast(json);
+  }
+
+  #group(room: string): ChannelGroup {
+    return this.#live.group(`room:${room}`);
+  }
+}
+
+/** A room name: lower-case letters, digits and dashes; undefined if nothing is left. */
+export function roomName(input: unknown): string | undefined {
+  if (typeof input !== 'string') return undefined;
+  const name = input.trim().toLowerCase().replace(/^#/, '').replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, limits.room);
+  return name === '' ? undefined : name;
+}
+
+/** A display name: trimmed, control characters out, bounded. */
+export function displayName(input: unknown): string {
+  const name = typeof input === 'string' ? input.replace(/\p{Cc}/gu, '').trim().slice(0, limits.name) : '';
+  return name === '' ? 'guest' : name;
+}
+
+export function send(channel: Channel, message: ServerMessage): void {
+  channel.send(JSON.stringify(message));
+}
