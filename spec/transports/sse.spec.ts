@@ -214,6 +214,23 @@ describe('SSE channel', () => {
     assert.equal((await stream.events.next()).data, 'second');
   });
 
+  it('writes the default status and headers when claimed by onClose, before any send', async (t) => {
+    const parked = new Inbox<Channel>();
+    const s = await sseServer(t, (app) =>
+      app.get('/events', (req) => {
+        req.channel!.onClose(() => undefined);
+        parked.push(req.channel!);
+      }),
+    );
+    // The headers are out at the claim: the response arrives before anything is sent.
+    const stream = await openSse(t, `${s.url}/events`);
+    assert.equal(stream.response.status, 200);
+    const ch = await parked.next();
+    assert.equal(ch.send({ status: 201, headers: { 'x-too-late': 'yes' }, body: 'data only' }), true);
+    assert.equal(stream.response.headers.get('x-too-late'), null);
+    assert.equal((await stream.events.next()).data, 'data only');
+  });
+
   it('keeps headers set by earlier middleware (CORS and the like)', async (t) => {
     const s = await sseServer(
       t,
