@@ -9,7 +9,9 @@ export type TransportName = 'websocket' | 'sse' | 'http' | 'poll';
  * carry `text/event-stream` among other types and with parameters.
  */
 export function transportFromHeaders(headers: IncomingHttpHeaders): TransportName {
-  if (hasToken(headers.upgrade, 'websocket')) return 'websocket';
+  // An Upgrade without the "upgrade" connection option is not an upgrade request (RFC 9110
+  // §7.8): Node hands it to the app as a plain request, so it must be served as one.
+  if (hasToken(headers.upgrade, 'websocket') && hasToken(headers.connection, 'upgrade')) return 'websocket';
   if (acceptsEventStream(headers.accept)) return 'sse';
   return 'http';
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -113,6 +113,25 @@ describe('live.attach (upgrades routed through the app)', () => {
     const { port } = server.address() as AddressInfo;
     const { res } = await refusedUpgrade(t, `ws://127.0.0.1:${port}/live`);
     assert.equal(res.statusCode, 404);
+  });
+
+  it('serves an Upgrade header without Connection: upgrade as the plain request it is', async (t) => {
+    const live = channels({ heartbeat: 0 });
+    const app = express();
+    app.use(live);
+    app.get('/live', (req) => void req.channel!.send(`served as ${req.channel!.transport}`));
+    const s = await serve(t, app, live);
+    // fetch refuses to send Upgrade at all; Node's client sends it as given.
+    const req = httpRequest(`${s.url}/live`, {
+      headers: { upgrade: 'websocket', connection: 'close', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' },
+    });
+    req.end();
+    const [res] = (await withTimeout(once(req, 'response'), 2000, 'the answer')) as [IncomingMessage];
+    res.setEncoding('utf8');
+    let body = '';
+    for await (const chunk of res) body += chunk as string;
+    assert.equal(res.statusCode, 200);
+    assert.equal(body, 'served as http');
   });
 
   it('refuses upgrades with 503 once live.close() was called', async (t) => {
