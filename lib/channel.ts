@@ -205,7 +205,7 @@ export class Channel implements WireSink, HandlerOwner {
     session.stopAwayTimer();
     session.acknowledge(ack);
     const wire = createWire(transport, context, this.#host, this, {}, session.wiring(ack));
-    if (wire === undefined) return;
+    if (typeof wire === 'string') return; // refused and answered; the session keeps waiting
     this.#transport = transport;
     this.#wire = wire;
     session.greet(wire, ack, false);
@@ -297,11 +297,11 @@ export class Channel implements WireSink, HandlerOwner {
     const context = this.#context as RequestContext;
     this.#context = undefined;
     const wire = createWire(this.#transport, context, this.#host, this, head, session?.wiring(0));
-    if (wire === undefined) {
-      // The client was already answered (400 bad handshake, 403 forbidden Origin).
+    if (typeof wire === 'string') {
+      // Refused, and the client already answered (503, 403 or ws's 400): closed from the start.
       this.#state = State.Closed;
-      this.#closeReason = this.#host.closing ? 'shutdown' : this.#transport === 'websocket' ? 'protocol-error' : 'policy-violation';
-      this.#handlers.closed(this.#closeReason);
+      this.#closeReason = wire;
+      this.#handlers.closed(wire);
       return undefined;
     }
     this.#wire = wire;

@@ -9,9 +9,7 @@ export type ChannelErrorCode =
   | 'ERR_CHANNEL_INVALID_FIELD'
   | 'ERR_CHANNEL_INVALID_REASON'
   | 'ERR_CHANNEL_INVALID_OPTION'
-  | 'ERR_CHANNEL_HANDSHAKE'
-  | 'ERR_CHANNEL_HANDLER'
-  | 'ERR_CHANNEL_WRITE';
+  | 'ERR_CHANNEL_HANDSHAKE';
 
 /**
  * The one error class of express-channel. Misuse (a bad argument) throws it synchronously;

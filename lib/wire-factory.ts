@@ -1,3 +1,4 @@
+import type { CloseReason } from './close-reasons.js';
 import { ChannelError } from './errors.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import type { TransportName } from './negotiate.js';
@@ -16,9 +17,10 @@ export interface SessionWiring {
 
 /**
  * Builds the wire for `transport` on the request in `context`: completes the WebSocket
- * handshake, or writes the SSE headers; a plain HTTP wire writes nothing yet. Returns
- * undefined when the connection was refused (a bad handshake, a forbidden Origin, shutdown), in which
- * case the client has already been answered.
+ * handshake, or writes the SSE headers; a plain HTTP wire writes nothing yet. When the
+ * connection is refused, the client has already been answered and the channel's close reason
+ * is returned instead: `'shutdown'` (503), `'policy-violation'` (a forbidden Origin, 403) or
+ * `'protocol-error'` (an invalid WebSocket handshake, 400 from ws).
  */
 export function createWire(
   transport: TransportName,
@@ -27,7 +29,7 @@ export function createWire(
   sink: WireSink,
   head: Head,
   session?: SessionWiring,
-): Wire | undefined {
+): Wire | CloseReason {
   const { req, res, upgrade } = context;
   if (transport !== 'websocket' && res.headersSent) {
     throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
@@ -35,7 +37,7 @@ export function createWire(
   if (host.closing) {
     // Shutting down: nothing new is accepted; the client is told to come back later.
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', connection: 'close' }).end('Server is shutting down');
-    return undefined;
+    return 'shutdown';
   }
   switch (transport) {
     case 'websocket': {
@@ -44,10 +46,10 @@ export function createWire(
       }
       if (!host.options.isOriginAllowed(req.headers.origin, req)) {
         res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Origin not allowed');
-        return undefined;
+        return 'policy-violation';
       }
       upgrade.release();
-      return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined);
+      return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined) ?? 'protocol-error';
     }
     case 'sse':
       return new SseWire(req, res, head, sink, host.options.shutdownRetry, session?.id);

@@ -313,7 +313,7 @@ describe('WebSocket channel', () => {
       assert.equal(noOrigin.readyState, WebSocket.OPEN);
     });
 
-    it("closes the refused channel with 'policy-violation'", { todo: "lib/channel.ts #claim reports 'protocol-error' for every refused WebSocket, also a forbidden Origin (reported to the lead)" }, async (t) => {
+    it("closes the refused channel with 'policy-violation'", async (t) => {
       const reasons = new Inbox<CloseReason>();
       const s = await wsServer(t, (ch) => ch.onClose((r) => reasons.push(r)), { allowedOrigins: ['https://app.example'] });
       const refused = new WebSocket(`${s.wsUrl}/ws`, { origin: 'https://evil.example' });
