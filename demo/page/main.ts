@@ -117,14 +117,26 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="tra
   radio.checked = radio.value === settings.transport;
   radio.addEventListener('change', () => {
     settings.transport = radio.value as Choice;
-    start();
+    // Leaving the page ends the session at once (a close frame or a DELETE), so the others do
+// not see this tab in the room until its session times out.
+addEventListener('pagehide', () => conn?.close());
+
+start();
   });
 }
 const block = byId<HTMLInputElement>('block-ws');
 block.checked = settings.block;
 block.addEventListener('change', () => {
   settings.block = block.checked;
-  start();
+  // Leaving the page ends the session at once (a close frame or a DELETE), so the others do
+// not see this tab in the room until its session times out.
+addEventListener('pagehide', () => conn?.close());
+
+start();
 });
+
+// Leaving the page ends the session at once (a close frame or a DELETE), so the others do
+// not see this tab in the room until its session times out.
+addEventListener('pagehide', () => conn?.close());
 
 start();
