@@ -56,7 +56,11 @@ export class Rooms {
     peer.room = undefined;
     const members = this.#members.get(room);
     members?.delete(peer);
-    if (members?.size === 0) this.#members.delete(room);
+    if (members?.size === 0) {
+      this.#members.delete(room);
+      // Rooms anyone can invent must not pile up: an empty one is forgotten, history too.
+      if (!this.#defaults.includes(room)) this.#history.delete(room);
+    }
     this.#group(room).delete(peer.channel);
     this.#changed(room);
   }

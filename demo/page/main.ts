@@ -49,7 +49,9 @@ function start(): void {
   });
   current.addEventListener('close', (event) => {
     // The server forgot the session (it restarted, or we were away too long): start afresh.
-    if (conn === current && !event.wasClean) setTimeout(() => conn === current && start(), 1000);
+    if (conn !== current || event.wasClean) return;
+    link.log(event.sessionGone ? 'The server no longer knows this session (did it restart?): starting a new one' : 'Starting a new session', 'warn');
+    setTimeout(() => conn === current && start(), 1000);
   });
   chat.join(); // queued until the session opens
   history.replaceState(null, '', `?${new URLSearchParams({ transport: settings.transport, room: settings.room, ...(settings.block ? { block: 'websocket' } : {}) })}`);
