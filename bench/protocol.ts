@@ -13,7 +13,8 @@ export type ServerKind =
   | 'sse-corked'
   | 'better-sse'
   | 'ec-sse'
-  | 'ec-sse-session';
+  | 'ec-sse-session'
+  | 'express-sse';
 
 /** How the load generator speaks to a server: raw WebSocket frames, engine.io over them, or SSE. */
 export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session';
@@ -25,6 +26,8 @@ export interface Row {
   path: string;
   label: string;
   transport: 'websocket' | 'sse';
+  /** Diagnostic rows run only when named in BENCH_ROWS. */
+  extra?: boolean;
 }
 
 export const rows: readonly Row[] = [
@@ -38,6 +41,8 @@ export const rows: readonly Row[] = [
   { kind: 'better-sse', client: 'sse', path: '/sse', label: 'better-sse', transport: 'sse' },
   { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse', transport: 'sse' },
   { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new', label: 'express-channel sse session', transport: 'sse' },
+  // What Express itself adds to a raw SSE stream (the cork twin behind an Express route).
+  { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, socket + cork', transport: 'sse', extra: true },
 ];
 
 /** Runner → server. */

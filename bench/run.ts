@@ -5,29 +5,33 @@
 // Environment:
 //   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, < 1 min
 //   BENCH_CLIENTS=1000,5000   client counts (default 1000,5000)
-//   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts)
+//   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts; 'express-sse' is a
+//                        diagnostic row run only when named)
 //   BENCH_SESSIONS=0|1   force the session rows off/on (default: on once lib/session.ts is committed)
 //   BENCH_BURST=20       broadcasts per tick in the throughput phase; BENCH_WINDOW=4 rounds in flight
 //   BENCH_PAYLOAD=64     payload bytes
-//   BENCH_PROFILE=ec-ws  run that row's server with --cpu-prof (profiles in bench/profiles/)
+//   BENCH_REPEAT=1       runs of every scenario (interleaved); the table keeps each metric's best
+//   BENCH_PROFILE=ec-ws,ec-sse  run those rows' servers with --cpu-prof (bench/profiles/; summarize
+//                        with bench/profile.ts)
 //   BENCH_DOC=1          also rewrite the results section of docs/performance.md
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClientEvent, ClientSnap, MemReply, Row, ServerSnap } from './protocol.js';
 import { rows as allRows } from './protocol.js';
-import { formatReport, type Result } from './report.js';
+import { bestOf, formatReport, type Result } from './report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
 const burst = Number(process.env.BENCH_BURST ?? 20);
 const window = Number(process.env.BENCH_WINDOW ?? 4);
-const warmMs = quick ? 300 : 700;
-const measureMs = quick ? 1000 : 2500;
-const probeCount = quick ? 10 : 40;
-const concurrency = 100;
+const warmMs = quick ? 300 : 500;
+const measureMs = quick ? 1000 : 2000;
+const probeCount = quick ? 10 : 20;
+const concurrency = 200;
+const repeat = Number(process.env.BENCH_REPEAT ?? 1);
 const profileKind = process.env.BENCH_PROFILE;
 
 // --- which rows and sizes ---
@@ -46,7 +50,7 @@ function fdLimit(): number {
 
 const sessions = sessionsLanded();
 const only = process.env.BENCH_ROWS?.split(',');
-const rows = allRows.filter((r) => (only === undefined ? sessions || !r.kind.endsWith('-session') : only.includes(r.kind)));
+const rows = allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
 const limit = fdLimit();
 const notes: string[] = [];
 if (!sessions && only === undefined) notes.push('session rows skipped: lib/session.ts is not committed yet (BENCH_SESSIONS=1 forces them)');
@@ -72,9 +76,12 @@ interface Child {
 
 let nextId = 1;
 
-function start(file: string, args: string[], core: number, execArgv: string[], onEvent: (event: ClientEvent) => void): Child {
-  const proc = fork(`${here}/${file}`, args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  if (pinned && proc.pid !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(proc.pid)], { stdio: 'ignore' });
+function start(file: string, args: string[], core: number, execArgv: string[], onEvent: (event: ClientEvent) => void, env: NodeJS.ProcessEnv = process.env): Child {
+  const proc = fork(`${here}/${file}`, args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+  // All threads on the core, except under --cpu-prof: V8's sampler thread must be able to run
+  // while the main thread is busy, or every sample it takes reads "(idle)".
+  const threads = execArgv.includes('--cpu-prof') ? [] : ['-a'];
+  if (pinned && proc.pid !== undefined) execFileSync('taskset', [...threads, '-p', '-c', String(core), String(proc.pid)], { stdio: 'ignore' });
   const pending = new Map<number, (reply: Record<string, unknown>) => void>();
   const waiting = new Map<string, (reply: Record<string, unknown>) => void>();
   // 'ready' may come before anyone waits for it: keep it.
@@ -144,6 +151,26 @@ async function stop(child: Child): Promise<void> {
   clearTimeout(timer);
 }
 
+// --- the machine's other load ---
+
+/** Busy and total jiffies of all cores, from /proc/stat (undefined where there is none). */
+function cpuTimes(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cores kept busy between two samples. */
+function busyCores(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number {
+  if (a === undefined || b === undefined || b.total === a.total) return NaN;
+  return ((b.busy - a.busy) / (b.total - a.total)) * cpus().length;
+}
+
 // --- one scenario ---
 
 function percentile(sorted: number[], p: number): number {
@@ -152,14 +179,19 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function scenario(row: Row, n: number): Promise<Result> {
-  const profile = profileKind === row.kind ? [`--cpu-prof`, `--cpu-prof-dir=${here}/profiles`, `--cpu-prof-name=${row.kind}-${n}.cpuprofile`] : [];
+  const profileName = `${here}/profiles/${row.kind}-${n}.cpuprofile`;
+  // Each thread writes a profile (tsx's loader runs in a worker), so they go to a directory of
+  // their own and the main thread's (thread id 0) is kept as KIND-N.cpuprofile.
+  const profileDir = `${here}/profiles/${row.kind}-${n}`;
+  const profile = profileKind?.split(',').includes(row.kind) === true ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const env = profile.length > 0 ? { ...process.env, BENCH_PROFILE_WINDOW: `${profileName}.window.json` } : process.env;
   const box: { server?: Child } = {};
   const oneWaiters = new Map<number, (e: Extract<ClientEvent, { op: 'one' }>) => void>();
   const client = start('client.ts', [], 1, [], (event) => {
     if (event.op === 'round') box.server?.proc.send({ op: 'ack', id: 0 });
     else if (event.op === 'one') oneWaiters.get(event.seq)?.(event);
   });
-  const server = (box.server = start('server.ts', [row.kind], 0, ['--expose-gc', ...profile], () => {}));
+  const server = (box.server = start('server.ts', [row.kind], 0, ['--expose-gc', ...profile], () => {}, env));
   try {
     const { port } = (await server.next('ready')) as { port: number };
     await client.next('ready');
@@ -186,9 +218,19 @@ async function scenario(row: Row, n: number): Promise<Result> {
     await server.request({ op: 'run', burst, window });
     await sleep(warmMs);
     const [s0, c0] = await Promise.all([server.request<ServerSnap>({ op: 'snap' }), client.request<ClientSnap>({ op: 'snap' })]);
+    const m0 = cpuTimes();
     await sleep(measureMs);
+    const m1 = cpuTimes();
     const [s1, c1] = await Promise.all([server.request<ServerSnap>({ op: 'snap' }), client.request<ClientSnap>({ op: 'snap' })]);
-    await server.request({ op: 'stop' });
+    const { sent } = await server.request<{ sent: number }>({ op: 'stop' });
+    // Every broadcast must reach every client: wait (bounded) for the last ones in flight.
+    const expected = (sent + probeCount) * n;
+    let final = await client.request<ClientSnap>({ op: 'snap' });
+    for (let waited = 0; final.delivered < expected && waited < 5000; waited += 50) {
+      await sleep(50);
+      final = await client.request<ClientSnap>({ op: 'snap' });
+    }
+    if (final.delivered !== expected) notes.push(`${row.kind} at ${n} clients: ${expected - final.delivered} of ${expected} deliveries missing after the run`);
 
     const delivered = c1.delivered - c0.delivered;
     const seconds = (c1.t - c0.t) / 1e6;
@@ -205,13 +247,22 @@ async function scenario(row: Row, n: number): Promise<Result> {
       deliveriesPerSec: delivered / seconds,
       serverCpu: (s1.cpu - s0.cpu) / (s1.t - s0.t),
       clientCpu: (c1.cpu - c0.cpu) / (c1.t - c0.t),
+      otherCpu: Math.max(0, busyCores(m0, m1) - (s1.cpu - s0.cpu) / (s1.t - s0.t) - (c1.cpu - c0.cpu) / (c1.t - c0.t)),
       deliveriesPerCpuSec: delivered / ((s1.cpu - s0.cpu) / 1e6),
       cpuPer1000: delivered === 0 ? NaN : (s1.cpu - s0.cpu) / 1000 / (delivered / 1000),
-      closed: c1.closed,
+      closed: final.closed,
     };
   } finally {
     await Promise.all([stop(client), stop(server)]);
+    if (profile.length > 0) keepMainThreadProfile(profileDir, profileName);
   }
+}
+
+function keepMainThreadProfile(dir: string, name: string): void {
+  const main = readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  if (main !== undefined) renameSync(`${dir}/${main}`, name);
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`profile: ${name} (summarize: node --import tsx bench/profile.ts ${name})`);
 }
 
 // --- main ---
@@ -221,22 +272,22 @@ function machine(): string {
   return `${cpus().length} cores (nproc), ${model}, Node ${process.version}, ${process.platform} ${process.arch}`;
 }
 
-const results: Result[] = [];
+const runs: Result[] = [];
 const settings = `burst ${burst} broadcasts per tick, ${window} rounds in flight, ${process.env.BENCH_PAYLOAD ?? 64}-byte payload, ${measureMs} ms measured after ${warmMs} ms warm-up, ${probeCount} latency probes`;
 console.log(`express-channel bench: ${machine()}`);
 console.log(`${settings}; rows: ${rows.map((r) => r.kind).join(', ')}; clients: ${sizes.join(', ')}`);
 for (const note of notes) console.log(`note: ${note}`);
-for (const n of sizes) {
+for (let rep = 0; rep < repeat; rep++) for (const n of sizes) {
   for (const row of rows) {
     const began = Date.now();
     try {
       const r = await scenario(row, n);
-      results.push(r);
+      runs.push(r);
       console.log(
         `${row.kind.padEnd(15)} ${String(n).padStart(5)}: ${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} deliveries/s ` +
           `(CPU server ${(r.serverCpu * 100).toFixed(0)} %, client ${(r.clientCpu * 100).toFixed(0)} %), broadcast p50 ${r.latencyP50.toFixed(1)} ms, ` +
           `${Math.round(r.connectsPerSec)} connects/s, ${(r.memPerChannel / 1024).toFixed(1)} KiB/channel` +
-          `${r.closed > 0 ? `, ${r.closed} CLOSED` : ''} [${((Date.now() - began) / 1000).toFixed(1)} s]`,
+          `, other load ${r.otherCpu.toFixed(1)} cores${r.closed > 0 ? `, ${r.closed} CLOSED` : ''} [${((Date.now() - began) / 1000).toFixed(1)} s]`,
       );
     } catch (error) {
       console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
@@ -245,6 +296,7 @@ for (const n of sizes) {
   }
 }
 
+const results = bestOf(runs);
 const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) });
 console.log(`\n${report}`);
 mkdirSync(`${here}/results`, { recursive: true });

@@ -2,6 +2,7 @@
 // forked by bench/run.ts with an IPC channel and pinned to its own core. It listens on
 // 127.0.0.1, port 0, and answers the runner's requests (see bench/protocol.ts).
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBenchServer } from './servers.js';
 import { nowUs, payloadOf, rows, type ServerKind, type ServerRequest } from './protocol.js';
@@ -21,6 +22,9 @@ let running = false;
 let burst = 1;
 let window = 1;
 let scheduled = false;
+let runFrom = 0;
+// Set by the runner when this server runs with --cpu-prof: where to note the broadcast window.
+const windowFile = process.env.BENCH_PROFILE_WINDOW;
 
 /** One round: `burst` broadcasts in the same tick (each to every client). */
 function round(): void {
@@ -72,6 +76,7 @@ process.on('message', (message: ServerRequest) => {
       window = message.window;
       running = true;
       inFlight = 0;
+      runFrom = nowUs();
       schedule();
       reply(message.id, {});
       break;
@@ -86,6 +91,7 @@ process.on('message', (message: ServerRequest) => {
     }
     case 'stop':
       running = false;
+      if (windowFile !== undefined) writeFileSync(windowFile, JSON.stringify({ from: runFrom, to: nowUs() }));
       reply(message.id, { sent });
       break;
     case 'exit':

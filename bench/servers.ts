@@ -34,6 +34,8 @@ export function createBenchServer(kind: ServerKind): BenchServer {
       return rawSse(false);
     case 'sse-corked':
       return rawSse(true);
+    case 'express-sse':
+      return rawSse(true, true);
     case 'better-sse':
       return betterSse();
     case 'ec-ws':
@@ -145,10 +147,10 @@ function socketIo(): BenchServer {
 
 const sseHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
-function rawSse(corkedSocket: boolean): BenchServer {
+function rawSse(corkedSocket: boolean, viaExpress = false): BenchServer {
   const responses = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.url !== '/sse') {
       res.writeHead(404).end();
       return;
@@ -169,7 +171,15 @@ function rawSse(corkedSocket: boolean): BenchServer {
       responses.add(res);
       res.on('close', () => responses.delete(res));
     }
-  });
+  };
+  let server: Server;
+  if (viaExpress) {
+    const app = express();
+    app.get('/sse', handler);
+    server = createServer(app);
+  } else {
+    server = createServer(handler);
+  }
   const loop = (text: string): void => {
     const event = `data: ${text}\n\n`;
     for (const res of responses) res.write(event);
