@@ -1,7 +1,7 @@
 // Summarizes a server's `--cpu-prof` profile written by `BENCH_PROFILE=KIND npm run bench`:
-//   node --import tsx bench/profile.ts bench/profiles/ec-ws-5000.cpuprofile [top]
-// Only samples taken while the server was broadcasting count (the window the server wrote to
-// FILE.window.json; V8's profile clock is the same monotonic clock as process.hrtime).
+//   node --import tsx bench/profile.ts bench/profiles/ec-ws-5000.cpuprofile [broadcast|connect] [top]
+// Only samples taken during the chosen phase count (default: broadcast), as the server noted
+// them in FILE.window.json; V8's profile clock is the same monotonic clock as process.hrtime.
 // Prints self time per function, inclusive time per function (what a call costs with
 // everything below it), and self time per area (lib/, ws, express, node internals, GC).
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,11 +20,13 @@ interface Profile {
 }
 
 const file = process.argv[2];
-if (file === undefined) throw new Error('usage: bench/profile.ts FILE.cpuprofile [top]');
-const top = Number(process.argv[3] ?? 25);
+if (file === undefined) throw new Error('usage: bench/profile.ts FILE.cpuprofile [broadcast|connect] [top]');
+const phase = process.argv[3] ?? 'broadcast';
+const top = Number(process.argv[4] ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const windowFile = `${file}.window.json`;
-const window = existsSync(windowFile) ? (JSON.parse(readFileSync(windowFile, 'utf8')) as { from: number; to: number }) : { from: -Infinity, to: Infinity };
+const phases = existsSync(windowFile) ? (JSON.parse(readFileSync(windowFile, 'utf8')) as Record<string, { from?: number; to?: number }>) : {};
+const window = { from: phases[phase]?.from ?? -Infinity, to: phases[phase]?.to ?? Infinity };
 
 const byId = new Map<number, ProfileNode>();
 const parent = new Map<number, number>();
@@ -86,7 +88,7 @@ function print(title: string, map: Map<string, number>, n: number): void {
   }
 }
 
-console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled${Number.isFinite(window.from) ? ' while broadcasting' : ''}`);
+console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled${Number.isFinite(window.from) ? ` in phase '${phase}'` : ' (whole run)'}`);
 print('self time by area', areas, 12);
 print('self time by function', self, top);
 print('inclusive time by function (express-channel lib/ only)', new Map([...inclusive].filter(([k]) => / lib\//.test(k))), top);

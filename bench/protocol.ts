@@ -54,6 +54,7 @@ export type ServerRequest =
   | { op: 'ack'; id: number }
   | { op: 'snap'; id: number }
   | { op: 'stop'; id: number }
+  | { op: 'phase'; id: number; name: string; edge: 'from' | 'to' }
   | { op: 'exit'; id: number };
 
 /** Runner → load generator. */

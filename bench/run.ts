@@ -196,7 +196,9 @@ async function scenario(row: Row, n: number): Promise<Result> {
     const { port } = (await server.next('ready')) as { port: number };
     await client.next('ready');
     const mem0 = await server.request<MemReply>({ op: 'mem' });
+    await server.request({ op: 'phase', name: 'connect', edge: 'from' });
     const { ms } = await client.request<{ ms: number }>({ op: 'connect', port, path: row.path, kind: row.client, n, concurrency }, 90_000);
+    await server.request({ op: 'phase', name: 'connect', edge: 'to' });
     for (let waited = 0; (await server.request<{ n: number }>({ op: 'count' })).n < n; waited += 20) {
       if (waited > 5000) throw new Error(`server counts fewer than ${n} clients`);
       await sleep(20);

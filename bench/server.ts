@@ -22,9 +22,15 @@ let running = false;
 let burst = 1;
 let window = 1;
 let scheduled = false;
-let runFrom = 0;
-// Set by the runner when this server runs with --cpu-prof: where to note the broadcast window.
+// Set by the runner when this server runs with --cpu-prof: where to note when each phase
+// (connect, broadcast) began and ended, so bench/profile.ts can keep one phase's samples.
 const windowFile = process.env.BENCH_PROFILE_WINDOW;
+const phases: Record<string, { from?: number; to?: number }> = {};
+
+function notePhase(name: string, edge: 'from' | 'to'): void {
+  (phases[name] ??= {})[edge] = nowUs();
+  if (windowFile !== undefined) writeFileSync(windowFile, JSON.stringify(phases));
+}
 
 /** One round: `burst` broadcasts in the same tick (each to every client). */
 function round(): void {
@@ -76,7 +82,7 @@ process.on('message', (message: ServerRequest) => {
       window = message.window;
       running = true;
       inFlight = 0;
-      runFrom = nowUs();
+      notePhase('broadcast', 'from');
       schedule();
       reply(message.id, {});
       break;
@@ -91,8 +97,12 @@ process.on('message', (message: ServerRequest) => {
     }
     case 'stop':
       running = false;
-      if (windowFile !== undefined) writeFileSync(windowFile, JSON.stringify({ from: runFrom, to: nowUs() }));
+      notePhase('broadcast', 'to');
       reply(message.id, { sent });
+      break;
+    case 'phase':
+      notePhase(message.name, message.edge);
+      reply(message.id, {});
       break;
     case 'exit':
       void shutdown(message.id);
