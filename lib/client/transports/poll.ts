@@ -3,10 +3,19 @@
 // answer lost on the way is sent again. Client messages go by POST.
 import { fromWire, isCount, isRecord, parseHello, parseJson, type Data, type Hello } from '../codec.js';
 import { ClientError, sessionClosed } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
 const superseded = Symbol('superseded');
+
+/** A well-formed poll answer. */
+interface Answer {
+  hello: Hello;
+  messages: Data[];
+  /** The reason the session closed, when it did. */
+  closed: string | undefined;
+}
 
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
@@ -23,28 +32,10 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     return false;
   };
 
-  /** The answer's JSON body; `superseded` for a 204. */
-  const request = async (url: string, init: RequestInit): Promise<unknown> => {
-    const fetch = ctx.options.fetch;
-    if (fetch === undefined) throw new ClientError('unavailable', 'fetch is not available in this runtime');
-    let response: Response;
-    try {
-      response = await fetch(url, { ...requestInit(ctx.options, { Accept: 'application/json' }, controller.signal), ...init });
-      // 204: a newer poll superseded this one.
-      if (response.status === 204) return superseded;
-      if (!response.ok) throw await failure(response, 'poll');
-      return parseJson(await response.text());
-    } catch (error) {
-      throw error instanceof ClientError ? error : networkError('poll', error);
-    }
-  };
-
   // A held poll is answered only when there is something to say, so a resuming poll could
   // not tell within openTimeout whether its session still exists; an empty POST can, at once.
   const resume = async (id: string): Promise<boolean> => {
-    const init = { method: 'POST', body: '[]', headers: { ...ctx.options.headers(), 'Content-Type': 'application/json' } };
-    const body = await request(sessionUrl(ctx.url, { ecs: id, eca: ctx.lastSeq() }), init);
-    const received = isRecord(body) ? body['received'] : undefined;
+    const received = await postNothing(ctx, id, controller.signal);
     if (done) return false;
     if (!isCount(received)) return end(new ClientError('protocol', 'poll: the resuming POST answered without "received"'));
     opened = true;
@@ -54,38 +45,28 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
 
   /** One poll; false when the loop must stop. */
   const poll = async (): Promise<boolean> => {
-    const body = await request(sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' }), {});
+    const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
+    const body = await fetchJson(ctx.options, url, {}, controller.signal);
     if (done) return false;
     if (body === superseded && opened) return true;
-    const hello = parseHello(body);
-    const raw = isRecord(body) ? body['messages'] : undefined;
-    const messages = Array.isArray(raw) ? raw.map(fromWire) : undefined;
-    if (hello === undefined || messages === undefined || messages.includes(undefined)) return end(new ClientError('protocol', 'poll: malformed answer'));
-    deliver(hello, messages as Data[]);
-    const closed = isRecord(body) ? body['closed'] : undefined;
-    if (typeof closed === 'string') return end(sessionClosed(closed, 200));
+    const answer = parseAnswer(body);
+    if (answer === undefined) return end(new ClientError('protocol', 'poll: malformed answer'));
+    const first = !opened;
+    opened = true;
+    if (first) session = answer.hello.session;
+    deliver(answer, first, sink, () => done);
+    if (answer.closed !== undefined) return end(sessionClosed(answer.closed, 200));
     return !done;
   };
 
-  const deliver = (hello: Hello, messages: Data[]): void => {
-    if (opened) sink.sync(hello);
-    else {
-      opened = true;
-      session = hello.session;
-      sink.open(hello);
-    }
-    for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i] as Data, hello.next + i);
-  };
-
-  const loop = async (): Promise<void> => {
+  void (async () => {
     try {
       if (session !== undefined && !(await resume(session))) return;
       while (await poll());
     } catch (error) {
       end(error instanceof ClientError ? error : networkError('poll', error));
     }
-  };
-  void loop();
+  })();
 
   return {
     name: 'poll',
@@ -97,4 +78,43 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
       controller.abort();
     },
   };
+}
+
+/** The answer's JSON body; `superseded` for a 204. */
+async function fetchJson(options: ResolvedOptions, url: string, init: RequestInit, signal: AbortSignal): Promise<unknown> {
+  const fetch = options.fetch;
+  if (fetch === undefined) throw new ClientError('unavailable', 'fetch is not available in this runtime');
+  try {
+    const response = await fetch(url, { ...requestInit(options, { Accept: 'application/json' }, signal), ...init });
+    // 204: a newer poll superseded this one.
+    if (response.status === 204) return superseded;
+    if (!response.ok) throw await failure(response, 'poll');
+    return parseJson(await response.text());
+  } catch (error) {
+    throw error instanceof ClientError ? error : networkError('poll', error);
+  }
+}
+
+/** POSTs no messages to session `id`: the `received` of the answer, unchecked. */
+async function postNothing(ctx: TransportContext, id: string, signal: AbortSignal): Promise<unknown> {
+  const init = { method: 'POST', body: '[]', headers: { ...ctx.options.headers(), 'Content-Type': 'application/json' } };
+  const body = await fetchJson(ctx.options, sessionUrl(ctx.url, { ecs: id, eca: ctx.lastSeq() }), init, signal);
+  return isRecord(body) ? body['received'] : undefined;
+}
+
+/** The first answer opens the transport, later ones only sync it; then its messages, numbered from `next`. */
+function deliver({ hello, messages }: Answer, first: boolean, sink: TransportSink, stopped: () => boolean): void {
+  if (first) sink.open(hello);
+  else sink.sync(hello);
+  for (let i = 0; i < messages.length && !stopped(); i++) sink.message(messages[i] as Data, hello.next + i);
+}
+
+/** The hello, messages and close reason of a poll answer; undefined when it is malformed. */
+function parseAnswer(body: unknown): Answer | undefined {
+  const hello = parseHello(body);
+  const raw = isRecord(body) ? body['messages'] : undefined;
+  const messages = Array.isArray(raw) ? raw.map(fromWire) : undefined;
+  if (hello === undefined || messages === undefined || messages.includes(undefined)) return undefined;
+  const closed = isRecord(body) ? body['closed'] : undefined;
+  return { hello, messages: messages as Data[], closed: typeof closed === 'string' ? closed : undefined };
 }

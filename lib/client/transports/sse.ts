@@ -12,12 +12,16 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   let hello: Hello | undefined;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
 
-  const end = (error: ClientError): void => {
-    if (done) return;
+  /** Stops reading; false when already stopped. */
+  const stop = (): boolean => {
+    if (done) return false;
     done = true;
     clearTimeout(watchdog);
     controller.abort();
-    sink.end(error);
+    return true;
+  };
+  const end = (error: ClientError): void => {
+    if (stop()) sink.end(error);
   };
 
   // The server sends a comment every `heartbeat` ms; silence for 2.5 of them means the
@@ -38,57 +42,70 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
       return sink.open(h);
     }
     if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
-    if (event.event === 'ec-ack') {
-      const body = parseJson(event.data);
-      const received = isRecord(body) ? body['received'] : undefined;
-      if (isCount(received)) sink.received(received);
-      return;
-    }
-    const seq = seqFromEventId(event.id);
-    if (seq === undefined) return end(new ClientError('protocol', `SSE: a message without a sequence number (id: ${String(event.id)})`));
-    sink.message(event.event === 'ec-binary' ? base64ToBuffer(event.data) : event.data, seq);
+    if (event.event === 'ec-ack') return onAck(event.data, sink);
+    onMessage(event, sink, end);
   };
 
-  const read = async (): Promise<void> => {
-    const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
-    const fetch = ctx.options.fetch;
-    if (fetch === undefined) return end(new ClientError('unavailable', 'fetch is not available in this runtime'));
-    let response: Response;
-    try {
-      response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, controller.signal));
-    } catch (error) {
-      return end(networkError('SSE request', error));
-    }
-    if (!response.ok || response.body === null) return end(await failure(response, 'SSE request'));
-    if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
-      return end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
-    }
-    const parser = createParser({ onEvent });
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    try {
-      for (;;) {
-        const { done: ended, value } = await reader.read();
-        if (done) return;
-        if (ended) return end(new ClientError('lost', 'SSE stream ended'));
-        watch();
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-    } catch (error) {
-      end(networkError('SSE stream', error));
-    }
+  const parser = createParser({ onEvent });
+  const feed = (text: string): void => {
+    watch();
+    parser.feed(text);
   };
-  void read();
+  void read(ctx, controller.signal, () => done, feed, end);
 
   return {
     name: 'sse',
     flush: () => undefined,
     ack: () => ctx.poster.kick(true),
-    close() {
-      if (done) return;
-      done = true;
-      clearTimeout(watchdog);
-      controller.abort();
-    },
+    close: () => void stop(),
   };
+}
+
+/** The server delivered the client's messages up to `received`. */
+function onAck(data: string, sink: TransportSink): void {
+  const body = parseJson(data);
+  const received = isRecord(body) ? body['received'] : undefined;
+  if (isCount(received)) sink.received(received);
+}
+
+/** A numbered server message: unnamed for text, `ec-binary` for base64. */
+function onMessage(event: EventSourceMessage, sink: TransportSink, end: (error: ClientError) => void): void {
+  const seq = seqFromEventId(event.id);
+  if (seq === undefined) return end(new ClientError('protocol', `SSE: a message without a sequence number (id: ${String(event.id)})`));
+  sink.message(event.event === 'ec-binary' ? base64ToBuffer(event.data) : event.data, seq);
+}
+
+/** Reads the session's event stream into `feed` until it ends or `stopped()`; `end` hears why it ended. */
+async function read(ctx: TransportContext, signal: AbortSignal, stopped: () => boolean, feed: (text: string) => void, end: (error: ClientError) => void): Promise<void> {
+  const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
+  const fetch = ctx.options.fetch;
+  if (fetch === undefined) return end(new ClientError('unavailable', 'fetch is not available in this runtime'));
+  let response: Response;
+  try {
+    response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, signal));
+  } catch (error) {
+    return end(networkError('SSE request', error));
+  }
+  if (!response.ok || response.body === null) return end(await failure(response, 'SSE request'));
+  if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
+    return end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
+  }
+  const error = await readStream(response.body, stopped, feed);
+  if (error !== undefined) end(error);
+}
+
+/** Passes the stream's text to `feed` until it ends: the error that ends the transport, or undefined once `stopped()`. */
+async function readStream(body: ReadableStream<Uint8Array>, stopped: () => boolean, feed: (text: string) => void): Promise<ClientError | undefined> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (stopped()) return undefined;
+      if (done) return new ClientError('lost', 'SSE stream ended');
+      feed(decoder.decode(value, { stream: true }));
+    }
+  } catch (error) {
+    return networkError('SSE stream', error);
+  }
 }

@@ -10,7 +10,41 @@ import type { Transport, TransportContext, TransportSink } from './transport.js'
 const finalCloses: Record<number, 'unknown-session' | 'resume-refused'> = { 4404: 'unknown-session', 4403: 'resume-refused' };
 
 export function openWebSocket(ctx: TransportContext, sink: TransportSink): Transport {
-  let ws: WebSocketLike | undefined;
+  const ws = createSocket(ctx);
+  return ws instanceof ClientError ? failed(ws, sink) : socketTransport(ws, ctx, sink);
+}
+
+/** The socket for the session URL, or why there is none. */
+function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
+  const Ctor = ctx.options.WebSocket;
+  if (Ctor === undefined) return new ClientError('unavailable', 'WebSocket is not available in this runtime');
+  try {
+    const ws = new Ctor(sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws'));
+    ws.binaryType = 'arraybuffer';
+    return ws;
+  } catch (error) {
+    return new ClientError('refused', `WebSocket could not be created: ${String(error)}`, undefined, error);
+  }
+}
+
+/** A transport without a socket: it reports `error` after open returns, unless closed first. */
+function failed(error: ClientError, sink: TransportSink): Transport {
+  let done = false;
+  queueMicrotask(() => {
+    if (!done) sink.end(error);
+  });
+  return {
+    name: 'websocket',
+    flush: () => undefined,
+    ack: () => undefined,
+    close() {
+      done = true;
+    },
+  };
+}
+
+/** The transport over a socket just created: handlers are set before it can say anything. */
+function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: TransportSink): Transport {
   let done = false;
   let hello: Hello | undefined;
   let nextSeq = 0; // sequence number of the next server message
@@ -19,43 +53,9 @@ export function openWebSocket(ctx: TransportContext, sink: TransportSink): Trans
   const end = (error: ClientError, closeSocket = false): void => {
     if (done) return;
     done = true;
-    if (closeSocket) ws?.close(4000, 'protocol-error');
+    if (closeSocket) ws.close(4000, 'protocol-error');
     sink.end(error);
   };
-
-  const Ctor = ctx.options.WebSocket;
-  try {
-    if (Ctor === undefined) throw new ClientError('unavailable', 'WebSocket is not available in this runtime');
-    const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws');
-    ws = new Ctor(url);
-    ws.binaryType = 'arraybuffer';
-  } catch (error) {
-    const failure = error instanceof ClientError ? error : new ClientError('refused', `WebSocket could not be created: ${String(error)}`, undefined, error);
-    queueMicrotask(() => end(failure));
-  }
-
-  const transport: Transport = {
-    name: 'websocket',
-    flush() {
-      if (done || hello === undefined || ws === undefined || ws.readyState !== 1) return;
-      written = Math.max(written, ctx.outbox.first - 1);
-      for (let message = ctx.outbox.at(written + 1); message !== undefined; message = ctx.outbox.at(written + 1)) {
-        ws.send(encodeFrame(message));
-        written += 1;
-      }
-    },
-    ack(seq) {
-      if (!done && hello !== undefined && ws?.readyState === 1) ws.send(ackFrame(seq));
-    },
-    close(final) {
-      if (done) return;
-      done = true;
-      // 1000 tells the server the application is done; 4000 that this socket is being
-      // given up (an open timeout) while the session should live on.
-      ws?.close(final ? 1000 : 4000, final ? 'client-close' : 'abandoned');
-    },
-  };
-  if (ws === undefined) return transport;
 
   ws.onmessage = (event) => {
     if (done) return;
@@ -74,16 +74,40 @@ export function openWebSocket(ctx: TransportContext, sink: TransportSink): Trans
       sink.received(frame.received);
     }
   };
-  ws.onclose = (event) => {
-    const final = finalCloses[event.code];
-    if (final !== undefined) return end(new ClientError(final, `WebSocket closed by the server: ${event.code} ${event.reason || final}`, event.code));
-    // The server sends 1000 on a session only when the channel itself closed (ch.close()).
-    if (event.code === 1000 && hello !== undefined) return end(sessionClosed(event.reason || 'server-close', 1000));
-    const what = hello === undefined ? 'refused' : 'lost';
-    end(new ClientError(what, `WebSocket ${hello === undefined ? 'could not open' : 'closed'} (code ${event.code})`, event.code));
-  };
+  ws.onclose = (event) => end(closeError(event, hello !== undefined));
   // An error is always followed by a close, which reports it. The listener must exist: `ws`
   // in Node throws an 'error' nobody listens to.
   ws.onerror = () => undefined;
-  return transport;
+
+  return {
+    name: 'websocket',
+    flush() {
+      if (done || hello === undefined || ws.readyState !== 1) return;
+      // Counted message by message, so a send that throws leaves `written` true.
+      written = Math.max(written, ctx.outbox.first - 1);
+      for (let message = ctx.outbox.at(written + 1); message !== undefined; message = ctx.outbox.at(written + 1)) {
+        ws.send(encodeFrame(message));
+        written += 1;
+      }
+    },
+    ack(seq) {
+      if (!done && hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
+    },
+    close(final) {
+      if (done) return;
+      done = true;
+      // 1000 tells the server the application is done; 4000 that this socket is being
+      // given up (an open timeout) while the session should live on.
+      ws.close(final ? 1000 : 4000, final ? 'client-close' : 'abandoned');
+    },
+  };
+}
+
+/** What a close means: a resume refused for good, the channel closed by the server, or a lost socket. */
+function closeError(event: { code: number; reason: string }, opened: boolean): ClientError {
+  const final = finalCloses[event.code];
+  if (final !== undefined) return new ClientError(final, `WebSocket closed by the server: ${event.code} ${event.reason || final}`, event.code);
+  // The server sends 1000 on a session only when the channel itself closed (ch.close()).
+  if (event.code === 1000 && opened) return sessionClosed(event.reason || 'server-close', 1000);
+  return new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})`, event.code);
 }
