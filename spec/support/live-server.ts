@@ -186,3 +186,25 @@ export class Inbox<T> {
     return new Promise((resolve) => this.#waiters.push({ count, resolve }));
   }
 }
+
+/** Counts events without keeping them (for tests that measure the heap), awaitable by count. */
+export class Counter {
+  count = 0;
+  #waiters: Array<{ count: number; resolve: () => void }> = [];
+
+  increment = (): void => {
+    this.count++;
+    if (this.#waiters.length === 0) return;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (this.count < waiter.count) return true;
+      waiter.resolve();
+      return false;
+    });
+  };
+
+  /** Resolves once the count reached `count`. */
+  until(count: number): Promise<void> {
+    if (this.count >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+}
