@@ -180,10 +180,10 @@ export class Inbox<T> {
     });
   };
 
-  /** Resolves once `count` items arrived (at once if they already did). */
-  untilCount(count: number): Promise<T[]> {
+  /** Resolves once `count` items arrived (at once if they already did); rejects after `ms`. */
+  untilCount(count: number, ms = WAIT_MS): Promise<T[]> {
     if (this.items.length >= count) return Promise.resolve(this.items);
-    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+    return bounded(new Promise((resolve) => this.#waiters.push({ count, resolve })), ms, () => `${count} items (got ${this.items.length})`);
   }
 }
 
@@ -202,9 +202,20 @@ export class Counter {
     });
   };
 
-  /** Resolves once the count reached `count`. */
-  until(count: number): Promise<void> {
+  /** Resolves once the count reached `count`; rejects after `ms`. */
+  until(count: number, ms = WAIT_MS): Promise<void> {
     if (this.count >= count) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+    return bounded(new Promise((resolve) => this.#waiters.push({ count, resolve })), ms, () => `a count of ${count} (got ${this.count})`);
   }
+}
+
+/** How long a test waits for something that should happen at once: generous for a loaded CI. */
+const WAIT_MS = 10_000;
+
+function bounded<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
