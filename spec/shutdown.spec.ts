@@ -99,13 +99,19 @@ describe('live.close()', () => {
     assert.equal(s.live.channels.size, 0);
   });
 
-  it('refuses SSE and long-poll channels claimed after close', async (t) => {
-    const { s, joined } = await shutdownServer(t);
+  it('answers SSE and long-poll channels claimed after close with 503, and they close with shutdown', async (t) => {
+    const { s, joined, reasons } = await shutdownServer(t);
     await s.live.close();
-    const res = await fetch(s.url('/live'), { headers: { accept: 'text/event-stream' } });
-    t.after(() => res.body?.cancel());
-    await joined.untilCount(1);
-    assert.equal(res.status, 503);
+    const sse = await fetch(s.url('/live'), { headers: { accept: 'text/event-stream' } });
+    assert.equal(sse.status, 503);
+    assert.equal(sse.headers.get('retry-after'), '1');
+    assert.equal(await sse.text(), 'Server is shutting down');
+    const poll = await fetch(s.url('/live'));
+    assert.equal(poll.status, 503);
+    await poll.body?.cancel();
+    await joined.untilCount(2);
+    assert.deepEqual(await reasons.untilCount(2), ['shutdown', 'shutdown']);
     assert.equal(s.live.channels.size, 0);
+    assert.equal(s.live.group('everyone').size, 0);
   });
 });
