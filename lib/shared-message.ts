@@ -30,7 +30,9 @@ export class BroadcastMessage implements SharedMessage {
 
   forSessionWebSocket(): readonly Buffer[] {
     const payload = this.payload;
-    return (this.#sessionWebSocketFrame ??= frameForWebSocket(typeof payload === 'string' ? 'm' + payload : payload));
+    // Binary frames carry no type prefix on sessions: the same frame as for plain members.
+    if (typeof payload !== 'string') return this.forWebSocket();
+    return (this.#sessionWebSocketFrame ??= frameForWebSocket('m' + payload));
   }
 
   forSessionSse(): Buffer {

@@ -81,9 +81,17 @@ describe('BroadcastMessage', () => {
     assert.equal(event.toString(), 'event: greeting\nid: 7\ndata: hi\n\n');
   });
 
-  it('frames bytes as one binary frame', () => {
+  it('frames bytes as one binary frame, shared by plain and session WebSocket members', () => {
     const message = new BroadcastMessage(Buffer.from([1, 2, 3]), {});
     assert.deepEqual(Buffer.concat(message.forWebSocket()), Buffer.from([0x82, 0x03, 1, 2, 3]));
+    assert.equal(message.forSessionWebSocket(), message.forWebSocket());
+  });
+
+  it('prefixes text with m for session WebSocket members, built once', () => {
+    const message = new BroadcastMessage('hi', {});
+    const frame = message.forSessionWebSocket();
+    assert.equal(message.forSessionWebSocket(), frame);
+    assert.deepEqual(Buffer.concat(frame), Buffer.from([0x81, 0x03, 0x6d, 0x68, 0x69]));
   });
 });
 
