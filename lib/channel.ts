@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { isCloseReason, type CloseReason } from './close-reasons.js';
 import { invalidArgument } from './errors.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelHost, RequestContext } from './host.js';
+import { newChannelId } from './ids.js';
 import { normalizeSendData, payloadBytes, type SendData } from './message.js';
 import type { TransportName } from './negotiate.js';
 import { SessionLink } from './session-link.js';
@@ -45,7 +45,7 @@ const enum State {
  */
 export class Channel implements WireSink, HandlerOwner {
   /** Unguessable, unique per channel (128 random bits); a session channel's session id. */
-  readonly id: string = randomBytes(16).toString('base64url');
+  readonly id: string = newChannelId();
   readonly #host: ChannelHost;
   // The request that created the channel, until it is claimed: then the wire holds what it
   // needs, and an idle channel does not keep the whole request alive.
@@ -250,7 +250,7 @@ export class Channel implements WireSink, HandlerOwner {
       return true;
     }
     const wire = this.#wire;
-    if (wire === undefined || !this.#admit(wire, payloadBytes(message.payload))) return false;
+    if (wire === undefined || !this.#admit(wire, message.byteLength)) return false;
     wire.writeShared(message);
     this.#host.counters.sent++;
     if (this.#transport === 'http') this.#finish('server-close');
@@ -313,10 +313,12 @@ export class Channel implements WireSink, HandlerOwner {
 
   #admit(wire: Wire, bytes: number): boolean {
     const buffered = wire.bufferedBytes;
-    const { maxBufferedBytes, bufferPolicy } = this.#host.options;
-    // A message larger than the limit still goes out to an idle channel.
-    if (buffered === 0 || buffered + bytes <= maxBufferedBytes) return true;
-    if (bufferPolicy === 'drop') {
+    // The common case, first and cheap. A message larger than the limit still goes out to an
+    // idle channel.
+    if (buffered === 0) return true;
+    const options = this.#host.options;
+    if (buffered + bytes <= options.maxBufferedBytes) return true;
+    if (options.bufferPolicy === 'drop') {
       this.#host.counters.dropped++;
       return false;
     }

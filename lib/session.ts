@@ -1,5 +1,4 @@
 import type { SharedMessage } from './transports/wire.js';
-import { payloadBytes } from './message.js';
 
 /** What a client is told when it (re)connects: docs/protocol.md, "The hello". */
 export interface Hello {
@@ -31,7 +30,10 @@ export interface SessionLimits {
  * a sequence number is implied by position: entry i has number `#firstSeq + i`.
  */
 export class SessionBuffer {
-  #entries: SharedMessage[] = [];
+  // A queue as an array and a head index: dropping the oldest is O(1) (Array#shift is O(n)),
+  // and the array is compacted once the dead prefix outgrows the live part.
+  #entries: Array<SharedMessage | undefined> = [];
+  #head = 0;
   #firstSeq = 1;
   #bytes = 0;
   readonly #limits: SessionLimits;
@@ -42,20 +44,20 @@ export class SessionBuffer {
 
   /** The number the next appended message gets. */
   get nextSeq(): number {
-    return this.#firstSeq + this.#entries.length;
+    return this.#firstSeq + this.size;
   }
 
   /** Messages held (sent, not yet acknowledged, still within bounds). */
   get size(): number {
-    return this.#entries.length;
+    return this.#entries.length - this.#head;
   }
 
   /** Appends a message and returns its sequence number, letting the oldest go past the bounds. */
   append(message: SharedMessage): number {
     const seq = this.nextSeq;
     this.#entries.push(message);
-    this.#bytes += payloadBytes(message.payload);
-    while (this.#entries.length > this.#limits.messages || (this.#bytes > this.#limits.bytes && this.#entries.length > 1)) {
+    this.#bytes += message.byteLength;
+    while (this.size > this.#limits.messages || (this.#bytes > this.#limits.bytes && this.size > 1)) {
       this.#dropOldest();
     }
     return seq;
@@ -63,7 +65,7 @@ export class SessionBuffer {
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    while (this.#entries.length > 0 && this.#firstSeq <= seq) this.#dropOldest();
+    while (this.size > 0 && this.#firstSeq <= seq) this.#dropOldest();
   }
 
   /** True if `seq` is a number this session could have sent (0 means "nothing yet"). */
@@ -75,14 +77,20 @@ export class SessionBuffer {
   since(seq: number): Replay {
     const from = seq + 1;
     const gap: [number, number] | undefined = from < this.#firstSeq ? [from, this.#firstSeq - 1] : undefined;
-    const start = Math.max(0, from - this.#firstSeq);
-    return { next: Math.max(from, this.#firstSeq), gap, messages: this.#entries.slice(start) };
+    const start = this.#head + Math.max(0, from - this.#firstSeq);
+    return { next: Math.max(from, this.#firstSeq), gap, messages: this.#entries.slice(start) as SharedMessage[] };
   }
 
   #dropOldest(): void {
-    const dropped = this.#entries.shift();
+    const dropped = this.#entries[this.#head];
     if (dropped === undefined) return;
-    this.#bytes -= payloadBytes(dropped.payload);
+    this.#entries[this.#head] = undefined; // let the message go now, not at compaction
+    this.#head++;
+    this.#bytes -= dropped.byteLength;
     this.#firstSeq++;
+    if (this.#head >= 64 && this.#head * 2 >= this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { payloadBytes } from './message.js';
 import { sseSessionEvent } from './session-codec.js';
 import { eventForSse } from './transports/sse.js';
 import { frameForWebSocket } from './transports/websocket.js';
@@ -14,10 +15,17 @@ export class BroadcastMessage implements SharedMessage {
   #sseEvent: Buffer | undefined;
   #sessionWebSocketFrame: Buffer[] | undefined;
   #sessionSseEvent: Buffer | undefined;
+  #byteLength = -1;
 
   constructor(payload: Payload, fields: SendFields) {
     this.payload = payload;
     this.fields = fields;
+  }
+
+  /** The payload's size in bytes, measured once (buffer accounting reads it per member). */
+  get byteLength(): number {
+    if (this.#byteLength < 0) this.#byteLength = payloadBytes(this.payload);
+    return this.#byteLength;
   }
 
   forWebSocket(): readonly Buffer[] {

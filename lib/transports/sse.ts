@@ -75,7 +75,8 @@ export class SseWire implements Wire {
   writeShared(message: SharedMessage, seq?: number): void {
     if (this.#sessionId !== undefined && seq !== undefined) {
       // The per-channel id line and the shared event bytes leave in the same corked write.
-      this.#write(sseIdLine(this.#sessionId, seq));
+      // Both chunks as Buffers: a string beside a Buffer sends Node's writev down a slow path.
+      this.#write(Buffer.from(sseIdLine(this.#sessionId, seq), 'latin1'));
       this.#write(message.forSessionSse());
       return;
     }

@@ -150,7 +150,10 @@ export class WebSocketWire implements Wire {
 export function frameForWebSocket(payload: Payload): Buffer[] {
   const isText = typeof payload === 'string';
   const data = isText ? Buffer.from(payload) : payload;
-  return Sender.frame(data, { fin: true, opcode: isText ? 1 : 2, mask: false, readOnly: true, rsv1: false });
+  const parts = Sender.frame(data, { fin: true, opcode: isText ? 1 : 2, mask: false, readOnly: true, rsv1: false });
+  // One buffer per frame: a member's write is then one chunk, not header + payload, which
+  // halves the stream bookkeeping and the iovecs of every writev.
+  return parts.length === 1 ? parts : [Buffer.concat(parts)];
 }
 
 function socketOf(ws: WebSocket): Duplex | undefined {

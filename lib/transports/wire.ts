@@ -24,6 +24,8 @@ export interface SendFields {
 export interface SharedMessage {
   readonly payload: Payload;
   readonly fields: SendFields;
+  /** The payload's size in bytes. */
+  readonly byteLength: number;
   forWebSocket(): readonly Buffer[];
   forSse(): Buffer;
   /** The frame for session WebSockets (text prefixed with `m`, docs/protocol.md). */
