@@ -23,11 +23,15 @@ async function runStandalone(t: TestContext, file: string): Promise<{ url: strin
   return { url, output, child };
 }
 
-/** Resolves once the app's `live` counts `count` open channels (they open as clients connect). */
+/**
+ * Resolves once the app's `live` counts `count` open channels. The examples have no hook to
+ * say a client joined, so this looks every few milliseconds, for 5 seconds at most.
+ */
 async function openChannels(live: { channels: ReadonlySet<unknown> }, count: number): Promise<void> {
-  for (let turn = 0; live.channels.size < count; turn++) {
-    if (turn > 1000) throw new Error(`${count} channels never opened (${live.channels.size})`);
-    await new Promise((resolve) => setImmediate(resolve));
+  const deadline = Date.now() + 5000;
+  while (live.channels.size < count) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} open channels (${live.channels.size})`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
