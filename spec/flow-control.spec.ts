@@ -10,6 +10,7 @@ import { EventSource } from 'eventsource';
 import { createParser } from 'eventsource-parser';
 import WebSocket from 'ws';
 import { channels, type BufferPolicy, type Channel, type CloseReason } from '../lib/index.js';
+import { withTimeout } from './support/harness.js';
 import { FrameReader, Inbox, rawSse, rawWebSocket, startLiveServer, type LiveServer, type RawClient } from './support/live-server.js';
 
 const LIMIT = 64 * 1024;
@@ -120,6 +121,9 @@ for (const transport of ['websocket', 'sse'] as const) {
       assert.equal(setup.slowChannel.closeReason, 'slow-consumer');
       assert.ok(maxBuffered <= LIMIT + FRAMING_SLACK, `server buffer peaked at ${maxBuffered} bytes`);
       assert.equal(setup.s.live.group('feed').size, 2, 'the slow member left the group');
+      // Its server-side socket is let go too, not kept with its unread bytes (within the 1 s grace).
+      if (!setup.slowSocket.destroyed) await withTimeout(once(setup.slowSocket, 'close'), 3000, "the slow member's socket to close");
+      assert.equal(setup.slowSocket.destroyed, true);
 
       // The others go on being served.
       let turns = 0;

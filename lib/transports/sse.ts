@@ -9,6 +9,7 @@ import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from '.
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
 const sessionRetry = 1000;
+const slowConsumerGrace = 1000;
 const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
 
 /** Headers every event stream needs; the user's headers from the first send come on top. */
@@ -89,7 +90,8 @@ export class SseWire implements Wire {
 
   detach(): void {
     this.#res[kSink] = detachedSink;
-    this.#res.end();
+    // Superseded or too slow: the client will not read an orderly end, so free the socket.
+    this.#socket?.destroy();
   }
 
   heartbeat(): boolean {
@@ -104,6 +106,9 @@ export class SseWire implements Wire {
   end(reason: CloseReason): void {
     if (reason === 'shutdown') this.#write(formatSseRetry(this.#shutdownRetry));
     this.#res.end();
+    // A client that stopped reading would never read the end of the stream, and its socket
+    // would hold the buffered bytes forever: drop it after a grace period.
+    if (reason === 'slow-consumer' && this.#socket !== null) setTimeout(destroySocket, slowConsumerGrace, this.#socket).unref();
   }
 
   #write(chunk: string | Buffer): void {
@@ -118,6 +123,10 @@ export class SseWire implements Wire {
 export function eventForSse(payload: Payload, fields: SendFields): Buffer {
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');
   return Buffer.from(formatSseEvent(text, fields));
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
 }
 
 function responseOnClose(this: TaggedResponse): void {

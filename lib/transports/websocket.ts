@@ -136,6 +136,7 @@ export class WebSocketWire implements Wire {
     const ws = this.#ws;
     // A peer that stopped answering pings gets no close handshake: it would never finish.
     if (reason === 'client-away') ws.terminate();
+    else if (reason === 'slow-consumer') closeThenDrop(ws);
     else if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(closeCodeForReason(reason));
   }
 
@@ -144,6 +145,19 @@ export class WebSocketWire implements Wire {
     this.#missedPongs = 0;
     this.#lastHeard = performance.now();
   }
+}
+
+// A slow consumer gets its close frame, but one that stopped reading would leave it (and
+// everything queued before it) unread for ws's 30 s close timeout: drop it after a second.
+const slowConsumerGrace = 1000;
+
+function closeThenDrop(ws: WebSocket): void {
+  if (ws.readyState === WebSocket.OPEN) ws.close(closeCodeForReason('slow-consumer'));
+  setTimeout(terminateSocket, slowConsumerGrace, ws).unref();
+}
+
+function terminateSocket(ws: WebSocket): void {
+  if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
 }
 
 /** Builds the unmasked server frame of a broadcast once, for every WebSocket member. */
