@@ -40,7 +40,8 @@ export const rows: readonly Row[] = [
   { kind: 'sse-corked', client: 'sse', path: '/sse', label: 'raw SSE, socket + cork', transport: 'sse' },
   { kind: 'better-sse', client: 'sse', path: '/sse', label: 'better-sse', transport: 'sse' },
   { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse', transport: 'sse' },
-  { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new', label: 'express-channel sse session', transport: 'sse' },
+  // eco=1: the client counts events, as the client library does (no per-member id lines).
+  { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new&eco=1', label: 'express-channel sse session', transport: 'sse' },
   // What Express itself adds to a raw SSE stream (the cork twin behind an Express route).
   { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, socket + cork', transport: 'sse', extra: true },
 ];

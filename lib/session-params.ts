@@ -52,3 +52,11 @@ function integerParam<T extends number | undefined>(value: string | null, fallba
   if (!/^\d{1,15}$/.test(value)) return null;
   return Number(value);
 }
+
+/**
+ * True when a session client asked (`eco=1`) to number SSE events by their order, as it does
+ * on WebSocket, instead of reading `id:` lines: every member then gets the same bytes.
+ */
+export function countsEvents(url: string | undefined): boolean {
+  return queryOf(url)?.get('eco') === '1';
+}

@@ -2,6 +2,7 @@ import type { CloseReason } from './close-reasons.js';
 import { ChannelError } from './errors.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import type { TransportName } from './negotiate.js';
+import { countsEvents } from './session-params.js';
 import { HttpWire } from './transports/http.js';
 import { PollWire, type PollSource } from './transports/poll.js';
 import { SseWire } from './transports/sse.js';
@@ -52,7 +53,7 @@ export function createWire(
       return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined) ?? 'protocol-error';
     }
     case 'sse':
-      return new SseWire(req, res, head, sink, host.options.shutdownRetry, session?.id);
+      return new SseWire(req, res, head, sink, host.options.shutdownRetry, session && { id: session.id, idLines: !countsEvents(req.url) });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');
       return new PollWire(res, sink, session.source, session.ack, host.options.pollTimeout);

@@ -223,6 +223,24 @@ describe('session resume', () => {
     assert.equal(routeRuns(), 1);
   });
 
+  it('sends every SSE session member the same bytes when the client counts events (eco=1), with id lines otherwise', async (t) => {
+    const { served, group } = await sessionApp(t);
+    const read = async (query: string): Promise<string> => {
+      const res = await fetch(`${served.url}/live?${query}`, { headers: { accept: 'text/event-stream' } });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('data: news')) {
+        const { value } = await reader.read();
+        text += Buffer.from(value!).toString();
+        if (text.includes('ec-hello') && !text.includes('news')) group.broadcast('news');
+      }
+      await reader.cancel();
+      return text.slice(text.indexOf('}\n\n') + 3);
+    };
+    assert.equal(await read('ecs=new&eco=1'), 'data: news\n\n');
+    assert.match(await read('ecs=new'), /^id: [\w-]{22}\.1\ndata: news\n\n$/);
+  });
+
   it('keeps plain channels plain: no ids, onClose as soon as the connection ends', async (t) => {
     const live = channels();
     const app = express();

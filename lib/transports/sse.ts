@@ -8,6 +8,12 @@ import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from '.
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
+/** A session stream: its id, and whether events carry `id: SESSION.SEQ` lines. */
+export interface SseSession {
+  id: string;
+  idLines: boolean;
+}
+
 const sessionRetry = 1000;
 const slowConsumerGrace = 1000;
 const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
@@ -31,15 +37,15 @@ export class SseWire implements Wire {
   readonly #res: TaggedResponse;
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
-  readonly #sessionId: string | undefined;
+  readonly #session: SseSession | undefined;
   #headOnly = false;
 
-  /** `sessionId` makes this a session stream: events carry `id: SESSION.SEQ`. */
-  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, sessionId?: string) {
+  /** `session` makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
+  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, session?: SseSession) {
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;
-    this.#sessionId = sessionId;
+    this.#session = session;
     // The body is delimited by the end of the connection, so no chunked framing is needed
     // and the socket can be written directly.
     res.useChunkedEncodingByDefault = false;
@@ -52,7 +58,7 @@ export class SseWire implements Wire {
     // A plain EventSource waits 3 s (its default) before reconnecting; a session resumes
     // without loss, so ask for a quicker return.
     this.#headOnly = req.method === 'HEAD';
-    if (sessionId !== undefined) this.#write(formatSseRetry(sessionRetry));
+    if (session !== undefined) this.#write(formatSseRetry(sessionRetry));
     // A HEAD response is complete once its headers are out (RFC 9110 §9.3.2): end it, and
     // the 'close' that follows tells the channel.
     if (this.#headOnly) res.end();
@@ -65,8 +71,10 @@ export class SseWire implements Wire {
 
   send(payload: Payload | undefined, fields: SendFields, _closeAfter?: boolean, seq?: number): void {
     if (payload === undefined) return;
-    if (this.#sessionId !== undefined && seq !== undefined) {
-      this.#write(sseIdLine(this.#sessionId, seq) + sseSessionEvent(payload, fields));
+    const session = this.#session;
+    if (session !== undefined && seq !== undefined) {
+      const event = sseSessionEvent(payload, fields);
+      this.#write(session.idLines ? sseIdLine(session.id, seq) + event : event);
       return;
     }
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
@@ -74,11 +82,11 @@ export class SseWire implements Wire {
   }
 
   writeShared(message: SharedMessage, seq?: number): void {
-    if (this.#sessionId !== undefined && seq !== undefined) {
-      // The per-channel id line and the shared event bytes leave in the same corked write.
-      // Both chunks as Buffers: a string beside a Buffer sends Node's writev down a slow path.
-      this.#write(Buffer.from(sseIdLine(this.#sessionId, seq), 'latin1'));
-      this.#write(message.forSessionSse());
+    const session = this.#session;
+    if (session !== undefined && seq !== undefined) {
+      // A client that counts events (the client library) gets the shared bytes as they are;
+      // one that relies on Last-Event-ID (a plain EventSource) gets its own id line with them.
+      this.#write(session.idLines ? withIdLine(sseIdLine(session.id, seq), message.forSessionSse()) : message.forSessionSse());
       return;
     }
     this.#write(message.forSse());
@@ -111,12 +119,27 @@ export class SseWire implements Wire {
     if (reason === 'slow-consumer' && this.#socket !== null) setTimeout(destroySocket, slowConsumerGrace, this.#socket).unref();
   }
 
-  #write(chunk: string | Buffer): void {
+  #write(chunk: string | Buffer | Buffer[]): void {
     const socket = this.#socket;
     if (this.#headOnly || socket === null || socket.destroyed || !socket.writable) return;
     corkForTick(socket);
-    socket.write(chunk);
+    if (Array.isArray(chunk)) for (const part of chunk) socket.write(part);
+    else socket.write(chunk);
   }
+}
+
+// Up to this size a session event is copied behind its id line into one chunk: one small
+// copy is cheaper than a second chunk in every writev. Larger events go as two chunks.
+const copyLimit = 4096;
+
+/** A session member's bytes: its own `id:` line, then the event shared by every member. */
+function withIdLine(idLine: string, event: Buffer): Buffer | Buffer[] {
+  const idLength = idLine.length; // ASCII: session ids are base64url, sequence numbers digits
+  if (event.length > copyLimit) return [Buffer.from(idLine, 'latin1'), event];
+  const chunk = Buffer.allocUnsafe(idLength + event.length);
+  chunk.write(idLine, 0, 'latin1');
+  event.copy(chunk, idLength);
+  return chunk;
 }
 
 /** Builds a broadcast's SSE event once, for every SSE member. */

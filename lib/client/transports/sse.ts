@@ -10,6 +10,9 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
   let hello: Hello | undefined;
+  // We ask for `eco=1`: events are numbered by order from the hello's `next`, like WebSocket
+  // frames, so the server can send every member the same bytes.
+  let next = 0;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
 
   /** Stops reading; false when already stopped. */
@@ -38,12 +41,13 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
       const h = parseHello(parseJson(event.data));
       if (h === undefined || hello !== undefined) return end(new ClientError('protocol', 'SSE: malformed or repeated ec-hello'));
       hello = h;
+      next = h.next;
       watch();
       return sink.open(h);
     }
     if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
     if (event.event === 'ec-ack') return onAck(event.data, sink);
-    onMessage(event, sink, end);
+    onMessage(event, sink, end, next++);
   };
 
   const parser = createParser({ onEvent });
@@ -68,16 +72,16 @@ function onAck(data: string, sink: TransportSink): void {
   if (isCount(received)) sink.received(received);
 }
 
-/** A numbered server message: unnamed for text, `ec-binary` for base64. */
-function onMessage(event: EventSourceMessage, sink: TransportSink, end: (error: ClientError) => void): void {
-  const seq = seqFromEventId(event.id);
-  if (seq === undefined) return end(new ClientError('protocol', `SSE: a message without a sequence number (id: ${String(event.id)})`));
+/** A server message, number `counted` by order (an `id:` must agree): unnamed for text, `ec-binary` for base64. */
+function onMessage(event: EventSourceMessage, sink: TransportSink, end: (error: ClientError) => void, counted: number): void {
+  const seq = event.id === undefined ? counted : seqFromEventId(event.id);
+  if (seq === undefined || seq !== counted) return end(new ClientError('protocol', `SSE: message ${String(event.id)} where ${counted} was expected`));
   sink.message(event.event === 'ec-binary' ? base64ToBuffer(event.data) : event.data, seq);
 }
 
 /** Reads the session's event stream into `feed` until it ends or `stopped()`; `end` hears why it ended. */
 async function read(ctx: TransportContext, signal: AbortSignal, stopped: () => boolean, feed: (text: string) => void, end: (error: ClientError) => void): Promise<void> {
-  const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
+  const url = sessionUrl(ctx.url, { ...sessionParams(ctx.session, ctx.lastSeq()), eco: 1 });
   const fetch = ctx.options.fetch;
   if (fetch === undefined) return end(new ClientError('unavailable', 'fetch is not available in this runtime'));
   let response: Response;

@@ -52,7 +52,7 @@ describe('SSE transport', () => {
     await until(conn, 'message', () => got.length === 3);
     assert.deepEqual(got, ['1 first', '2 0,1,2', '3 two\nlines']);
     assert.equal(conn.sessionId, id);
-    assert.match(srv.requests[0] ?? '', /^GET \/live\?ecs=new$/);
+    assert.match(srv.requests[0] ?? "", /^GET \/live\?ecs=new&eco=1$/);
   });
 
   it('resumes with ecs and eca after the stream ends, skipping what it already has', async (t) => {
@@ -69,7 +69,7 @@ describe('SSE transport', () => {
     conn.onmessage = (e) => got.push(String(e.data));
     await until(conn, 'message', () => got.length === 3);
     assert.deepEqual(got, ['a', 'b', 'c']);
-    assert.equal(srv.requests[1], `GET /live?ecs=${id}&eca=2`);
+    assert.equal(srv.requests[1], `GET /live?ecs=${id}&eca=2&eco=1`);
   });
 
   it('reports a gap the hello announces before the messages after it', async (t) => {
