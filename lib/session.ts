@@ -30,10 +30,12 @@ export interface SessionLimits {
  * a sequence number is implied by position: entry i has number `#firstSeq + i`.
  */
 export class SessionBuffer {
-  // A queue as an array and a head index: dropping the oldest is O(1) (Array#shift is O(n)),
-  // and the array is compacted once the dead prefix outgrows the live part.
-  #entries: Array<SharedMessage | undefined> = [];
-  #head = 0;
+  // A ring whose capacity doubles as needed and never shrinks: appending and dropping touch
+  // one slot and allocate nothing once the ring has grown to the session's working size
+  // (Array#shift is O(n), and a compacting array reallocates as it grows back).
+  #ring: Array<SharedMessage | undefined> = new Array<SharedMessage | undefined>(8);
+  #start = 0;
+  #count = 0;
   #firstSeq = 1;
   #bytes = 0;
   readonly #limits: SessionLimits;
@@ -44,28 +46,29 @@ export class SessionBuffer {
 
   /** The number the next appended message gets. */
   get nextSeq(): number {
-    return this.#firstSeq + this.size;
+    return this.#firstSeq + this.#count;
   }
 
   /** Messages held (sent, not yet acknowledged, still within bounds). */
   get size(): number {
-    return this.#entries.length - this.#head;
+    return this.#count;
   }
 
   /** Appends a message and returns its sequence number, letting the oldest go past the bounds. */
   append(message: SharedMessage): number {
-    const seq = this.nextSeq;
-    this.#entries.push(message);
+    const seq = this.#firstSeq + this.#count;
+    if (this.#count === this.#ring.length) this.#grow();
+    this.#ring[(this.#start + this.#count) & (this.#ring.length - 1)] = message;
+    this.#count++;
     this.#bytes += message.byteLength;
-    while (this.size > this.#limits.messages || (this.#bytes > this.#limits.bytes && this.size > 1)) {
-      this.#dropOldest();
-    }
+    const limits = this.#limits;
+    while (this.#count > limits.messages || (this.#bytes > limits.bytes && this.#count > 1)) this.#dropOldest();
     return seq;
   }
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    while (this.size > 0 && this.#firstSeq <= seq) this.#dropOldest();
+    while (this.#count > 0 && this.#firstSeq <= seq) this.#dropOldest();
   }
 
   /** True if `seq` is a number this session could have sent (0 means "nothing yet"). */
@@ -77,20 +80,27 @@ export class SessionBuffer {
   since(seq: number): Replay {
     const from = seq + 1;
     const gap: [number, number] | undefined = from < this.#firstSeq ? [from, this.#firstSeq - 1] : undefined;
-    const start = this.#head + Math.max(0, from - this.#firstSeq);
-    return { next: Math.max(from, this.#firstSeq), gap, messages: this.#entries.slice(start) as SharedMessage[] };
+    const messages: SharedMessage[] = [];
+    const mask = this.#ring.length - 1;
+    for (let i = Math.max(0, from - this.#firstSeq); i < this.#count; i++) messages.push(this.#ring[(this.#start + i) & mask] as SharedMessage);
+    return { next: Math.max(from, this.#firstSeq), gap, messages };
   }
 
   #dropOldest(): void {
-    const dropped = this.#entries[this.#head];
-    if (dropped === undefined) return;
-    this.#entries[this.#head] = undefined; // let the message go now, not at compaction
-    this.#head++;
+    const dropped = this.#ring[this.#start] as SharedMessage;
+    this.#ring[this.#start] = undefined; // let the message go now
+    this.#start = (this.#start + 1) & (this.#ring.length - 1);
+    this.#count--;
     this.#bytes -= dropped.byteLength;
     this.#firstSeq++;
-    if (this.#head >= 64 && this.#head * 2 >= this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
-      this.#head = 0;
-    }
+  }
+
+  // Capacities stay powers of two, so a position is `index & (length - 1)`.
+  #grow(): void {
+    const old = this.#ring;
+    const ring = new Array<SharedMessage | undefined>(old.length * 2);
+    for (let i = 0; i < this.#count; i++) ring[i] = old[(this.#start + i) & (old.length - 1)];
+    this.#ring = ring;
+    this.#start = 0;
   }
 }
