@@ -4,7 +4,7 @@ import type { ResolvedOptions } from './options.js';
 import { SessionBuffer, type Hello, type Replay } from './session.js';
 import { toJsonMessage } from './session-codec.js';
 import type { PollAnswer, PollSource } from './transports/poll.js';
-import type { SharedMessage, Wire } from './transports/wire.js';
+import type { Wire } from './transports/wire.js';
 import type { SessionWiring } from './wire-factory.js';
 
 // A connection that ends for one of these reasons ends the session too: the client said
@@ -23,9 +23,8 @@ const sessionEnders: ReadonlySet<CloseReason> = new Set<CloseReason>([
  * The session side of a channel: its replay buffer, the count of client messages delivered,
  * the timer that closes it with `'client-away'` when its client does not come back.
  */
-export class SessionLink implements PollSource {
+export class SessionLink extends SessionBuffer implements PollSource {
   readonly #channel: Channel;
-  readonly #buffer: SessionBuffer;
   readonly #options: ResolvedOptions;
   #received = 0;
   #awayTimer: NodeJS.Timeout | undefined;
@@ -34,9 +33,11 @@ export class SessionLink implements PollSource {
   #frameNumber = 0;
 
   constructor(channel: Channel, options: ResolvedOptions) {
+    // The buffer is this object's base class rather than a field: a broadcast appends to every
+    // member's buffer, and one object less per member is one cache miss less at 5,000 members.
+    super({ messages: options.sessionMessages, bytes: options.sessionBytes });
     this.#channel = channel;
     this.#options = options;
-    this.#buffer = new SessionBuffer({ messages: options.sessionMessages, bytes: options.sessionBytes });
   }
 
   /** True if a connection ending for `reason` ends the session as well. */
@@ -51,19 +52,12 @@ export class SessionLink implements PollSource {
 
   /** Messages sent and not yet acknowledged. */
   get queued(): number {
-    return this.#buffer.size;
+    return this.size;
   }
 
-  append(message: SharedMessage): number {
-    return this.#buffer.append(message);
-  }
-
-  isValidAck(seq: number): boolean {
-    return this.#buffer.isValidAck(seq);
-  }
-
-  acknowledge(seq: number): void {
-    if (this.#buffer.isValidAck(seq)) this.#buffer.acknowledge(seq);
+  /** Forgets what the client acknowledged; an acknowledgement of unsent messages is ignored. */
+  override acknowledge(seq: number): void {
+    if (this.isValidAck(seq)) super.acknowledge(seq);
   }
 
   /** Numbers a frame of the current WebSocket; true if that message was delivered already. */
@@ -96,7 +90,7 @@ export class SessionLink implements PollSource {
    * A poll is answered at once when it opens the session or when something is waiting.
    */
   greet(wire: Wire, ack: number, opening: boolean): void {
-    const replay = this.#buffer.since(ack);
+    const replay = this.since(ack);
     this.#frameNumber = this.#received;
     if (wire.name === 'poll') {
       if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
@@ -107,7 +101,7 @@ export class SessionLink implements PollSource {
   }
 
   pollAnswer(ack: number): PollAnswer {
-    const replay = this.#buffer.since(ack);
+    const replay = this.since(ack);
     return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
   }
 
