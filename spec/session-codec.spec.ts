@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import express from 'express';
+import fc from 'fast-check';
 import WebSocket from 'ws';
 import { channels, type CloseReason } from '../lib/index.js';
 import { parseClientText, parseMessageList, sseControlEvent, sseSessionEvent, toJsonMessage, webSocketControlText } from '../lib/session-codec.js';
@@ -72,4 +73,27 @@ describe('a session WebSocket that sends malformed frames', () => {
       assert.equal(echo.toString(), 'mecho:still here');
     });
   }
+});
+
+describe('session POSTs with arbitrary bodies and parameters', () => {
+  it('are answered 200, 400, 404, 409 or 413 with JSON, and the server keeps serving', async (t) => {
+    const live = channels({ maxPayload: 512 });
+    const app = express();
+    app.use(live);
+    app.get('/live', (req) => req.channel!.onReceive(() => undefined));
+    const served = await serve(t, app, live);
+    const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
+    const { session } = (await open.json()) as { session: string };
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 600 }), fc.constantFrom('ecm=1', 'ecm=0', 'ecm=x', 'ecm=99', '', 'eca=5', 'ecm=1&eca=-1'), async (body, query) => {
+        const res = await fetch(`${served.url}/live?ecs=${session}&${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        assert.ok([200, 400, 404, 409, 413].includes(res.status), `status ${res.status}`);
+        assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+        await res.json();
+      }),
+      { numRuns: 120 },
+    );
+    const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]' });
+    assert.equal(check.status, 200);
+  });
 });
