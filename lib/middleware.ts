@@ -87,7 +87,8 @@ export function channels(options?: ChannelsOptions): Live {
 
   const live = expressChannel as Live;
   Object.defineProperty(live, 'channels', { get: () => hub.open, enumerable: true });
-  live.attach = (server, handler) => routeUpgrades(server, handler, () => hub.closing);
+  const isClosing = () => hub.closing;
+  live.attach = (server, handler) => routeUpgrades(server, handler, isClosing);
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);

@@ -1,8 +1,10 @@
 import { ServerResponse, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ChannelError } from './errors.js';
 import type { UpgradeContext } from './host.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
+const routers = new WeakMap<Server, () => boolean>();
 type UpgradeRequest = IncomingMessage & { [kUpgrade]?: UpgradeContext };
 
 /** The raw socket of an upgrade request that came through `live.attach`, if any. */
@@ -17,6 +19,14 @@ export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
  * `req.channel` completes the handshake.
  */
 export function routeUpgrades(server: Server, handler: RequestListener | undefined, isClosing: () => boolean): void {
+  // Two routers on one server would both handshake the same socket: one per server, and
+  // attaching the same `live` again changes nothing.
+  const attached = routers.get(server);
+  if (attached === isClosing) return;
+  if (attached !== undefined) {
+    throw new ChannelError('ERR_CHANNEL_ALREADY_ATTACHED', 'this server already routes its upgrades through another channels() instance; attach one per server');
+  }
+  routers.set(server, isClosing);
   server.on('upgrade', function routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', destroyOnError);
     const res = new ServerResponse(req);

@@ -115,6 +115,25 @@ describe('live.attach (upgrades routed through the app)', () => {
     assert.equal(res.statusCode, 404);
   });
 
+  it('attaches once per server: again with the same live is a no-op, with another live a clear error', async (t) => {
+    const live = channels({ heartbeat: 0 });
+    const app = express();
+    app.use(live);
+    app.get('/live', (req) => req.channel!.onReceive((m) => req.channel!.send(m)));
+    const s = await serve(t, app, live);
+    live.attach(s.server);
+    assert.equal(s.server.listenerCount('upgrade'), 1);
+    const other = channels();
+    assert.throws(() => other.attach(s.server), {
+      name: 'ChannelError',
+      code: 'ERR_CHANNEL_ALREADY_ATTACHED',
+      message: 'this server already routes its upgrades through another channels() instance; attach one per server',
+    });
+    const ws = await openWebSocket(t, `${s.wsUrl}/live`);
+    ws.send('once');
+    assert.equal((await wsInbox(ws).next()).data.toString(), 'once');
+  });
+
   it('serves an Upgrade header without Connection: upgrade as the plain request it is', async (t) => {
     const live = channels({ heartbeat: 0 });
     const app = express();
