@@ -38,10 +38,13 @@ export class SessionBuffer {
   #count = 0;
   #firstSeq = 1;
   #bytes = 0;
-  readonly #limits: SessionLimits;
+  // The bounds as plain numbers: read on every append, for every member of a broadcast.
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
 
   constructor(limits: SessionLimits) {
-    this.#limits = limits;
+    this.#maxMessages = limits.messages;
+    this.#maxBytes = limits.bytes;
   }
 
   /** The number the next appended message gets. */
@@ -61,8 +64,7 @@ export class SessionBuffer {
     this.#ring[(this.#start + this.#count) & (this.#ring.length - 1)] = message;
     this.#count++;
     this.#bytes += message.byteLength;
-    const limits = this.#limits;
-    while (this.#count > limits.messages || (this.#bytes > limits.bytes && this.#count > 1)) this.#dropOldest();
+    while (this.#count > this.#maxMessages || (this.#bytes > this.#maxBytes && this.#count > 1)) this.#dropOldest();
     return seq;
   }
 

@@ -11,22 +11,19 @@ import type { Payload, SendFields, SharedMessage } from './transports/wire.js';
 export class BroadcastMessage implements SharedMessage {
   readonly payload: Payload;
   readonly fields: SendFields;
+  /** The payload's size in bytes, measured once: buffer accounting reads it for every member. */
+  readonly byteLength: number;
   #webSocketFrame: Buffer[] | undefined;
   #sseEvent: Buffer | undefined;
   #sessionWebSocketFrame: Buffer[] | undefined;
   #sessionSseEvent: Buffer | undefined;
-  #byteLength = -1;
 
   constructor(payload: Payload, fields: SendFields) {
     this.payload = payload;
     this.fields = fields;
+    this.byteLength = payloadBytes(payload);
   }
 
-  /** The payload's size in bytes, measured once (buffer accounting reads it per member). */
-  get byteLength(): number {
-    if (this.#byteLength < 0) this.#byteLength = payloadBytes(this.payload);
-    return this.#byteLength;
-  }
 
   forWebSocket(): readonly Buffer[] {
     return (this.#webSocketFrame ??= frameForWebSocket(this.payload));
