@@ -132,8 +132,8 @@ function onFrame(socket: ConnSocket, conn: Conn, data: Buffer, start: number, en
   }
   if (kind === 'ws-session') {
     if (first !== 0x6d /* 'm' */) return; // 'c': control (hello, acks)
-    // Acknowledge every 256 messages so the session's replay buffer stays small.
-    if (++conn.sessionSeq % 256 === 0) writeFrame(socket, 0x81, Buffer.from(`c{"type":"ack","seq":${conn.sessionSeq}}`));
+    // Acknowledge every 512 messages (as the client library does) so the replay buffer stays small.
+    if (++conn.sessionSeq % 512 === 0) writeFrame(socket, 0x81, Buffer.from(`c{"type":"ack","seq":${conn.sessionSeq}}`));
   }
   const hash = data.indexOf(HASH, start);
   if (hash >= 0 && hash < end) onMessage(conn, data, hash);

@@ -19,8 +19,12 @@ export type ReadyState = 0 | 1 | 2 | 3;
 type Handler<E> = ((this: Connection, event: E) => void) | null;
 type Listener<E> = ((this: Connection, event: E) => void) | { handleEvent(event: E): void } | null;
 
-/** Acknowledge server messages after this many, or after ackDelay ms, whichever comes first. */
-const ackEvery = 128;
+/**
+ * Acknowledge server messages after this many, or after ackDelay ms, whichever comes first.
+ * An acknowledgement frees the server's replay buffer but costs it a read (on SSE and poll,
+ * a whole POST) per client; 512 keeps the default 1,000-message buffer at most half full.
+ */
+const ackEvery = 512;
 const ackDelay = 1000;
 const types = ['open', 'message', 'close', 'error', 'reconnecting', 'transport', 'gap'] as const;
 
