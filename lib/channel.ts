@@ -201,11 +201,16 @@ export class Channel implements WireSink, HandlerOwner {
   resume(context: RequestContext, transport: TransportName, ack: number): void {
     const session = this.#session;
     if (session === undefined || this.#state !== State.Open) return;
-    this.#disconnect();
+    // The new connection first: a refused one (403, bad handshake) leaves the session as it
+    // was, its current connection up or its away timer running.
+    const wire = createWire(transport, context, this.#host, this, {}, session.wiring(ack));
+    if (typeof wire === 'string') return;
+    const previous = this.#wire;
+    this.#wire = undefined;
+    previous?.detach?.();
     session.stopAwayTimer();
     session.acknowledge(ack);
-    const wire = createWire(transport, context, this.#host, this, {}, session.wiring(ack));
-    if (typeof wire === 'string') return; // refused and answered; the session keeps waiting
+    if (this.#readingPaused) wire.pauseReading(true); // held messages still wait for a handler
     this.#transport = transport;
     this.#wire = wire;
     session.greet(wire, ack, false);
@@ -288,15 +293,17 @@ export class Channel implements WireSink, HandlerOwner {
     const seq = (this.#session as SessionLink).append(message);
     const wire = this.#wire;
     if (wire === undefined) return;
-    if (wire.bufferedBytes > this.#host.options.maxBufferedBytes) this.#disconnect();
+    const max = this.#host.options.maxBufferedBytes;
+    if (wire.bufferedBytes > max && (wire.flush?.() !== true || wire.bufferedBytes > max)) this.#disconnect();
     else wire.writeShared(message, seq);
   }
 
   #claim(head: Head): Wire | undefined {
     const session = this.#session;
     const context = this.#context as RequestContext;
-    this.#context = undefined;
+    // A throw (an invalid header) leaves the channel unclaimed, its request still there.
     const wire = createWire(this.#transport, context, this.#host, this, head, session?.wiring(0));
+    this.#context = undefined;
     if (typeof wire === 'string') {
       // Refused, and the client already answered (503, 403 or ws's 400): closed from the start.
       this.#state = State.Closed;
@@ -318,6 +325,9 @@ export class Channel implements WireSink, HandlerOwner {
     if (buffered === 0) return true;
     const options = this.#host.options;
     if (buffered + bytes <= options.maxBufferedBytes) return true;
+    // Part of it may be our own cork for this tick, not the client's slowness: write it out
+    // and look again before judging.
+    if (wire.flush?.() === true && wire.bufferedBytes + bytes <= options.maxBufferedBytes) return true;
     if (options.bufferPolicy === 'drop') {
       this.#host.counters.dropped++;
       return false;

@@ -22,6 +22,19 @@ export function corkForTick(stream: Writable): void {
   }
 }
 
+/**
+ * Hands what `stream` holds corked to the kernel now; true if it was corked. Used before
+ * judging a channel slow: bytes held back by our own cork are not the client's fault.
+ */
+export function uncorkNow(stream: Writable): boolean {
+  const s = stream as Corkable;
+  if (s[kCorked] !== true) return false;
+  s[kCorked] = false;
+  // It stays in this tick's list; the extra uncork there is a no-op on an uncorked stream.
+  s.uncork();
+  return true;
+}
+
 function uncorkAll(): void {
   const batch = corked;
   corked = [];

@@ -88,7 +88,8 @@ export function channels(options?: ChannelsOptions): Live {
   const live = expressChannel as Live;
   Object.defineProperty(live, 'channels', { get: () => hub.open, enumerable: true });
   const isClosing = () => hub.closing;
-  live.attach = (server, handler) => routeUpgrades(server, handler, isClosing);
+  const reportError = (error: unknown) => hub.reportError(error);
+  live.attach = (server, handler) => routeUpgrades(server, handler, isClosing, reportError);
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);

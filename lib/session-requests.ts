@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocket } from 'ws';
 import type { Channel } from './channel.js';
 import type { ChannelHub } from './hub.js';
 import type { UpgradeContext } from './host.js';
@@ -99,7 +100,10 @@ function refuse(hub: ChannelHub, res: ServerResponse, upgrade: UpgradeContext | 
   if (upgrade !== undefined && closeCode !== undefined) {
     // A browser cannot read the status of a refused upgrade, but it can read a close code.
     upgrade.release();
-    hub.webSocketServer().handleUpgrade(res.req, upgrade.socket, upgrade.head, (ws) => ws.close(closeCode, code));
+    hub.webSocketServer().handleUpgrade(res.req, upgrade.socket, upgrade.head, (ws) => {
+      ws.on('error', terminateOnError); // a bad frame before the close completes must not crash
+      ws.close(closeCode, code);
+    });
     return;
   }
   sendJson(res, status, { error: code, message: detail ?? messages[code], ...extra });
@@ -110,4 +114,8 @@ function sendJson(res: ServerResponse, status: number, body: object): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+function terminateOnError(this: WebSocket): void {
+  this.terminate();
 }

@@ -18,7 +18,7 @@ export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
  * or an unmatched route's 404 goes out as a real HTTP response; only a handler that claims
  * `req.channel` completes the handshake.
  */
-export function routeUpgrades(server: Server, handler: RequestListener | undefined, isClosing: () => boolean): void {
+export function routeUpgrades(server: Server, handler: RequestListener | undefined, isClosing: () => boolean, reportError: (error: unknown) => void): void {
   // Two routers on one server would both handshake the same socket: one per server, and
   // attaching the same `live` again changes nothing.
   const attached = routers.get(server);
@@ -29,22 +29,39 @@ export function routeUpgrades(server: Server, handler: RequestListener | undefin
   routers.set(server, isClosing);
   server.on('upgrade', function routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', destroyOnError);
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
-    res.on('finish', endSocketAfterResponse);
-    (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
-    if (isClosing()) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
+    // An upgrade pipelined behind a request whose response still owns the socket cannot be
+    // answered in order: drop the connection rather than interleave two responses.
+    if ((socket as Duplex & { _httpMessage?: unknown })._httpMessage != null) {
+      socket.destroy();
       return;
     }
-    const listener = handler ?? (server.listeners('request')[0] as RequestListener | undefined);
-    if (listener === undefined) {
-      res.writeHead(404).end();
-      return;
+    try {
+      dispatchUpgrade(server, handler, isClosing, req, socket, head);
+    } catch (error) {
+      // Nothing may throw out of an 'upgrade' listener (it would crash the process): the
+      // connection goes, the error is reported.
+      socket.destroy();
+      reportError(error);
     }
-    listener(req, res);
   });
+}
+
+function dispatchUpgrade(server: Server, handler: RequestListener | undefined, isClosing: () => boolean, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
+  res.on('finish', endSocketAfterResponse);
+  (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
+  if (isClosing()) {
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
+    return;
+  }
+  const listener = handler ?? (server.listeners('request')[0] as RequestListener | undefined);
+  if (listener === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
+  listener(req, res);
 }
 
 function releaseSocket(res: ServerResponse, socket: Duplex): void {

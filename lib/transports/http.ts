@@ -27,6 +27,8 @@ export class HttpWire implements Wire {
     this.#req = req;
     this.#res = tagged;
     this.#head = head;
+    // Claimed after the client left (the route awaited something): 'close' already fired.
+    if (req.socket.destroyed) queueMicrotask(() => sink.ended('client-close'));
   }
 
   get bufferedBytes(): number {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CloseReason } from '../close-reasons.js';
-import { corkForTick } from '../cork.js';
+import { corkForTick, uncorkNow } from '../cork.js';
 import { formatSseEvent, formatSseRetry, sseHeartbeat } from '../sse-format.js';
 import { sseControlEvent, sseIdLine, sseSessionEvent, type ServerControl } from '../session-codec.js';
 import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './wire.js';
@@ -62,7 +62,8 @@ export class SseWire implements Wire {
     // A HEAD response is complete once its headers are out (RFC 9110 §9.3.2): end it, and
     // the 'close' that follows tells the channel.
     if (this.#headOnly) res.end();
-    if (this.#socket === null) queueMicrotask(() => sink.ended('client-close'));
+    // Claimed after the client left (the route awaited something): 'close' already fired.
+    if (this.#socket === null || this.#socket.destroyed) queueMicrotask(() => sink.ended('client-close'));
   }
 
   get bufferedBytes(): number {
@@ -92,6 +93,10 @@ export class SseWire implements Wire {
     this.#write(message.forSse());
   }
 
+  flush(): boolean {
+    return this.#socket !== null && uncorkNow(this.#socket);
+  }
+
   sendControl(control: ServerControl): void {
     this.#write(sseControlEvent(control));
   }
@@ -103,7 +108,8 @@ export class SseWire implements Wire {
   }
 
   heartbeat(): boolean {
-    this.#write(sseHeartbeat);
+    if (this.#socket?.destroyed === true) this.#res[kSink].ended('client-close');
+    else this.#write(sseHeartbeat);
     return true;
   }
 

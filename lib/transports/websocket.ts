@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../close-reasons.js';
-import { corkForTick } from '../cork.js';
+import { corkForTick, uncorkNow } from '../cork.js';
 import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../session-codec.js';
 import type { Payload, SharedMessage, Wire, WireSink } from './wire.js';
 
@@ -93,6 +93,11 @@ export class WebSocketWire implements Wire {
     const socket = socketOf(this.#ws);
     if (socket) corkForTick(socket);
     this.#ws.send(webSocketControlText(control));
+  }
+
+  flush(): boolean {
+    const socket = socketOf(this.#ws);
+    return socket !== undefined && uncorkNow(socket);
   }
 
   detach(): void {

@@ -62,6 +62,8 @@ export interface Wire {
   send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean, seq?: number): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
   writeShared(message: SharedMessage, seq?: number): void;
+  /** Writes out what this tick's cork holds; true if there was a cork to lift. */
+  flush?(): boolean;
   /** HTTP: a send's status and headers, used if the response has not started yet. */
   applyHead?(head: Head): void;
   /** Session wires: writes a control message (hello, ack). */
