@@ -27,6 +27,12 @@ export interface SendOptions {
   id?: string | number;
 }
 
+/** What became of a POST of client messages (docs/protocol.md, "Sending"). */
+export interface PostOutcome {
+  received: number;
+  outcome: 'ok' | 'out-of-order' | 'closed' | 'busy';
+}
+
 /** Something that keeps a channel as a member and must forget it when it closes. */
 export interface Membership {
   delete(channel: Channel): boolean;
@@ -217,15 +223,20 @@ export class Channel implements WireSink, HandlerOwner {
   }
 
   /** @internal Client messages POSTed to a session, the first numbered `first`. */
-  receivePosted(first: number, messages: readonly Payload[]): { received: number; inOrder: boolean } {
+  receivePosted(first: number, messages: readonly Payload[]): PostOutcome {
     const session = this.#session;
-    if (session === undefined || this.#state === State.Closed) return { received: 0, inOrder: false };
-    if (first > session.received + 1) return { received: session.received, inOrder: false };
-    // Skip what an earlier (retried) POST already delivered.
+    if (session === undefined || this.#state === State.Closed) return { received: 0, outcome: 'closed' };
+    if (first > session.received + 1) return { received: session.received, outcome: 'out-of-order' };
+    const limit = this.#host.options.maxHeldMessages;
+    // Skip what an earlier (retried) POST already delivered; take no more than the handler
+    // can be holding for (a client POSTing to a route that never listens is told to wait).
     for (const message of messages.slice(session.received + 1 - first)) {
-      if (this.isOpen) this.#accept(message);
+      if (!this.isOpen || this.#handlers.heldCount >= limit) break;
+      this.#accept(message);
     }
-    return { received: session.received, inOrder: true };
+    const accepted = session.received >= first;
+    if (!accepted && this.#handlers.heldCount >= limit && first === session.received + 1) return { received: session.received, outcome: 'busy' };
+    return { received: session.received, outcome: 'ok' };
   }
 
   /** @internal */

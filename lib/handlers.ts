@@ -67,7 +67,8 @@ export class ChannelHandlers {
   /** The channel closed: close handlers run after the messages already on their way. */
   closed(reason: CloseReason): void {
     this.#closeReason = reason;
-    if (this.#held.length > 0 && this.#receivers.length === 0) {
+    // On shutdown nobody waits: `await live.close()` must find every close handler run.
+    if (this.#held.length > 0 && this.#receivers.length === 0 && reason !== 'shutdown') {
       this.#closeDeferred = setTimeout(runCloseHandlers, heldMessagesGrace, this);
       this.#closeDeferred.unref();
       return;

@@ -4,7 +4,7 @@ import type { ChannelGroup } from './group.js';
 import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
 import { handleSessionRequest } from './session-requests.js';
-import { sessionRequestOf } from './session-params.js';
+import { sessionRequestOf, type SessionRequest } from './session-params.js';
 import { routeUpgrades, upgradeOf } from './upgrade.js';
 
 /** The `next` of Connect and Express middleware. */
@@ -56,6 +56,14 @@ const channelProperty: PropertyDescriptor = {
   },
 };
 
+// A plain EventSource on `?ecs=new` comes back with Last-Event-ID by itself, also after a
+// server restart or a session's expiry. A 404 would end it for good (EventSource gives up on
+// any non-200), so an unknown session there simply opens a new one.
+function resumableOrNew(hub: ChannelHub, request: SessionRequest | undefined): SessionRequest | undefined {
+  if (request?.kind !== 'resume' || request.fromLastEventId !== true || hub.sessions.find(request.id) !== undefined) return request;
+  return { kind: 'open', poll: request.poll };
+}
+
 /**
  * Creates the middleware.
  * @param options - heartbeats, limits, sessions, adapter; every one optional.
@@ -71,7 +79,7 @@ export function channels(options?: ChannelsOptions): Live {
   const hub = new ChannelHub(resolveOptions(options));
 
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    const session = sessionRequestOf(req.url, req.headers);
+    const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
     // A request that continues a session is answered here: its route already ran once.
     if (session !== undefined && session.kind !== 'open') {
       handleSessionRequest(hub, req, res, session, upgradeOf(req));

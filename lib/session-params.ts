@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** A request's session parameters (docs/protocol.md, "Query parameters"). */
 export type SessionRequest =
   | { kind: 'open'; poll: boolean }
-  | { kind: 'resume'; id: string; ack: number; poll: boolean; firstMessage: number | undefined }
+  | { kind: 'resume'; id: string; ack: number; poll: boolean; firstMessage: number | undefined; fromLastEventId?: true }
   | { kind: 'invalid'; message: string };
 
 const sessionIdPattern = /^[A-Za-z0-9_-]{22}$/;
@@ -35,7 +35,7 @@ function resumeFromLastEventId(lastEventId: string | string[] | undefined, poll:
   if (typeof lastEventId !== 'string') return undefined;
   const match = lastEventIdPattern.exec(lastEventId.trim());
   if (match === null) return undefined;
-  return { kind: 'resume', id: match[1] as string, ack: Number(match[2]), poll, firstMessage: undefined };
+  return { kind: 'resume', id: match[1] as string, ack: Number(match[2]), poll, firstMessage: undefined, fromLastEventId: true };
 }
 
 function queryOf(url: string | undefined): URLSearchParams | undefined {

@@ -10,7 +10,7 @@ import type { SessionRequest } from './session-params.js';
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"). */
-type SessionErrorCode = 'bad-request' | 'origin-not-allowed' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'shutting-down';
+type SessionErrorCode = 'bad-request' | 'origin-not-allowed' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
@@ -19,6 +19,7 @@ const messages: Record<SessionErrorCode, string> = {
   'unknown-session': 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
   'out-of-order': 'A message is missing before this batch: resend from received + 1.',
   'payload-too-large': 'The body is larger than maxPayload.',
+  busy: 'The application is not reading messages yet: send them again later.',
   'shutting-down': 'The server is shutting down.',
 };
 
@@ -68,8 +69,10 @@ function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse,
     if (!Array.isArray(parsed)) return refuse(hub, res, undefined, 400, 'bad-request', parsed.error);
     if (parsed.length > 0 && first === undefined) return refuse(hub, res, undefined, 400, 'bad-request', 'a POST with messages needs ecm');
     channel.session?.acknowledge(request.ack);
-    const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, inOrder: true };
-    if (!result.inOrder) return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
+    const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
+    if (result.outcome === 'closed') return refuse(hub, res, undefined, 404, 'unknown-session');
+    if (result.outcome === 'busy') return refuse(hub, res, undefined, 503, 'busy', undefined, { received: result.received });
+    if (result.outcome === 'out-of-order') return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
     sendJson(res, 200, { received: result.received });
   });
 }

@@ -13,7 +13,7 @@ describe('sessionRequestOf', () => {
     [`/live?ecs=${id}`, {}, { kind: 'resume', id, ack: 0, poll: false, firstMessage: undefined }],
     [`/live?ecs=${id}&eca=41&ect=poll`, {}, { kind: 'resume', id, ack: 41, poll: true, firstMessage: undefined }],
     [`/live?ecs=${id}&ecm=3`, {}, { kind: 'resume', id, ack: 0, poll: false, firstMessage: 3 }],
-    ['/live?ecs=new', { 'last-event-id': `${id}.17` }, { kind: 'resume', id, ack: 17, poll: false, firstMessage: undefined }],
+    ['/live?ecs=new', { 'last-event-id': `${id}.17` }, { kind: 'resume', id, ack: 17, poll: false, firstMessage: undefined, fromLastEventId: true }],
     ['/live?ecs=new', { 'last-event-id': 'something-else' }, { kind: 'open', poll: false }],
     ['/live?ecs=short', {}, { kind: 'invalid', message: 'ecs must be "new" or a session id' }],
     [`/live?ecs=${id}&eca=-1`, {}, { kind: 'invalid', message: 'eca must be an integer >= 0' }],
