@@ -7,7 +7,7 @@ import { normalizeSendData, payloadBytes, type SendData } from './message.js';
 import type { TransportName } from './negotiate.js';
 import { SessionLink } from './session-link.js';
 import { BroadcastMessage } from './shared-message.js';
-import { assertSseFields } from './sse-format.js';
+import { assertNotReserved, assertSseFields } from './sse-format.js';
 import type { ClientControl } from './session-codec.js';
 import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './transports/wire.js';
 import { createWire } from './wire-factory.js';
@@ -109,6 +109,7 @@ export class Channel implements WireSink, HandlerOwner {
     if (this.#state === State.Closed) return false;
     const { head, payload } = normalizeSendData(data);
     assertSseFields(options);
+    if (this.#session !== undefined) assertNotReserved(options.event);
     const closeAfter = options.close ?? this.#transport === 'http';
     if (this.#state === State.Unclaimed) {
       if (this.#claim(head) === undefined) return false;

@@ -1,5 +1,5 @@
 import type { Channel, Membership } from './channel.js';
-import { assertSseFields } from './sse-format.js';
+import { assertNotReserved, assertSseFields } from './sse-format.js';
 import { BroadcastMessage } from './shared-message.js';
 import { toPayload } from './message.js';
 import { invalidArgument } from './errors.js';
@@ -75,6 +75,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
       throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `broadcast() takes a string or bytes, got ${data === null ? 'null' : typeof data}`);
     }
     assertSseFields(options);
+    assertNotReserved(options.event); // members may be sessions
     const payload = toPayload(data);
     this.#observer?.published(this, payload, options);
     return this.deliver(payload, options);

@@ -3,7 +3,7 @@ import type { Payload, SendFields } from './transports/wire.js';
 import { formatSseEvent } from './sse-format.js';
 
 /** Control messages (docs/protocol.md): server → client hello/ack, client → server ack. */
-export type ServerControl = ({ type: 'hello' } & Hello) | { type: 'ack'; received: number };
+export type ServerControl = ({ type: 'hello' } & Hello) | { type: 'ack'; received: number } | { type: 'close'; reason: string };
 export type ClientControl = { type: 'ack'; seq: number };
 
 /** A message as JSON carries it in poll answers and POST bodies. */

@@ -22,6 +22,13 @@ export function assertSseFields(fields: SseFields): void {
   }
 }
 
+/** Event names starting with `ec-` carry the session protocol (docs/protocol.md). */
+export function assertNotReserved(event: string | undefined): void {
+  if (event?.startsWith('ec-') === true) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_FIELD', `SSE event names starting with "ec-" are reserved for the session protocol, got ${JSON.stringify(event)}`);
+  }
+}
+
 /**
  * Encodes one event. Every line ending in the data (`\r\n`, `\r` or `\n`, all of which the
  * spec treats as line ends) starts a new `data:` line, so the client rebuilds the text with

@@ -97,3 +97,26 @@ describe('session POSTs with arbitrary bodies and parameters', () => {
     assert.equal(check.status, 200);
   });
 });
+
+describe('reserved event names', () => {
+  it('refuses an SSE event name starting with ec- on a session and in a broadcast, before writing', async (t) => {
+    const live = channels();
+    const app = express();
+    app.use(live);
+    const outcome = deferred<string>();
+    app.get('/live', (req) => {
+      const ch = req.channel!;
+      try {
+        ch.send('x', { event: 'ec-hello' });
+      } catch (error) {
+        outcome.resolve((error as Error).message);
+      }
+      ch.send('nothing was written before: this claims the channel now');
+    });
+    const served = await serve(t, app, live);
+    const res = await fetch(`${served.url}/live?ecs=new`, { headers: { accept: 'text/event-stream' } });
+    t.after(() => res.body?.cancel());
+    assert.equal(await outcome.promise, 'SSE event names starting with "ec-" are reserved for the session protocol, got "ec-hello"');
+    assert.throws(() => live.group('g').broadcast('x', { event: 'ec-close' }), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_FIELD' });
+  });
+});

@@ -119,6 +119,9 @@ export class SseWire implements Wire {
 
   end(reason: CloseReason): void {
     if (reason === 'shutdown') this.#write(formatSseRetry(this.#shutdownRetry));
+    // A session client takes the end of a stream for a lost connection and comes back; tell
+    // it the channel itself closed. (On shutdown it should come back: the server restarts.)
+    else if (this.#session !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
     this.#res.end();
     // A client that stopped reading would never read the end of the stream, and its socket
     // would hold the buffered bytes forever: drop it after a grace period.

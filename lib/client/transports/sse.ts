@@ -2,7 +2,7 @@
 // "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { base64ToBuffer, parseHello, parseJson, isRecord, isCount, seqFromEventId, type Hello } from '../codec.js';
-import { ClientError } from '../errors.js';
+import { ClientError, sessionClosed } from '../errors.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
@@ -47,6 +47,7 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     }
     if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
     if (event.event === 'ec-ack') return onAck(event.data, sink);
+    if (event.event === 'ec-close') return end(sessionClosed(closeReason(event.data)));
     onMessage(event, sink, end, next++);
   };
 
@@ -63,6 +64,13 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     ack: () => ctx.poster.kick(true),
     close: () => void stop(),
   };
+}
+
+/** The reason in an `ec-close` event's data. */
+function closeReason(data: string): string {
+  const body = parseJson(data);
+  const reason = isRecord(body) ? body['reason'] : undefined;
+  return typeof reason === 'string' ? reason : 'server-close';
 }
 
 /** The server delivered the client's messages up to `received`. */
