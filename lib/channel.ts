@@ -160,7 +160,10 @@ export class Channel implements WireSink, HandlerOwner {
     if (this.#state === State.Closed) return;
     // A session WebSocket's frames are numbered from the hello's `received`: one a POST in
     // flight already delivered is skipped, so each client message arrives once.
-    if (this.#session?.isRepeatedFrame() === true) return;
+    if (this.#session?.isRepeatedFrame() === true) {
+      this.#session.scheduleAck(this.#wire); // so the client can let it go
+      return;
+    }
     this.#accept(message);
   }
 

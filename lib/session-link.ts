@@ -69,6 +69,11 @@ export class SessionLink extends SessionBuffer implements PollSource {
   /** Counts a delivered client message; on a WebSocket, acknowledges it once per tick. */
   countReceived(wire: Wire | undefined): void {
     this.#received++;
+    this.scheduleAck(wire);
+  }
+
+  /** Tells a WebSocket client, once per tick, how many of its messages were delivered. */
+  scheduleAck(wire: Wire | undefined): void {
     if (wire?.name !== 'websocket' || this.#ackWire !== undefined) return;
     this.#ackWire = wire;
     process.nextTick(sendReceivedAck, this);

@@ -79,8 +79,10 @@ export class Connection extends EventTarget {
       outbox: this.#outbox,
       session: () => this.#session,
       lastSeq: () => this.#lastSeq,
-      received: (count) => this.#outbox.release(count),
-      error: (error) => this.#emit(new ChannelErrorEvent(error, this.#transport)),
+      // A POST's answer releases messages only while POSTs carry them: after a switch to
+      // WebSocket, the socket numbers them from the hello (see transports/websocket.ts).
+      received: (count) => this.#poster.enabled && this.#outbox.release(count),
+      error: (error) => this.#state < 2 && this.#emit(new ChannelErrorEvent(error, this.#transport)),
       gone: (error) => this.#fail(error, this.#transport),
       // WebSocket writes wait for POSTs in flight (see #flush); SSE and poll need no nudge.
       idle: () => this.#active?.name === 'websocket' && this.#flush(),
@@ -243,6 +245,7 @@ export class Connection extends EventTarget {
     if (seq > this.#lastSeq + 1) this.#emit(new GapEvent(this.#lastSeq + 1, seq - 1));
     this.#lastSeq = seq;
     this.#emit(new ChannelMessageEvent(data, seq));
+    if (this.#state !== 1) return; // the handler closed: no acknowledgement timer to leave behind
     if (this.#lastSeq - this.#ackedSeq >= ackEvery) this.#ack();
     else this.#timers.ack ??= setTimeout(() => this.#ack(), ackDelay);
   }
@@ -274,7 +277,7 @@ export class Connection extends EventTarget {
   }
 
   #fail(error: ClientError, transport: TransportName | undefined): void {
-    if (this.#state === 3) return;
+    if (this.#state >= 2) return; // close() owns the ending already
     this.#state = 2;
     this.#stop(false);
     this.#emit(new ChannelErrorEvent(error, transport));

@@ -61,9 +61,9 @@ for (const transport of transports) {
       const closed = await nextEvent(conn, 'close');
       assert.equal(closed.sessionGone, true);
       assert.equal(closed.wasClean, false);
-      // A WebSocket sees the close itself; an SSE stream just ends and the resume learns it;
-      // a poll sees it if one was held at that moment, else its next poll learns it.
-      const expected = { websocket: ['1000 server-close'], sse: ['4404 unknown-session'], poll: ['1000 server-close', '4404 unknown-session'] };
+      // A WebSocket sees the close frame, an SSE stream its ec-close event; a poll sees it if
+      // one was held at that moment, else its next poll learns it.
+      const expected = { websocket: ['1000 server-close'], sse: ['1000 server-close'], poll: ['1000 server-close', '4404 unknown-session'] };
       assert.ok(expected[transport].includes(`${closed.code} ${closed.reason}`), `${closed.code} ${closed.reason}`);
       assert.equal(conn.readyState, 3);
     });

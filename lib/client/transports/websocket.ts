@@ -8,6 +8,16 @@ import type { Transport, TransportContext, TransportSink } from './transport.js'
 
 /** Close codes with which the server ends a resume for good. */
 const finalCloses: Record<number, 'unknown-session' | 'resume-refused'> = { 4404: 'unknown-session', 4403: 'resume-refused' };
+// Codes with which the server ends the session itself (docs/sessions.md): a protocol error or
+// an oversized message. Resuming would only meet unknown-session.
+const sessionEnders: Record<number, string> = {
+  1002: 'protocol-error',
+  1003: 'unsupported',
+  1007: 'invalid-payload-data',
+  1008: 'policy-violation',
+  1009: 'message-too-big',
+  1010: 'mandatory-extension',
+};
 
 export function openWebSocket(ctx: TransportContext, sink: TransportSink): Transport {
   const ws = createSocket(ctx);
@@ -71,7 +81,9 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
     } else if (frame.kind === 'message') {
       sink.message(frame.data, nextSeq++);
     } else if (frame.kind === 'ack') {
-      sink.received(frame.received);
+      // Never release what this socket has not written: a POST still in flight when we
+      // switched may have delivered those, and they must still be numbered here.
+      sink.received(Math.min(frame.received, written));
     }
   };
   ws.onclose = (event) => end(closeError(event, hello !== undefined));
@@ -109,5 +121,7 @@ function closeError(event: { code: number; reason: string }, opened: boolean): C
   if (final !== undefined) return new ClientError(final, `WebSocket closed by the server: ${event.code} ${event.reason || final}`, event.code);
   // The server sends 1000 on a session only when the channel itself closed (ch.close()).
   if (event.code === 1000 && opened) return sessionClosed(event.reason || 'server-close', 1000);
+  const ender = sessionEnders[event.code];
+  if (ender !== undefined && opened) return sessionClosed(ender, event.code);
   return new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})`, event.code);
 }

@@ -103,7 +103,7 @@ describe('SSE transport', () => {
     assert.ok(n >= 2);
   });
 
-  it('acknowledges after 128 messages by POSTing eca with an empty batch', async (t) => {
+  it('acknowledges after 512 messages by POSTing eca with an empty batch', async (t) => {
     let posted!: (post: string) => void;
     const post = new Promise<string>((resolve) => (posted = resolve));
     const srv = await handServer(t, (req, res) => {
@@ -117,15 +117,15 @@ describe('SSE transport', () => {
         return;
       }
       stream(res);
-      res.write(hello() + Array.from({ length: 130 }, (_, i) => `id: ${id}.${i + 1}\ndata: ${i + 1}\n\n`).join(''));
+      res.write(hello() + Array.from({ length: 514 }, (_, i) => `id: ${id}.${i + 1}\ndata: ${i + 1}\n\n`).join(''));
     });
     const conn = connect(srv.url, { transports: ['sse'] });
     t.after(() => conn.close());
     let got = 0;
     conn.onmessage = () => got++;
-    await until(conn, 'message', () => got === 130);
-    // 128 messages trigger an acknowledgement at once (no waiting for the 1 s timer).
-    assert.equal(await post, `/live?ecs=${id}&ecm=1&eca=128 []`);
+    await until(conn, 'message', () => got === 514);
+    // 512 messages trigger an acknowledgement at once (no waiting for the 1 s timer).
+    assert.equal(await post, `/live?ecs=${id}&ecm=1&eca=512 []`);
   });
 
   it('closes with sessionGone on a 404 unknown-session JSON answer to a resume', async (t) => {
