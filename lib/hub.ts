@@ -8,6 +8,10 @@ import type { ResolvedOptions } from './options.js';
 import { GroupRegistry } from './registry.js';
 import { SessionTable } from './session-table.js';
 
+// How long a closed polling session still answers one poll with its last messages and the
+// reason. A polling client asks again as soon as an answer arrives, so a few seconds suffice.
+const closedPollGrace = 5000;
+
 /** What `live.stats()` returns. */
 export interface ChannelStats {
   /** Open channels per transport. */
@@ -80,7 +84,11 @@ export class ChannelHub implements ChannelHost {
 
   channelClosed(channel: Channel): void {
     this.open.delete(channel);
-    if (channel.isSession) this.sessions.delete(channel);
+    if (channel.isSession) {
+      this.sessions.delete(channel);
+      // A polling client learns of a close from its next poll: keep the session for it.
+      if (channel.transport === 'poll' && !this.closing) this.sessions.bury(channel, closedPollGrace);
+    }
     if (this.open.size > 0) return;
     clearInterval(this.#heartbeatTimer);
     this.#heartbeatTimer = undefined;

@@ -41,7 +41,11 @@ export function handleSessionRequest(hub: ChannelHub, req: IncomingMessage, res:
   if (request.kind === 'open') return;
   if (hub.closing) return refuse(hub, res, upgrade, 503, 'shutting-down');
   const channel = hub.sessions.find(request.id);
-  if (channel === undefined) return refuse(hub, res, upgrade, 404, 'unknown-session');
+  if (channel === undefined) {
+    const closed = request.poll && req.method === 'GET' ? hub.sessions.takeClosed(request.id) : undefined;
+    if (closed !== undefined) return answerClosedPoll(res, closed, request.ack);
+    return refuse(hub, res, upgrade, 404, 'unknown-session');
+  }
   const authorize = hub.options.authorizeResume;
   if (authorize !== undefined && !authorize(req, channel)) return refuse(hub, res, upgrade, 403, 'resume-refused');
   if (req.method === 'POST') return receivePost(hub, req, res, channel, request);
@@ -75,6 +79,13 @@ function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse,
     if (result.outcome === 'out-of-order') return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
     sendJson(res, 200, { received: result.received });
   });
+}
+
+/** The last poll of a session the application closed: what the client missed, and why. */
+function answerClosedPoll(res: ServerResponse, channel: Channel, ack: number): void {
+  const answer = channel.session?.pollAnswer(ack);
+  if (answer === undefined) return;
+  sendJson(res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
 }
 
 /** Reads a body up to `limit` bytes; calls back with undefined past it. */

@@ -116,6 +116,17 @@ describe('poll transport', () => {
     assert.equal(answer.closed, 'server-close');
   });
 
+  it('answers the next poll with the last messages and the reason when the channel closed between polls', async (t) => {
+    const { channel, poll } = await pollApp(t);
+    channel.send('bye');
+    channel.close();
+    const answer = (await (await poll(0)).json()) as PollAnswer;
+    assert.deepEqual(answer.messages, ['bye']);
+    assert.equal(answer.closed, 'server-close');
+    // Only once: the poll after that learns the session is gone.
+    assert.equal((await poll(1)).status, 404);
+  });
+
   it('answers polls on close() with shutdown', async (t) => {
     const { live, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
     const arrived = held();
