@@ -3,7 +3,7 @@
 // reserved `ec-*` ones. Its own reconnection is switched off by closing it on the first
 // error: the Connection reconnects, with its backoff and its resume parameters.
 import { base64ToBuffer, isCount, isRecord, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
-import { ClientError } from '../errors.js';
+import { ClientError, sessionClosed } from '../errors.js';
 import type { EventSourceLike } from '../options.js';
 import { sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
@@ -44,6 +44,11 @@ export function openEventSource(ctx: TransportContext, sink: TransportSink): Tra
     const body = parseJson(event.data);
     const received = isRecord(body) ? body['received'] : undefined;
     if (!done && isCount(received)) sink.received(received);
+  });
+  source.addEventListener('ec-close', (event) => {
+    const body = parseJson(event.data);
+    const reason = isRecord(body) && typeof body['reason'] === 'string' ? body['reason'] : 'server-close';
+    if (!done) end(sessionClosed(reason));
   });
   const onMessage = (binary: boolean) => (event: { data: string; lastEventId: string }) => {
     if (done) return;
