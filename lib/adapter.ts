@@ -2,6 +2,12 @@ import type { Payload, SendFields } from './transports/wire.js';
 
 /** A broadcast as it travels between processes. */
 export interface AdapterMessage {
+  /**
+   * The `live` instance that published it. A transport that also hands a process its own
+   * publishes (Redis pub/sub does) can rely on `live` to skip them: members on the
+   * publishing process were already reached.
+   */
+  origin: string;
   group: string;
   payload: Payload;
   fields: SendFields;

@@ -1,4 +1,6 @@
 import type { Adapter, AdapterMessage } from './adapter.js';
+import { newChannelId } from './ids.js';
+import { toPayload } from './message.js';
 import { ChannelGroup, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from './transports/wire.js';
 
@@ -13,6 +15,7 @@ export class GroupRegistry implements GroupObserver {
   readonly #forget = new FinalizationRegistry<string>((name) => this.#forgetIfCollected(name));
   readonly #adapter: Adapter | undefined;
   readonly #onAdapterError: (error: unknown) => void;
+  readonly #origin = newChannelId();
 
   constructor(adapter: Adapter | undefined, onAdapterError: (error: unknown) => void) {
     this.#adapter = adapter;
@@ -46,7 +49,7 @@ export class GroupRegistry implements GroupObserver {
 
   published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void {
     if (this.#adapter === undefined || group.name === undefined) return;
-    const message: AdapterMessage = { group: group.name, payload, fields: { event: options.event, id: options.id } };
+    const message: AdapterMessage = { origin: this.#origin, group: group.name, payload, fields: { event: options.event, id: options.id } };
     const adapter = this.#adapter;
     // A failing adapter must not take the local broadcast down with it: report and go on.
     Promise.resolve()
@@ -55,7 +58,9 @@ export class GroupRegistry implements GroupObserver {
   }
 
   #deliverRemote(message: AdapterMessage): void {
-    this.#occupied.get(message.group)?.deliver(message.payload, message.fields);
+    if (message.origin === this.#origin) return; // our own broadcast, already delivered here
+    // A serialising transport may hand bytes back as a plain Uint8Array: make them a Buffer.
+    this.#occupied.get(message.group)?.deliver(toPayload(message.payload), message.fields);
   }
 
   #forgetIfCollected(name: string): void {

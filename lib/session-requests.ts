@@ -93,6 +93,8 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
   // A body parser that ran before us (express.json()) already consumed the stream.
   const parsedBody = (req as { body?: unknown }).body;
   if (req.readableEnded && parsedBody !== undefined) return done(JSON.stringify(parsedBody));
+  // Read by someone else without a parsed body left behind: nothing will come any more.
+  if (req.readableEnded) return done('');
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {

@@ -226,6 +226,7 @@ export class Connection extends EventTarget {
     if (this.#state === 1) this.#emit(new OpenEvent(name, resumed));
     if (this.#state !== 1) return;
     this.#sync(hello);
+    if (this.#state !== 1) return; // a gap handler closed the connection
     this.#poster.enabled = name !== 'websocket';
     this.#flush();
   }

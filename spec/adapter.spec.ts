@@ -1,0 +1,89 @@
+// The adapter seam: broadcasts reach a group's members on every process. Two `live`
+// instances (two servers) share a bus that, like Redis pub/sub, hands every subscriber every
+// message, its publisher's own included.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import express from 'express';
+import WebSocket from 'ws';
+import { channels, type Adapter, type AdapterMessage, type Live } from '../lib/index.js';
+import { deferred, serve, withTimeout } from './support/harness.js';
+
+function bus(): () => Adapter {
+  const subscribers = new Set<(message: AdapterMessage) => void>();
+  return () => ({
+    publish: (message) => {
+      // Asynchronous, as a network hop is.
+      for (const deliver of subscribers) setImmediate(deliver, structuredClone(message));
+    },
+    subscribe: (deliver) => void subscribers.add(deliver),
+  });
+}
+
+async function node(t: TestContext, adapter: Adapter): Promise<{ live: Live; wsUrl: string }> {
+  const live = channels({ adapter });
+  const app = express();
+  app.use(live);
+  app.get('/room', (req) => void live.group('room').add(req.channel!));
+  const served = await serve(t, app, live);
+  return { live, wsUrl: served.wsUrl };
+}
+
+async function member(t: TestContext, wsUrl: string, live: Live): Promise<string[]> {
+  const ws = new WebSocket(`${wsUrl}/room`);
+  t.after(() => ws.terminate());
+  const got: string[] = [];
+  ws.on('message', (data: Buffer) => got.push(data.toString()));
+  await once(ws, 'open');
+  // The route added it once the handshake was done.
+  await withTimeout(
+    (async () => {
+      while (live.group('room').size === 0) await new Promise((r) => setImmediate(r));
+    })(),
+    2000,
+    'the member',
+  );
+  return got;
+}
+
+describe('adapter', () => {
+  it('carries a broadcast to the group on every process, once each, its own echo skipped', async (t) => {
+    const connect = bus();
+    const a = await node(t, connect());
+    const b = await node(t, connect());
+    const onA = await member(t, a.wsUrl, a.live);
+    const onB = await member(t, b.wsUrl, b.live);
+    assert.equal(a.live.group('room').broadcast('from a'), 1);
+    assert.equal(b.live.group('room').broadcast('from b'), 1);
+    await withTimeout(
+      (async () => {
+        while (onA.length < 2 || onB.length < 2) await new Promise((r) => setImmediate(r));
+      })(),
+      2000,
+      'both broadcasts on both processes',
+    );
+    // Let any echo arrive before judging.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(onA.sort(), ['from a', 'from b']);
+    assert.deepEqual(onB.sort(), ['from a', 'from b']);
+  });
+
+  it('reports a failing publish on live.on("error") and still serves the local members', async (t) => {
+    const failing: Adapter = { publish: () => Promise.reject(new Error('bus down')), subscribe: () => undefined };
+    const a = await node(t, failing);
+    const reported = deferred<Error>();
+    a.live.on('error', (e) => reported.resolve(e));
+    const onA = await member(t, a.wsUrl, a.live);
+    assert.equal(a.live.group('room').broadcast('local'), 1);
+    assert.equal((await withTimeout(reported.promise, 2000, 'the error')).message, 'bus down');
+    await withTimeout(
+      (async () => {
+        while (onA.length < 1) await new Promise((r) => setImmediate(r));
+      })(),
+      2000,
+      'the local delivery',
+    );
+    assert.deepEqual(onA, ['local']);
+  });
+});
