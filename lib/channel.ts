@@ -1,5 +1,6 @@
 import { isCloseReason, type CloseReason } from './close-reasons.js';
 import { invalidArgument } from './errors.js';
+import { hasRoom } from './flow-control.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import { newChannelId } from './ids.js';
@@ -308,9 +309,8 @@ export class Channel implements WireSink, HandlerOwner {
     const seq = (this.#session as SessionLink).append(message);
     const wire = this.#wire;
     if (wire === undefined) return;
-    const max = this.#host.options.maxBufferedBytes;
-    if (wire.bufferedBytes > max && (wire.flush?.() !== true || wire.bufferedBytes > max)) this.#disconnect();
-    else wire.writeShared(message, seq);
+    if (hasRoom(wire, 0, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
+    else this.#disconnect();
   }
 
   #claim(head: Head): Wire | undefined {
@@ -333,21 +333,12 @@ export class Channel implements WireSink, HandlerOwner {
     return wire;
   }
 
+  // The buffer policy of a plain channel: 'drop' skips the message, 'close' the channel.
   #admit(wire: Wire, bytes: number): boolean {
-    const buffered = wire.bufferedBytes;
-    // The common case, first and cheap. A message larger than the limit still goes out to an
-    // idle channel.
-    if (buffered === 0) return true;
     const options = this.#host.options;
-    if (buffered + bytes <= options.maxBufferedBytes) return true;
-    // Part of it may be our own cork for this tick, not the client's slowness: write it out
-    // and look again before judging.
-    if (wire.flush?.() === true && wire.bufferedBytes + bytes <= options.maxBufferedBytes) return true;
-    if (options.bufferPolicy === 'drop') {
-      this.#host.counters.dropped++;
-      return false;
-    }
-    this.#finish('slow-consumer');
+    if (hasRoom(wire, bytes, options.maxBufferedBytes)) return true;
+    if (options.bufferPolicy === 'drop') this.#host.counters.dropped++;
+    else this.#finish('slow-consumer');
     return false;
   }
 
