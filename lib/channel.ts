@@ -309,7 +309,7 @@ export class Channel implements WireSink, HandlerOwner {
     const seq = (this.#session as SessionLink).append(message);
     const wire = this.#wire;
     if (wire === undefined) return;
-    if (hasRoom(wire, 0, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
+    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
     else this.#disconnect();
   }
 

@@ -1,4 +1,4 @@
-import type { Channel, Membership } from './channel.js';
+import { Channel, type Membership } from './channel.js';
 import { assertNotReserved, assertSseFields } from './sse-format.js';
 import { BroadcastMessage } from './shared-message.js';
 import { toPayload } from './message.js';
@@ -85,7 +85,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
   deliver(payload: Payload, options: BroadcastOptions): number {
     const message = new BroadcastMessage(payload, { event: options.event, id: options.id });
     const except = options.except;
-    const skip = except === undefined ? undefined : isChannel(except) ? new Set([except]) : new Set(except);
+    const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
     let reached = 0;
     // Iterating the Set itself is safe while members leave (an http member closes as it is
     // answered; a slow consumer is closed): a Set iterator skips deleted entries.
@@ -95,8 +95,4 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
     }
     return reached;
   }
-}
-
-function isChannel(value: Channel | Iterable<Channel>): value is Channel {
-  return typeof (value as Channel).sendShared === 'function';
 }

@@ -1,5 +1,5 @@
 import { payloadBytes } from './message.js';
-import { sseSessionEvent } from './session-codec.js';
+import { sseSessionEvent, webSocketMessageText } from './session-codec.js';
 import { eventForSse } from './transports/sse.js';
 import { frameForWebSocket } from './transports/websocket.js';
 import type { Payload, SendFields, SharedMessage } from './transports/wire.js';
@@ -24,7 +24,6 @@ export class BroadcastMessage implements SharedMessage {
     this.byteLength = payloadBytes(payload);
   }
 
-
   forWebSocket(): readonly Buffer[] {
     return (this.#webSocketFrame ??= frameForWebSocket(this.payload));
   }
@@ -37,7 +36,7 @@ export class BroadcastMessage implements SharedMessage {
     const payload = this.payload;
     // Binary frames carry no type prefix on sessions: the same frame as for plain members.
     if (typeof payload !== 'string') return this.forWebSocket();
-    return (this.#sessionWebSocketFrame ??= frameForWebSocket('m' + payload));
+    return (this.#sessionWebSocketFrame ??= frameForWebSocket(webSocketMessageText(payload)));
   }
 
   forSessionSse(): Buffer {

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import type { CloseReason } from '../close-reasons.js';
 import { corkForTick, uncorkNow } from '../cork.js';
 import { formatSseEvent, formatSseRetry, sseHeartbeat } from '../sse-format.js';
-import { sseControlEvent, sseIdLine, sseSessionEvent, type ServerControl } from '../session-codec.js';
-import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './wire.js';
+import { sseControlEvent, sseIdLine, type ServerControl } from '../session-codec.js';
+import { detachedSink, type Head, type Payload, type SendFields, type SharedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
@@ -16,7 +16,6 @@ export interface SseSession {
 
 const sessionRetry = 1000;
 const slowConsumerGrace = 1000;
-const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
 
 /** Headers every event stream needs; the user's headers from the first send come on top. */
 const sseHeaders: OutgoingHttpHeaders = {
@@ -38,7 +37,6 @@ export class SseWire implements Wire {
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
   readonly #session: SseSession | undefined;
-  #headOnly = false;
 
   /** `session` makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
   constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, session?: SseSession) {
@@ -53,33 +51,27 @@ export class SseWire implements Wire {
     res.writeHead(head.status ?? 200, { ...(head.headers as OutgoingHttpHeaders | undefined), ...sseHeaders });
     res.flushHeaders();
     this.#res = tagged;
-    this.#socket = res.socket;
+    const socket = res.socket;
+    const headOnly = req.method === 'HEAD';
+    // A HEAD response gets no body: with no socket to write to, every write is skipped.
+    this.#socket = headOnly ? null : socket;
     tagged.on('close', responseOnClose);
     // A plain EventSource waits 3 s (its default) before reconnecting; a session resumes
     // without loss, so ask for a quicker return.
-    this.#headOnly = req.method === 'HEAD';
     if (session !== undefined) this.#write(formatSseRetry(sessionRetry));
     // A HEAD response is complete once its headers are out (RFC 9110 §9.3.2): end it, and
     // the 'close' that follows tells the channel.
-    if (this.#headOnly) res.end();
+    if (headOnly) res.end();
     // Claimed after the client left (the route awaited something): 'close' already fired.
-    if (this.#socket === null || this.#socket.destroyed) queueMicrotask(() => sink.ended('client-close'));
+    if (socket === null || socket.destroyed) queueMicrotask(() => sink.ended('client-close'));
   }
 
   get bufferedBytes(): number {
     return this.#socket?.writableLength ?? 0;
   }
 
-  send(payload: Payload | undefined, fields: SendFields, _closeAfter?: boolean, seq?: number): void {
-    if (payload === undefined) return;
-    const session = this.#session;
-    if (session !== undefined && seq !== undefined) {
-      const event = sseSessionEvent(payload, fields);
-      this.#write(session.idLines ? sseIdLine(session.id, seq) + event : event);
-      return;
-    }
-    const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-    this.#write(formatSseEvent(text, fields));
+  send(payload: Payload | undefined, fields: SendFields): void {
+    if (payload !== undefined) this.#write(plainEvent(payload, fields));
   }
 
   writeShared(message: SharedMessage, seq?: number): void {
@@ -130,7 +122,7 @@ export class SseWire implements Wire {
 
   #write(chunk: string | Buffer | Buffer[]): void {
     const socket = this.#socket;
-    if (this.#headOnly || socket === null || socket.destroyed || !socket.writable) return;
+    if (socket === null || !socket.writable) return; // `writable` is false once destroyed
     corkForTick(socket);
     if (Array.isArray(chunk)) for (const part of chunk) socket.write(part);
     else socket.write(chunk);
@@ -153,8 +145,12 @@ function withIdLine(idLine: string, event: Buffer): Buffer | Buffer[] {
 
 /** Builds a broadcast's SSE event once, for every SSE member. */
 export function eventForSse(payload: Payload, fields: SendFields): Buffer {
-  const text = typeof payload === 'string' ? payload : payload.toString('utf8');
-  return Buffer.from(formatSseEvent(text, fields));
+  return Buffer.from(plainEvent(payload, fields));
+}
+
+// A plain stream is text: bytes are sent as their UTF-8 reading.
+function plainEvent(payload: Payload, fields: SendFields): string {
+  return formatSseEvent(typeof payload === 'string' ? payload : payload.toString('utf8'), fields);
 }
 
 function destroySocket(socket: Socket): void {

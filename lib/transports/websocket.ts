@@ -5,16 +5,12 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../close-reasons.js';
 import { corkForTick, uncorkNow } from '../cork.js';
 import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../session-codec.js';
-import type { Payload, SharedMessage, Wire, WireSink } from './wire.js';
+import { detachedSink, type Payload, type SharedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 const kWire = Symbol('express-channel.wire');
-const kSession = Symbol('express-channel.session');
 const kErrorReason = Symbol('express-channel.error-reason');
-type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kSession]: boolean; [kErrorReason]?: CloseReason };
-
-// Where a detached (superseded) connection reports: nowhere.
-const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
+type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kErrorReason]?: CloseReason };
 
 // ws exports its frame builder (`Sender.frame`) but @types/ws does not declare it.
 interface FrameOptions {
@@ -60,7 +56,12 @@ export function acceptWebSocket(
  */
 export class WebSocketWire implements Wire {
   readonly name = 'websocket' as const;
+  /** True on a session: text frames carry their one-character type. */
+  readonly session: boolean;
   readonly #ws: TaggedWebSocket;
+  // Read on every write of every broadcast: looked up once. ws sets both in its handshake.
+  readonly #socket: Duplex;
+  readonly #sender: SenderState;
   #missedPongs = 0;
   #lastHeard = performance.now();
 
@@ -68,7 +69,10 @@ export class WebSocketWire implements Wire {
     const tagged = ws as TaggedWebSocket;
     tagged[kSink] = sink;
     tagged[kWire] = this;
-    tagged[kSession] = session;
+    this.session = session;
+    const internals = ws as unknown as { _socket: Duplex; _sender: SenderState };
+    this.#socket = internals._socket;
+    this.#sender = internals._sender;
     tagged.on('message', wsOnMessage);
     tagged.on('close', wsOnClose);
     tagged.on('error', wsOnError);
@@ -82,22 +86,19 @@ export class WebSocketWire implements Wire {
 
   send(payload: Payload | undefined): void {
     if (payload === undefined || this.#ws.readyState !== WebSocket.OPEN) return;
-    const socket = socketOf(this.#ws);
-    if (socket) corkForTick(socket);
+    corkForTick(this.#socket);
     const isText = typeof payload === 'string';
-    this.#ws.send(isText && this.#ws[kSession] ? webSocketMessageText(payload) : payload, { binary: !isText });
+    this.#ws.send(isText && this.session ? webSocketMessageText(payload) : payload, { binary: !isText });
   }
 
   sendControl(control: ServerControl): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    const socket = socketOf(this.#ws);
-    if (socket) corkForTick(socket);
+    corkForTick(this.#socket);
     this.#ws.send(webSocketControlText(control));
   }
 
   flush(): boolean {
-    const socket = socketOf(this.#ws);
-    return socket !== undefined && uncorkNow(socket);
+    return uncorkNow(this.#socket);
   }
 
   detach(): void {
@@ -106,18 +107,14 @@ export class WebSocketWire implements Wire {
   }
 
   writeShared(message: SharedMessage): void {
-    const ws = this.#ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const socket = socketOf(ws);
-    const sender = (ws as unknown as { _sender?: SenderState })._sender;
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    const sender = this.#sender;
     // Writing the shared frame directly is only safe while ws's sender has nothing of its
     // own pending (deflate or Blob reads); otherwise route through ws to keep order.
-    if (socket && sender && sender._state === 0 && sender._queue.length === 0) {
-      corkForTick(socket);
-      for (const chunk of ws[kSession] ? message.forSessionWebSocket() : message.forWebSocket()) socket.write(chunk);
-    } else {
-      this.send(message.payload);
-    }
+    if (sender._state !== 0 || sender._queue.length !== 0) return this.send(message.payload);
+    const socket = this.#socket;
+    corkForTick(socket);
+    for (const chunk of this.session ? message.forSessionWebSocket() : message.forWebSocket()) socket.write(chunk);
   }
 
   /** Milliseconds since the peer last answered a ping or sent a message. */
@@ -175,17 +172,13 @@ export function frameForWebSocket(payload: Payload): Buffer[] {
   return parts.length === 1 ? parts : [Buffer.concat(parts)];
 }
 
-function socketOf(ws: WebSocket): Duplex | undefined {
-  return (ws as unknown as { _socket?: Duplex })._socket;
-}
-
 function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const ws = this as TaggedWebSocket;
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   ws[kWire].pong(); // any message proves the peer alive
   if (isBinary) return ws[kSink].received(buffer);
   const text = buffer.toString('utf8');
-  if (!ws[kSession]) return ws[kSink].received(text);
+  if (!ws[kWire].session) return ws[kSink].received(text);
   const frame = parseClientText(text);
   if ('message' in frame) ws[kSink].received(frame.message);
   else if ('control' in frame) ws[kSink].control(frame.control);

@@ -46,6 +46,9 @@ export interface WireSink {
   released(wire: Wire): void;
 }
 
+/** Where a detached (superseded) connection reports: nowhere. */
+export const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
+
 /**
  * What a transport does, and nothing more: move bytes. The channel above it holds the
  * contract (ids, open/closed, handlers, ordering, buffer policy). A wire reports what the
@@ -56,10 +59,10 @@ export interface Wire {
   /** Bytes written but not yet handed to the kernel. */
   readonly bufferedBytes: number;
   /**
-   * Writes one message; with `closeAfter`, it is the last one (http-kit's close-after-send).
-   * On a session wire `seq` is the message's sequence number.
+   * Writes one message of a plain channel; with `closeAfter`, it is the last one (http-kit's
+   * close-after-send). Session messages always go through `writeShared`, numbered.
    */
-  send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean, seq?: number): void;
+  send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
   writeShared(message: SharedMessage, seq?: number): void;
   /** Writes out what this tick's cork holds; true if there was a cork to lift. */
