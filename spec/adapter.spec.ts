@@ -29,7 +29,7 @@ async function node(t: TestContext, adapter: Adapter): Promise<{ live: Live; wsU
   return { live, wsUrl: served.wsUrl };
 }
 
-async function member(t: TestContext, wsUrl: string, live: Live): Promise<string[]> {
+async function member(t: TestContext, wsUrl: string, live: Live): Promise<{ got: string[]; ws: WebSocket }> {
   const ws = new WebSocket(`${wsUrl}/room`);
   t.after(() => ws.terminate());
   const got: string[] = [];
@@ -43,7 +43,17 @@ async function member(t: TestContext, wsUrl: string, live: Live): Promise<string
     2000,
     'the member',
   );
-  return got;
+  return { got, ws };
+}
+
+/**
+ * Resolves when everything the server wrote to `ws` before its answer to a ping has arrived:
+ * the server answers on the same ordered stream, after what it already wrote.
+ */
+async function roundTrip(ws: WebSocket): Promise<void> {
+  const pong = once(ws, 'pong');
+  ws.ping();
+  await withTimeout(pong, 2000, 'a pong');
 }
 
 describe('adapter', () => {
@@ -51,8 +61,8 @@ describe('adapter', () => {
     const connect = bus();
     const a = await node(t, connect());
     const b = await node(t, connect());
-    const onA = await member(t, a.wsUrl, a.live);
-    const onB = await member(t, b.wsUrl, b.live);
+    const { got: onA, ws: wsA } = await member(t, a.wsUrl, a.live);
+    const { got: onB, ws: wsB } = await member(t, b.wsUrl, b.live);
     assert.equal(a.live.group('room').broadcast('from a'), 1);
     assert.equal(b.live.group('room').broadcast('from b'), 1);
     await withTimeout(
@@ -62,9 +72,9 @@ describe('adapter', () => {
       2000,
       'both broadcasts on both processes',
     );
-    // Let any echo arrive before judging.
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
+    // Every bus delivery ran (the bus hands them out on setImmediate, long past by now), so an
+    // echo would have been written already: a round trip on each socket brings it in before judging.
+    await Promise.all([roundTrip(wsA), roundTrip(wsB)]);
     assert.deepEqual(onA.sort(), ['from a', 'from b']);
     assert.deepEqual(onB.sort(), ['from a', 'from b']);
   });
@@ -74,7 +84,7 @@ describe('adapter', () => {
     const a = await node(t, failing);
     const reported = deferred<Error>();
     a.live.on('error', (e) => reported.resolve(e));
-    const onA = await member(t, a.wsUrl, a.live);
+    const { got: onA } = await member(t, a.wsUrl, a.live);
     assert.equal(a.live.group('room').broadcast('local'), 1);
     assert.equal((await withTimeout(reported.promise, 2000, 'the error')).message, 'bus down');
     await withTimeout(

@@ -25,14 +25,16 @@ async function runStandalone(t: TestContext, file: string): Promise<{ url: strin
 
 /**
  * Resolves once the app's `live` counts `count` open channels. The examples have no hook to
- * say a client joined, so this looks every few milliseconds, for 5 seconds at most.
+ * say a client joined, so this looks again after each turn of the event loop, for 5 seconds at most.
  */
 async function openChannels(live: { channels: ReadonlySet<unknown> }, count: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (live.channels.size < count) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} open channels (${live.channels.size})`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await withTimeout(
+    (async () => {
+      while (live.channels.size < count) await new Promise((resolve) => setImmediate(resolve));
+    })(),
+    5000,
+    `${count} open channels`,
+  );
 }
 
 describe('docs/examples/groups-chat.ts', () => {

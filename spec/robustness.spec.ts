@@ -2,7 +2,6 @@
 // or broke a promise of the docs (found in review; each test fails without its fix).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import net from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
@@ -92,8 +91,13 @@ describe('robustness', () => {
     const reasons: Record<string, CloseReason> = {};
     const done = deferred();
     const left = deferred();
+    const reached = deferred();
+    let routesReached = 0;
+    const socketsClosed: Promise<unknown>[] = [];
     const s = await app(t, {}, (a) =>
       a.get('/slow', async (req) => {
+        socketsClosed.push(once(req.socket, 'close'));
+        if (++routesReached === 2) reached.resolve();
         await left.promise;
         const ch = req.channel!;
         ch.onClose((r) => {
@@ -107,11 +111,11 @@ describe('robustness', () => {
       fetch(`${s.url}/slow`, { signal: controllers[0]!.signal, headers: { accept: 'text/event-stream' } }).catch(() => undefined),
       fetch(`${s.url}/slow`, { signal: controllers[1]!.signal }).catch(() => undefined),
     ];
-    // Wait until both requests reached the server, then leave before the route claims.
-    while (s.server.listenerCount('request') > 0 && (await connections(s.server)) < 2) await new Promise((r) => setImmediate(r));
+    // Wait until both requests reached the route, then leave before the route claims.
+    await withTimeout(reached.promise, 2000, 'both requests in the route');
     controllers.forEach((c) => c.abort());
     await Promise.all(requests);
-    while ((await connections(s.server)) > 0) await new Promise((r) => setImmediate(r));
+    await withTimeout(Promise.all(socketsClosed), 2000, 'the server to see both clients leave');
     left.resolve();
     await withTimeout(done.promise, 2000, 'both onClose');
     assert.deepEqual(reasons, { sse: 'client-close', http: 'client-close' });
@@ -190,13 +194,16 @@ describe('robustness', () => {
     const ws = new WebSocket(`${s.wsUrl}/ws`);
     await once(ws, 'open');
     ws.send('held: nobody listens');
-    await claimed.promise;
-    await new Promise((r) => setImmediate(r));
+    await withTimeout(claimed.promise, 2000, 'the route');
+    // The message reached the channel and waits there for a handler.
+    await withTimeout(
+      (async () => {
+        while (s.live.stats().received < 1) await new Promise((r) => setImmediate(r));
+      })(),
+      2000,
+      'the held message',
+    );
     await s.live.close();
     assert.equal(ran, true);
   });
 });
-
-function connections(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-}

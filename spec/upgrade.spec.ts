@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import WebSocket from 'ws';
 import { channels, type Live } from '../lib/index.js';
-import { openWebSocket, serve, withTimeout, wsInbox } from './support/harness.js';
+import { deferred, openWebSocket, serve, withTimeout, wsInbox } from './support/harness.js';
 
 /** Opens a WebSocket that the server refuses; resolves with the HTTP answer and its body. */
 async function refusedUpgrade(t: TestContext, url: string): Promise<{ res: IncomingMessage; body: string; closed: Promise<unknown> }> {
@@ -171,12 +171,14 @@ describe('live.attach (upgrades routed through the app)', () => {
     app.use(live);
     let release!: () => void;
     const decided = new Promise<void>((resolve) => (release = resolve));
+    const answered = deferred();
     const reached = new Promise<void>((resolve) => {
       app.get('/slow', async (req, res) => {
         resolve();
         await decided;
         // The client is gone by now: answering must not crash the server.
         res.status(401).send('too late');
+        answered.resolve();
         void req;
       });
     });
@@ -189,7 +191,7 @@ describe('live.attach (upgrades routed through the app)', () => {
     doomed.terminate();
     await withTimeout(gone, 2000, 'the client to go');
     release();
-    await new Promise((resolve) => setImmediate(resolve));
+    await withTimeout(answered.promise, 2000, 'the route to answer the gone client');
     const ws = await openWebSocket(t, `${s.wsUrl}/live`);
     ws.send('still here');
     assert.equal((await wsInbox(ws).next()).data.toString(), 'still here');

@@ -2,7 +2,7 @@
 // cleanup registered on the test context so every server and socket is closed at the end.
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import WebSocket, { type ClientOptions } from 'ws';
@@ -52,6 +52,21 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Sends raw bytes to 127.0.0.1:`port` and reads everything (latin1) until the server closes the connection. */
+export async function rawExchange(port: number, request: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('latin1');
+  let text = '';
+  socket.on('data', (chunk: string) => (text += chunk));
+  socket.write(request);
+  try {
+    await withTimeout(once(socket, 'close'), 2000, 'the server to close the connection');
+  } finally {
+    socket.destroy();
+  }
+  return text;
 }
 
 /** A promise with its resolve function, for values a server handler hands to the test. */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent, get, type IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import compression from 'compression';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
 import { channels, ChannelError, type Channel, type CloseReason, type Live } from '../../lib/index.js';
-import { deferred, Inbox, serve, withTimeout, type Served } from '../support/harness.js';
+import { deferred, Inbox, rawExchange, serve, withTimeout, type Served } from '../support/harness.js';
 
 /** An Express app with `live` (and optionally something before it); `setup` adds routes. */
 async function httpServer(t: TestContext, setup: (app: Express, live: Live) => void, before?: (app: Express) => void): Promise<Served & { live: Live }> {
@@ -41,17 +41,6 @@ async function readBody(res: IncomingMessage): Promise<string> {
   let body = '';
   for await (const chunk of res) body += chunk as string;
   return body;
-}
-
-/** Sends raw bytes and reads everything until the server closes the connection. */
-async function rawExchange(port: number, request: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  let text = '';
-  socket.on('data', (chunk: string) => (text += chunk));
-  socket.write(request);
-  await withTimeout(once(socket, 'close'), 2000, 'the server to close the connection');
-  return text;
 }
 
 describe('HTTP channel', () => {

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import compression from 'compression';
 import { EventSource } from 'eventsource';
 import express, { type Express } from 'express';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Live } from '../../lib/index.js';
-import { deferred, Inbox, openSse, serve, withTimeout, type Served } from '../support/harness.js';
+import { deferred, Inbox, openSse, rawExchange, serve, withTimeout, type Served } from '../support/harness.js';
 
 /** An Express app with `live`; `setup` adds the routes (and anything before `live`). */
 async function sseServer(
@@ -28,17 +26,6 @@ function eventSource(t: TestContext, url: string): EventSource {
   const es = new EventSource(url);
   t.after(() => es.close());
   return es;
-}
-
-/** Sends a raw request and reads everything until the server closes the connection. */
-async function rawExchange(port: number, request: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setEncoding('latin1');
-  let text = '';
-  socket.on('data', (chunk: string) => (text += chunk));
-  socket.write(request);
-  await withTimeout(once(socket, 'close'), 2000, 'the server to close the connection');
-  return text;
 }
 
 describe('SSE channel', () => {
