@@ -101,6 +101,20 @@ export function parseHello(value: unknown): Hello | undefined {
   return hello;
 }
 
+/** The count in an SSE `ec-ack` event's data: the server delivered the client's messages up to it. */
+export function ackReceived(data: string): number | undefined {
+  const body = parseJson(data);
+  const received = isRecord(body) ? body['received'] : undefined;
+  return isCount(received) ? received : undefined;
+}
+
+/** The reason in an SSE `ec-close` event's data. */
+export function closeReason(data: string): string {
+  const body = parseJson(data);
+  const reason = isRecord(body) ? body['reason'] : undefined;
+  return typeof reason === 'string' ? reason : 'server-close';
+}
+
 /** The sequence number in an SSE `id:` (`SESSION.SEQ`). */
 export function seqFromEventId(id: string | undefined): number | undefined {
   if (id === undefined) return undefined;

@@ -58,7 +58,6 @@ export class Connection extends EventTarget {
   #poster: Poster;
   #active: Transport | undefined;
   #attempt: object | undefined; // identifies the transport attempt whose reports count
-  #lastGood: TransportName | undefined;
   #round = 0;
   #lastSeq = 0;
   #ackedSeq = 0;
@@ -87,7 +86,7 @@ export class Connection extends EventTarget {
       // WebSocket writes wait for POSTs in flight (see #flush); SSE and poll need no nudge.
       idle: () => this.#active?.name === 'websocket' && this.#flush(),
     });
-    this.#round0();
+    this.#startRound();
   }
 
   get readyState(): ReadyState {
@@ -155,8 +154,8 @@ export class Connection extends EventTarget {
   }
 
   /** A round tries each transport once: the last one that worked first, then the list's order. */
-  #round0(): void {
-    const good = this.#lastGood;
+  #startRound(): void {
+    const good = this.#transport;
     const list = this.#options.transports;
     this.#try(good === undefined ? [...list] : [good, ...list.filter((t) => t !== good)]);
   }
@@ -210,7 +209,7 @@ export class Connection extends EventTarget {
     const delay = backoffDelay(this.#round, reconnect, random);
     this.#round += 1;
     this.#emit(new ReconnectingEvent(this.#round, delay));
-    if (this.#state === 0) this.#timers.retry = setTimeout(() => this.#round0(), delay);
+    if (this.#state === 0) this.#timers.retry = setTimeout(() => this.#startRound(), delay);
   }
 
   #opened(name: TransportName, hello: Hello): void {
@@ -218,7 +217,7 @@ export class Connection extends EventTarget {
     const previous = this.#transport;
     const resumed = this.#session !== undefined;
     this.#session = hello.session;
-    this.#transport = this.#lastGood = name;
+    this.#transport = name;
     this.#round = 0;
     this.#state = 1;
     this.#ackedSeq = this.#lastSeq;
@@ -256,7 +255,7 @@ export class Connection extends EventTarget {
     this.#timers.ack = undefined;
     if (this.#state !== 1 || this.#lastSeq === this.#ackedSeq) return;
     this.#ackedSeq = this.#lastSeq;
-    this.#active?.ack(this.#lastSeq);
+    this.#active?.ack?.(this.#lastSeq);
   }
 
   /** Writes what waits: on WebSocket directly (once no POST is in flight, to keep order), else by POST. */
@@ -264,7 +263,7 @@ export class Connection extends EventTarget {
     const active = this.#active;
     if (this.#state !== 1 || active === undefined) return;
     if (active.name !== 'websocket') this.#poster.kick();
-    else if (!this.#poster.busy) active.flush();
+    else if (!this.#poster.busy) active.flush?.();
   }
 
   /** Ends the current transport and every timer; `final` when the application closed. */
@@ -283,10 +282,12 @@ export class Connection extends EventTarget {
     this.#stop(false);
     this.#emit(new ChannelErrorEvent(error, transport));
     const { code } = error;
-    const gone = code === 'unknown-session' || code === 'session-closed';
-    if (code === 'session-closed') this.#closed(new ChannelCloseEvent(1000, String(error.cause), false, true));
-    else if (code === 'unknown-session' || code === 'resume-refused') this.#closed(new ChannelCloseEvent(code === 'unknown-session' ? 4404 : 4403, code, false, gone));
-    else this.#closed(new ChannelCloseEvent(4000, 'reconnect-failed', false, false));
+    const [status, reason, gone] =
+      code === 'session-closed' ? [1000, String(error.cause), true]
+      : code === 'unknown-session' ? [4404, code, true]
+      : code === 'resume-refused' ? [4403, code, false]
+      : [4000, 'reconnect-failed', false];
+    this.#closed(new ChannelCloseEvent(status, reason, false, gone));
   }
 
   #closed(event: ChannelCloseEvent): void {

@@ -2,38 +2,25 @@
 // cannot send headers or read an error status, and it hears only unnamed events and the
 // reserved `ec-*` ones. Its own reconnection is switched off by closing it on the first
 // error: the Connection reconnects, with its backoff and its resume parameters.
-import { base64ToBuffer, isCount, isRecord, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
+import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed } from '../errors.js';
-import type { EventSourceLike } from '../options.js';
 import { sessionParams, sessionUrl } from './http.js';
-import type { Transport, TransportContext, TransportSink } from './transport.js';
+import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 export function openEventSource(ctx: TransportContext, sink: TransportSink): Transport {
   let done = false;
   let hello: Hello | undefined;
+  const Ctor = ctx.options.EventSource;
+  if (Ctor === undefined) return failed('sse', new ClientError('unavailable', 'EventSource is not available in this runtime'), sink);
+  const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
+  const source = new Ctor(url, { withCredentials: ctx.options.credentials === 'include' });
   const end = (error: ClientError): void => {
     if (done) return;
     done = true;
-    source?.close();
+    source.close();
     sink.end(error);
   };
 
-  const Ctor = ctx.options.EventSource;
-  const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
-  const source: EventSourceLike | undefined = Ctor && new Ctor(url, { withCredentials: ctx.options.credentials === 'include' });
-  const transport: Transport = {
-    name: 'sse',
-    flush: () => undefined,
-    ack: () => ctx.poster.kick(true),
-    close() {
-      done = true;
-      source?.close();
-    },
-  };
-  if (source === undefined) {
-    queueMicrotask(() => end(new ClientError('unavailable', 'EventSource is not available in this runtime')));
-    return transport;
-  }
   source.addEventListener('ec-hello', (event) => {
     const h = parseHello(parseJson(event.data));
     if (done || hello !== undefined || h === undefined) return end(new ClientError('protocol', 'SSE: malformed or repeated ec-hello'));
@@ -41,14 +28,11 @@ export function openEventSource(ctx: TransportContext, sink: TransportSink): Tra
     sink.open(h);
   });
   source.addEventListener('ec-ack', (event) => {
-    const body = parseJson(event.data);
-    const received = isRecord(body) ? body['received'] : undefined;
-    if (!done && isCount(received)) sink.received(received);
+    const received = ackReceived(event.data);
+    if (!done && received !== undefined) sink.received(received);
   });
   source.addEventListener('ec-close', (event) => {
-    const body = parseJson(event.data);
-    const reason = isRecord(body) && typeof body['reason'] === 'string' ? body['reason'] : 'server-close';
-    if (!done) end(sessionClosed(reason));
+    if (!done) end(sessionClosed(closeReason(event.data)));
   });
   const onMessage = (binary: boolean) => (event: { data: string; lastEventId: string }) => {
     if (done) return;
@@ -59,5 +43,12 @@ export function openEventSource(ctx: TransportContext, sink: TransportSink): Tra
   source.addEventListener('message', onMessage(false));
   source.addEventListener('ec-binary', onMessage(true));
   source.onerror = () => end(new ClientError(hello === undefined ? 'refused' : 'lost', `EventSource ${hello === undefined ? 'could not open' : 'lost its stream'}`));
-  return transport;
+  return {
+    name: 'sse',
+    ack: () => ctx.poster.kick(true),
+    close() {
+      done = true;
+      source.close();
+    },
+  };
 }

@@ -68,11 +68,9 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     }
   })();
 
+  // No `ack`: every poll carries `eca`, acknowledging is what polling does.
   return {
     name: 'poll',
-    flush: () => undefined,
-    // Every poll carries `eca`: acknowledging is what polling does.
-    ack: () => undefined,
     close() {
       done = true;
       controller.abort();
@@ -112,9 +110,9 @@ function deliver({ hello, messages }: Answer, first: boolean, sink: TransportSin
 /** The hello, messages and close reason of a poll answer; undefined when it is malformed. */
 function parseAnswer(body: unknown): Answer | undefined {
   const hello = parseHello(body);
-  const raw = isRecord(body) ? body['messages'] : undefined;
-  const messages = Array.isArray(raw) ? raw.map(fromWire) : undefined;
-  if (hello === undefined || messages === undefined || messages.includes(undefined)) return undefined;
-  const closed = isRecord(body) ? body['closed'] : undefined;
+  if (hello === undefined || !isRecord(body) || !Array.isArray(body['messages'])) return undefined;
+  const messages = body['messages'].map(fromWire);
+  if (messages.includes(undefined)) return undefined;
+  const closed = body['closed'];
   return { hello, messages: messages as Data[], closed: typeof closed === 'string' ? closed : undefined };
 }

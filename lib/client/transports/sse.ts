@@ -1,7 +1,7 @@
 // Session over Server-Sent Events read with fetch + eventsource-parser (docs/protocol.md,
 // "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { base64ToBuffer, parseHello, parseJson, isRecord, isCount, seqFromEventId, type Hello } from '../codec.js';
+import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed } from '../errors.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
@@ -46,7 +46,11 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
       return sink.open(h);
     }
     if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
-    if (event.event === 'ec-ack') return onAck(event.data, sink);
+    if (event.event === 'ec-ack') {
+      const received = ackReceived(event.data);
+      if (received !== undefined) sink.received(received);
+      return;
+    }
     if (event.event === 'ec-close') return end(sessionClosed(closeReason(event.data)));
     onMessage(event, sink, end, next++);
   };
@@ -60,24 +64,9 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
 
   return {
     name: 'sse',
-    flush: () => undefined,
     ack: () => ctx.poster.kick(true),
     close: () => void stop(),
   };
-}
-
-/** The reason in an `ec-close` event's data. */
-function closeReason(data: string): string {
-  const body = parseJson(data);
-  const reason = isRecord(body) ? body['reason'] : undefined;
-  return typeof reason === 'string' ? reason : 'server-close';
-}
-
-/** The server delivered the client's messages up to `received`. */
-function onAck(data: string, sink: TransportSink): void {
-  const body = parseJson(data);
-  const received = isRecord(body) ? body['received'] : undefined;
-  if (isCount(received)) sink.received(received);
 }
 
 /** A server message, number `counted` by order (an `id:` must agree): unnamed for text, `ec-binary` for base64. */

@@ -34,10 +34,24 @@ export interface TransportContext {
 
 export interface Transport {
   readonly name: TransportName;
-  /** Writes the outbox's messages this connection has not written yet (WebSocket only). */
-  flush(): void;
-  /** Acknowledges server messages up to `seq`. */
-  ack(seq: number): void;
+  /** Writes the outbox's messages this connection has not written yet; absent where they go by POST. */
+  flush?(): void;
+  /** Acknowledges server messages up to `seq`; absent where every request already does (poll). */
+  ack?(seq: number): void;
   /** Stops for good: no more sink calls. `final` when the application closed the connection. */
   close(final: boolean): void;
+}
+
+/** A transport that could not start (no WebSocket, no EventSource): it reports `error` after open returns, unless closed first. */
+export function failed(name: TransportName, error: ClientError, sink: TransportSink): Transport {
+  let done = false;
+  queueMicrotask(() => {
+    if (!done) sink.end(error);
+  });
+  return {
+    name,
+    close() {
+      done = true;
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { ackFrame, decodeFrame, encodeFrame, type Hello } from '../codec.js';
 import { ClientError, sessionClosed } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
 import { sessionParams, sessionUrl } from './http.js';
-import type { Transport, TransportContext, TransportSink } from './transport.js';
+import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 /** Close codes with which the server ends a resume for good. */
 const finalCloses: Record<number, 'unknown-session' | 'resume-refused'> = { 4404: 'unknown-session', 4403: 'resume-refused' };
@@ -21,7 +21,7 @@ const sessionEnders: Record<number, string> = {
 
 export function openWebSocket(ctx: TransportContext, sink: TransportSink): Transport {
   const ws = createSocket(ctx);
-  return ws instanceof ClientError ? failed(ws, sink) : socketTransport(ws, ctx, sink);
+  return ws instanceof ClientError ? failed('websocket', ws, sink) : socketTransport(ws, ctx, sink);
 }
 
 /** The socket for the session URL, or why there is none. */
@@ -35,22 +35,6 @@ function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
   } catch (error) {
     return new ClientError('refused', `WebSocket could not be created: ${String(error)}`, undefined, error);
   }
-}
-
-/** A transport without a socket: it reports `error` after open returns, unless closed first. */
-function failed(error: ClientError, sink: TransportSink): Transport {
-  let done = false;
-  queueMicrotask(() => {
-    if (!done) sink.end(error);
-  });
-  return {
-    name: 'websocket',
-    flush: () => undefined,
-    ack: () => undefined,
-    close() {
-      done = true;
-    },
-  };
 }
 
 /** The transport over a socket just created: handlers are set before it can say anything. */
