@@ -62,7 +62,6 @@ export class Channel implements WireSink, HandlerOwner {
   #wire: Wire | undefined;
   readonly #handlers = new ChannelHandlers(this);
   #readingPaused = false;
-  #closeReason: CloseReason | undefined;
   #memberships: Set<Membership> | undefined;
   readonly #session: SessionLink | undefined;
 
@@ -96,7 +95,7 @@ export class Channel implements WireSink, HandlerOwner {
 
   /** Why the channel closed, or undefined while it is open. */
   get closeReason(): CloseReason | undefined {
-    return this.#closeReason;
+    return this.#handlers.closeReason;
   }
 
   /**
@@ -322,7 +321,6 @@ export class Channel implements WireSink, HandlerOwner {
     if (typeof wire === 'string') {
       // Refused, and the client already answered (503, 403 or ws's 400): closed from the start.
       this.#state = State.Closed;
-      this.#closeReason = wire;
       this.#handlers.closed(wire);
       return undefined;
     }
@@ -353,7 +351,8 @@ export class Channel implements WireSink, HandlerOwner {
 
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
-    this.#closeReason = reason;
+    // Records the reason at once; the handlers themselves run on a later tick.
+    this.#handlers.closed(reason);
     this.#session?.stopAwayTimer();
     this.#wire?.end(reason);
     if (this.#memberships !== undefined) {
@@ -361,7 +360,6 @@ export class Channel implements WireSink, HandlerOwner {
       this.#memberships = undefined;
     }
     this.#host.channelClosed(this);
-    this.#handlers.closed(reason);
   }
 }
 

@@ -37,6 +37,11 @@ export class ChannelHandlers {
     this.#owner = owner;
   }
 
+  /** Why the channel closed, once it did: the one record of it. */
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
   /** Messages waiting for a handler (or for the scheduled delivery). */
   get heldCount(): number {
     return this.#held.length;

@@ -98,7 +98,9 @@ export class SessionLink extends SessionBuffer implements PollSource {
     const replay = this.since(ack);
     this.#frameNumber = this.#received;
     if (wire.name === 'poll') {
-      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
+      // A poll's answer carries the hello and the messages itself (pollAnswer): a send only
+      // tells it to answer now instead of waiting.
+      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.send(undefined, {}, false);
       return;
     }
     wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });

@@ -50,15 +50,13 @@ export class PollWire implements Wire {
     return 0; // messages wait in the session buffer, whose own bounds apply
   }
 
+  // A poll's answer is built from the session buffer (pollAnswer): a message for it, or the
+  // session telling it to answer now, only needs the answer scheduled.
   send(): void {
     this.#scheduleAnswer();
   }
 
   writeShared(): void {
-    this.#scheduleAnswer();
-  }
-
-  sendControl(): void {
     this.#scheduleAnswer();
   }
 
