@@ -286,7 +286,7 @@ describe('HTTP channel', () => {
     );
     const res = await request(s.server).get('/answered');
     assert.equal(res.text, 'plain answer');
-    const error = (await thrown.promise) as ChannelError;
+    const error = (await withTimeout(thrown.promise, 2000, 'the throw')) as ChannelError;
     assert.ok(error instanceof ChannelError);
     assert.equal(error.code, 'ERR_CHANNEL_RESPONSE_SENT');
     assert.equal(error.message, 'cannot claim the http channel of GET /answered: a response was already sent on it');
@@ -305,7 +305,7 @@ describe('HTTP channel', () => {
       }),
     );
     const res = await request(s.server).get('/poll');
-    assert.deepEqual(await outcome.promise, { code: 'ERR_INVALID_CHAR', headersSent: false });
+    assert.deepEqual(await withTimeout(outcome.promise, 2000, 'the throw'), { code: 'ERR_INVALID_CHAR', headersSent: false });
     assert.equal(res.status, 400);
     assert.equal(res.headers['set-cookie'], undefined);
     assert.equal(res.text, 'refused');

@@ -246,7 +246,7 @@ describe('SSE channel', () => {
       }),
     );
     const response = await fetch(`${s.url}/events`, { headers: { accept: 'text/event-stream' } });
-    assert.deepEqual(await outcome.promise, { code: 'ERR_INVALID_CHAR', headersSent: false, open: 0 });
+    assert.deepEqual(await withTimeout(outcome.promise, 2000, 'the throw'), { code: 'ERR_INVALID_CHAR', headersSent: false, open: 0 });
     assert.equal(response.status, 400);
     assert.equal(response.headers.get('set-cookie'), null);
     assert.equal(await response.text(), 'refused');

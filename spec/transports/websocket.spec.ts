@@ -416,7 +416,7 @@ describe('WebSocket channel', () => {
       const ws = new WebSocket(`${s.wsUrl}/ws`);
       ws.on('error', () => undefined);
       t.after(() => ws.terminate());
-      const error = (await thrown.promise) as TypeError & { code: string };
+      const error = (await withTimeout(thrown.promise, 2000, 'the throw')) as TypeError & { code: string };
       assert.ok(error instanceof TypeError);
       assert.equal(error.code, 'ERR_CHANNEL_INVALID_REASON');
       assert.equal(error.message, 'close() takes one of the documented close reasons, got "bye"');
@@ -458,7 +458,7 @@ describe('WebSocket channel', () => {
         }
       });
       await openWebSocket(t, `${s.wsUrl}/ws`);
-      const error = (await thrown.promise) as TypeError & { code: string };
+      const error = (await withTimeout(thrown.promise, 2000, 'the throw')) as TypeError & { code: string };
       assert.ok(error instanceof TypeError);
       assert.equal(error.code, 'ERR_CHANNEL_INVALID_DATA');
     });
