@@ -219,7 +219,7 @@ describe('channels() middleware', () => {
       t.after(() => ws.terminate());
       const [, res] = (await withTimeout(once(ws, 'unexpected-response'), 2000, 'the answer')) as [unknown, IncomingMessage];
       assert.equal(res.statusCode, 500);
-      const error = (await caught.promise) as ChannelError;
+      const error = (await withTimeout(caught.promise, 2000, 'the ChannelError')) as ChannelError;
       assert.ok(error instanceof ChannelError);
       assert.equal(error.name, 'ChannelError');
       assert.equal(error.code, 'ERR_CHANNEL_NOT_ATTACHED');

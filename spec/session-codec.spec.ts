@@ -116,7 +116,7 @@ describe('reserved event names', () => {
     const served = await serve(t, app, live);
     const res = await fetch(`${served.url}/live?ecs=new`, { headers: { accept: 'text/event-stream' } });
     t.after(() => res.body?.cancel());
-    assert.equal(await outcome.promise, 'SSE event names starting with "ec-" are reserved for the session protocol, got "ec-hello"');
+    assert.equal(await withTimeout(outcome.promise, 2000, 'the refused send'), 'SSE event names starting with "ec-" are reserved for the session protocol, got "ec-hello"');
     assert.throws(() => live.group('g').broadcast('x', { event: 'ec-close' }), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_FIELD' });
   });
 });

@@ -207,7 +207,7 @@ describe('session resume', () => {
     const channel = channelsSeen[0] as Channel;
     const first = next();
     channel.send('one');
-    await first;
+    await withTimeout(first, 2000, 'the first message');
     cutAll(); // the browser-like client reconnects by itself, with Last-Event-ID
     channel.send('two'); // sent while it is away: held in the session buffer
     const second = next();
