@@ -39,6 +39,11 @@ export function isFinal(error: ClientError): boolean {
   return error.code === 'unknown-session' || error.code === 'resume-refused' || error.code === 'session-closed';
 }
 
+/** The runtime lacks `what` (fetch, WebSocket, EventSource) and no option gave one. */
+export function unavailable(what: string): ClientError {
+  return new ClientError('unavailable', `${what} is not available in this runtime`);
+}
+
 /** The server closed the session (`ch.close()`); `reason` is its close reason. */
 export function sessionClosed(reason: string, status?: number): ClientError {
   return new ClientError('session-closed', `the server closed the session (${reason})`, status, reason);

@@ -3,7 +3,7 @@
 // reserved `ec-*` ones. Its own reconnection is switched off by closing it on the first
 // error: the Connection reconnects, with its backoff and its resume parameters.
 import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
-import { ClientError, sessionClosed } from '../errors.js';
+import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { sessionParams, sessionUrl } from './http.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
@@ -11,7 +11,7 @@ export function openEventSource(ctx: TransportContext, sink: TransportSink): Tra
   let done = false;
   let hello: Hello | undefined;
   const Ctor = ctx.options.EventSource;
-  if (Ctor === undefined) return failed('sse', new ClientError('unavailable', 'EventSource is not available in this runtime'), sink);
+  if (Ctor === undefined) return failed('sse', unavailable('EventSource'), sink);
   const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
   const source = new Ctor(url, { withCredentials: ctx.options.credentials === 'include' });
   const end = (error: ClientError): void => {

@@ -2,7 +2,7 @@
 // the messages from `next` on; each GET's `eca` acknowledges what the last one brought, so an
 // answer lost on the way is sent again. Client messages go by POST.
 import { fromWire, isCount, isRecord, parseHello, parseJson, type Data, type Hello } from '../codec.js';
-import { ClientError, sessionClosed } from '../errors.js';
+import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
@@ -81,7 +81,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
 /** The answer's JSON body; `superseded` for a 204. */
 async function fetchJson(options: ResolvedOptions, url: string, init: RequestInit, signal: AbortSignal): Promise<unknown> {
   const fetch = options.fetch;
-  if (fetch === undefined) throw new ClientError('unavailable', 'fetch is not available in this runtime');
+  if (fetch === undefined) throw unavailable('fetch');
   try {
     const response = await fetch(url, { ...requestInit(options, { Accept: 'application/json' }, signal), ...init });
     // 204: a newer poll superseded this one.

@@ -3,7 +3,7 @@
 // already delivered, so resending after a lost answer is harmless. POSTs also carry `eca`,
 // which is how an SSE client acknowledges server messages.
 import { isCount, isRecord, parseJson, toWire } from '../codec.js';
-import { ClientError, isFinal } from '../errors.js';
+import { ClientError, isFinal, unavailable } from '../errors.js';
 import type { Outbox } from '../outbox.js';
 import type { ResolvedOptions } from '../options.js';
 import { backoffDelay } from '../backoff.js';
@@ -106,7 +106,7 @@ export class Poster {
   async #post(session: string, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone'> {
     const host = this.#host;
     const fetch = host.options.fetch;
-    if (fetch === undefined) throw new ClientError('unavailable', 'fetch is not available in this runtime');
+    if (fetch === undefined) throw unavailable('fetch');
     const url = sessionUrl(host.url, { ecs: session, ecm: first, eca: host.lastSeq() });
     const init = requestInit(host.options, { 'Content-Type': 'application/json' }, AbortSignal.timeout(postTimeout));
     const response = await fetch(url, { ...init, method: 'POST', body: JSON.stringify(body) });

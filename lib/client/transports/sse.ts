@@ -2,7 +2,7 @@
 // "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
-import { ClientError, sessionClosed } from '../errors.js';
+import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
@@ -80,7 +80,7 @@ function onMessage(event: EventSourceMessage, sink: TransportSink, end: (error: 
 async function read(ctx: TransportContext, signal: AbortSignal, stopped: () => boolean, feed: (text: string) => void, end: (error: ClientError) => void): Promise<void> {
   const url = sessionUrl(ctx.url, { ...sessionParams(ctx.session, ctx.lastSeq()), eco: 1 });
   const fetch = ctx.options.fetch;
-  if (fetch === undefined) return end(new ClientError('unavailable', 'fetch is not available in this runtime'));
+  if (fetch === undefined) return end(unavailable('fetch'));
   let response: Response;
   try {
     response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, signal));

@@ -1,7 +1,7 @@
 // Session over WebSocket (docs/protocol.md, "WebSocket"): server messages are numbered by
 // order from the hello's `next`; client messages likewise from the hello's `received` + 1.
 import { ackFrame, decodeFrame, encodeFrame, type Hello } from '../codec.js';
-import { ClientError, sessionClosed } from '../errors.js';
+import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
 import { sessionParams, sessionUrl } from './http.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
@@ -27,7 +27,7 @@ export function openWebSocket(ctx: TransportContext, sink: TransportSink): Trans
 /** The socket for the session URL, or why there is none. */
 function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
   const Ctor = ctx.options.WebSocket;
-  if (Ctor === undefined) return new ClientError('unavailable', 'WebSocket is not available in this runtime');
+  if (Ctor === undefined) return unavailable('WebSocket');
   try {
     const ws = new Ctor(sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws'));
     ws.binaryType = 'arraybuffer';
