@@ -1,6 +1,7 @@
 import { Channel, type Membership } from './channel.js';
 import { assertNotReserved, assertSseFields } from './sse-format.js';
 import { BroadcastMessage } from './shared-message.js';
+import { MessageLog } from './message-log.js';
 import { toPayload } from './message.js';
 import { invalidArgument } from './errors.js';
 import type { Payload } from './transports/wire.js';
@@ -31,6 +32,8 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
   readonly name: string | undefined;
   readonly #members = new Set<Channel>();
   readonly #observer: GroupObserver | undefined;
+  // Broadcasts that reached a session member, kept once for all of them until acknowledged.
+  readonly #log = new MessageLog();
 
   constructor(name?: string, observer?: GroupObserver) {
     this.name = name;
@@ -83,7 +86,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
 
   /** @internal Sends to this process's members only (used for adapter deliveries too). */
   deliver(payload: Payload, options: BroadcastOptions): number {
-    const message = new BroadcastMessage(payload, { event: options.event, id: options.id });
+    const message = new BroadcastMessage(payload, { event: options.event, id: options.id }, this.#log);
     const except = options.except;
     const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
     let reached = 0;

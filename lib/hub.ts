@@ -87,7 +87,10 @@ export class ChannelHub implements ChannelHost {
     if (channel.isSession) {
       this.sessions.delete(channel);
       // A polling client learns of a close from its next poll: keep the session for it.
-      if (channel.transport === 'poll' && !this.closing) this.sessions.bury(channel, closedPollGrace);
+      const buried = channel.transport === 'poll' && !this.closing;
+      if (buried) this.sessions.bury(channel, closedPollGrace);
+      // Either way it no longer keeps its groups' logs (a buried one keeps copies).
+      channel.session?.release(buried);
     }
     if (this.open.size > 0) return;
     clearInterval(this.#heartbeatTimer);

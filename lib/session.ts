@@ -1,3 +1,4 @@
+import { MessageLog, type LogReader } from './message-log.js';
 import type { SharedMessage } from './transports/wire.js';
 
 /** What a client is told when it (re)connects: docs/protocol.md, "The hello". */
@@ -23,54 +24,86 @@ export interface SessionLimits {
   bytes: number;
 }
 
+interface Run {
+  log: MessageLog;
+  /** First position held (inclusive). */
+  from: number;
+  /** Position after the last one held. */
+  to: number;
+}
+
 /**
  * The replay buffer of one session: every message sent gets the next sequence number and
- * stays until the client acknowledges it or the bounds push it out. Entries are the shared
- * messages themselves (a broadcast is stored once, referenced by every member's buffer), and
- * a sequence number is implied by position: entry i has number `#firstSeq + i`.
+ * stays until the client acknowledges it or the bounds push it out.
+ *
+ * The messages themselves live in logs (lib/message-log.ts): a broadcast is stored once in its
+ * group's log, a message sent to this channel alone in the session's own log. The buffer keeps
+ * runs of consecutive log positions, oldest first; sequence numbers are implied by order
+ * (the first message held is `#firstSeq`). The newest run lives in this object's own fields
+ * (`#tail*`), older ones in `#runs`. A session that gets every broadcast of one group has just
+ * the newest run: appending, and letting the oldest go past the bounds, touch nothing but this
+ * object, so a broadcast to 5,000 sessions costs no per-member storage.
  */
-export class SessionBuffer {
-  // A ring whose capacity doubles as needed and never shrinks: appending and dropping touch
-  // one slot and allocate nothing once the ring has grown to the session's working size
-  // (Array#shift is O(n), and a compacting array reallocates as it grows back).
-  #ring: Array<SharedMessage | undefined> = new Array<SharedMessage | undefined>(8);
-  #start = 0;
-  #count = 0;
+export class SessionBuffer implements LogReader {
+  // Read and written on every append, for every member of a broadcast: declared first so they
+  // share the object's first cache line; the bounds are kept as what is left of them.
+  // The newest run: positions #tailFrom (inclusive) to #tailEnd of #tailLog, if any.
+  #tailLog: MessageLog | undefined;
+  #tailFrom = 0;
+  #tailEnd = -1;
+  #nextSeq = 1;
+  // Appending the message numbered #seqLimit would pass the count bound.
+  #seqLimit: number;
+  #bytesLeft: number;
+  readonly maxMessages: number;
+  readonly maxBytes: number;
   #firstSeq = 1;
-  #bytes = 0;
-  // The bounds as plain numbers: read on every append, for every member of a broadcast.
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
+  // Older runs, oldest first from #head: dropping the oldest run is O(1).
+  #runs: Run[] = [];
+  #head = 0;
+  #own: MessageLog | undefined;
+  readonly #logs = new Set<MessageLog>();
 
   constructor(limits: SessionLimits) {
-    this.#maxMessages = limits.messages;
-    this.#maxBytes = limits.bytes;
+    this.maxMessages = limits.messages;
+    this.maxBytes = limits.bytes;
+    this.#seqLimit = 1 + limits.messages;
+    this.#bytesLeft = limits.bytes;
   }
 
   /** The number the next appended message gets. */
   get nextSeq(): number {
-    return this.#firstSeq + this.#count;
+    return this.#nextSeq;
   }
 
   /** Messages held (sent, not yet acknowledged, still within bounds). */
   get size(): number {
-    return this.#count;
+    return this.#nextSeq - this.#firstSeq;
   }
 
-  /** Appends a message and returns its sequence number, letting the oldest go past the bounds. */
+  /**
+   * Appends a message and returns its sequence number, letting the oldest go past the bounds.
+   * A message with a log (a broadcast) is kept there; any other goes to the session's own log.
+   */
   append(message: SharedMessage): number {
-    const seq = this.#firstSeq + this.#count;
-    if (this.#count === this.#ring.length) this.#grow();
-    this.#ring[(this.#start + this.#count) & (this.#ring.length - 1)] = message;
-    this.#count++;
-    this.#bytes += message.byteLength;
-    while (this.#count > this.#maxMessages || (this.#bytes > this.#maxBytes && this.#count > 1)) this.#dropOldest();
+    const shared = message.log;
+    const log = shared ?? (this.#own ??= new MessageLog());
+    const position = shared === undefined ? log.append(message) : shared.positionOf(message);
+    if (log !== this.#tailLog || position !== this.#tailEnd) this.#openRun(log, position);
+    this.#tailEnd = position + 1;
+    const seq = this.#nextSeq++;
+    this.#bytesLeft -= message.byteLength;
+    if (seq >= this.#seqLimit || this.#bytesLeft < 0) this.#enforceBounds();
     return seq;
   }
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    while (this.#count > 0 && this.#firstSeq <= seq) this.#dropOldest();
+    const count = Math.min(seq - this.#firstSeq + 1, this.size);
+    if (count <= 0) return;
+    this.#dropOldest(count);
+    // The own log has this session as its only reader: letting go there costs nothing.
+    this.#own?.trim();
   }
 
   /** True if `seq` is a number this session could have sent (0 means "nothing yet"). */
@@ -83,26 +116,125 @@ export class SessionBuffer {
     const from = seq + 1;
     const gap: [number, number] | undefined = from < this.#firstSeq ? [from, this.#firstSeq - 1] : undefined;
     const messages: SharedMessage[] = [];
-    const mask = this.#ring.length - 1;
-    for (let i = Math.max(0, from - this.#firstSeq); i < this.#count; i++) messages.push(this.#ring[(this.#start + i) & mask] as SharedMessage);
+    let skip = Math.max(0, from - this.#firstSeq);
+    for (const run of this.#held()) {
+      const length = run.to - run.from;
+      if (skip >= length) {
+        skip -= length;
+        continue;
+      }
+      for (let position = run.from + skip; position < run.to; position++) messages.push(run.log.at(position));
+      skip = 0;
+    }
     return { next: Math.max(from, this.#firstSeq), gap, messages };
   }
 
-  #dropOldest(): void {
-    const dropped = this.#ring[this.#start] as SharedMessage;
-    this.#ring[this.#start] = undefined; // let the message go now
-    this.#start = (this.#start + 1) & (this.#ring.length - 1);
-    this.#count--;
-    this.#bytes -= dropped.byteLength;
-    this.#firstSeq++;
+  /**
+   * The session is over. A closed polling session still answers one last poll: `keep` makes
+   * private copies of what it holds, so no shared log is kept for it; otherwise it lets go.
+   */
+  release(keep: boolean): void {
+    for (const log of [...this.#logs]) {
+      if (!keep) log.release(this);
+      else if (log !== this.#own) this.detach(log);
+    }
+    if (keep) return;
+    this.#runs = [];
+    this.#head = 0;
+    this.#tailLog = undefined;
+    this.#firstSeq = this.#nextSeq;
+    this.#seqLimit = this.#firstSeq + this.maxMessages;
+    this.#bytesLeft = this.maxBytes;
   }
 
-  // Capacities stay powers of two, so a position is `index & (length - 1)`.
-  #grow(): void {
-    const old = this.#ring;
-    const ring = new Array<SharedMessage | undefined>(old.length * 2);
-    for (let i = 0; i < this.#count; i++) ring[i] = old[(this.#start + i) & (old.length - 1)];
-    this.#ring = ring;
-    this.#start = 0;
+  /** @internal LogReader: the oldest position of `log` held here. */
+  oldestIn(log: MessageLog): number | undefined {
+    for (let i = this.#head; i < this.#runs.length; i++) if ((this.#runs[i] as Run).log === log) return (this.#runs[i] as Run).from;
+    return this.#tailLog === log ? this.#tailFrom : undefined;
+  }
+
+  /** @internal LogReader: what is held of `log` is copied into logs of this session's own. */
+  detach(log: MessageLog): void {
+    for (let i = this.#head; i < this.#runs.length; i++) {
+      const run = this.#runs[i] as Run;
+      if (run.log !== log) continue;
+      run.log = this.#copyOf(log, run.from, run.to);
+      run.to -= run.from;
+      run.from = 0;
+    }
+    if (this.#tailLog === log) {
+      this.#tailLog = this.#copyOf(log, this.#tailFrom, this.#tailEnd);
+      this.#tailEnd -= this.#tailFrom;
+      this.#tailFrom = 0;
+    }
+    log.release(this);
+  }
+
+  /** @internal LogReader */
+  released(log: MessageLog): void {
+    this.#logs.delete(log);
+  }
+
+  #copyOf(log: MessageLog, from: number, to: number): MessageLog {
+    const copy = log.copy(from, to);
+    copy.hold(this);
+    this.#logs.add(copy);
+    return copy;
+  }
+
+  #openRun(log: MessageLog, position: number): void {
+    if (this.#tailLog !== undefined) this.#runs.push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
+    this.#tailLog = log;
+    this.#tailFrom = position;
+    if (this.#logs.has(log)) return;
+    this.#logs.add(log);
+    log.hold(this);
+  }
+
+  /** Every run held, oldest first (the newest as a snapshot of the tail fields). */
+  #held(): Run[] {
+    const runs = this.#runs.slice(this.#head);
+    if (this.#tailLog !== undefined) runs.push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
+    return runs;
+  }
+
+  #enforceBounds(): void {
+    while (this.size > this.maxMessages || (this.#bytesLeft < 0 && this.size > 1)) this.#dropOldest(1);
+  }
+
+  #dropOldest(count: number): void {
+    while (count > 0) {
+      const taken = this.#head < this.#runs.length ? this.#dropFromOlderRun(count) : this.#dropFromTail(count);
+      this.#firstSeq += taken;
+      count -= taken;
+    }
+    this.#seqLimit = this.#firstSeq + this.maxMessages;
+  }
+
+  #dropFromTail(count: number): number {
+    const log = this.#tailLog as MessageLog;
+    const taken = Math.min(count, this.#tailEnd - this.#tailFrom);
+    this.#bytesLeft += log.bytesBetween(this.#tailFrom, this.#tailFrom + taken);
+    this.#tailFrom += taken;
+    // Nothing held: the next message opens a run afresh (and holds its log again if need be).
+    if (this.#tailFrom === this.#tailEnd) this.#tailLog = undefined;
+    return taken;
+  }
+
+  #dropFromOlderRun(count: number): number {
+    const run = this.#runs[this.#head] as Run;
+    const taken = Math.min(count, run.to - run.from);
+    this.#bytesLeft += run.log.bytesBetween(run.from, run.from + taken);
+    run.from += taken;
+    if (run.from < run.to) return taken;
+    this.#head++;
+    if (this.#head === this.#runs.length) {
+      this.#runs.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 32 && this.#head * 2 >= this.#runs.length) {
+      this.#runs.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return taken;
   }
 }

@@ -1,4 +1,5 @@
 import { payloadBytes } from './message.js';
+import type { MessageLog } from './message-log.js';
 import { sseSessionEvent, webSocketMessageText } from './session-codec.js';
 import { eventForSse } from './transports/sse.js';
 import { frameForWebSocket } from './transports/websocket.js';
@@ -13,15 +14,19 @@ export class BroadcastMessage implements SharedMessage {
   readonly fields: SendFields;
   /** The payload's size in bytes, measured once: buffer accounting reads it for every member. */
   readonly byteLength: number;
+  readonly log: MessageLog | undefined;
+  position = -1;
   #webSocketFrame: Buffer[] | undefined;
   #sseEvent: Buffer | undefined;
   #sessionWebSocketFrame: Buffer[] | undefined;
   #sessionSseEvent: Buffer | undefined;
 
-  constructor(payload: Payload, fields: SendFields) {
+  /** `log`: where sessions keep it (a group's); without one, each session keeps its own copy. */
+  constructor(payload: Payload, fields: SendFields, log?: MessageLog) {
     this.payload = payload;
     this.fields = fields;
     this.byteLength = payloadBytes(payload);
+    this.log = log;
   }
 
   forWebSocket(): readonly Buffer[] {

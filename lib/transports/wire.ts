@@ -1,5 +1,6 @@
 import type { CloseReason } from '../close-reasons.js';
 import type { TransportName } from '../negotiate.js';
+import type { MessageLog } from '../message-log.js';
 import type { ClientControl, ServerControl } from '../session-codec.js';
 
 /** A message body as the server sends it: text stays text, bytes stay bytes. */
@@ -26,6 +27,10 @@ export interface SharedMessage {
   readonly fields: SendFields;
   /** The payload's size in bytes. */
   readonly byteLength: number;
+  /** Where sessions keep it until acknowledged: its group's log (none for a single channel's). */
+  readonly log?: MessageLog | undefined;
+  /** Its position in `log`, or -1 until a session is the first to keep it. */
+  position: number;
   forWebSocket(): readonly Buffer[];
   forSse(): Buffer;
   /** The frame for session WebSockets (text prefixed with `m`, docs/protocol.md). */

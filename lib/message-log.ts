@@ -1,0 +1,161 @@
+import type { SharedMessage } from './transports/wire.js';
+
+/**
+ * A session that holds positions of a log: the log keeps what its readers may still replay.
+ * SessionBuffer implements it.
+ */
+export interface LogReader {
+  /** The oldest position of `log` this reader still holds, or undefined if none. */
+  oldestIn(log: MessageLog): number | undefined;
+  /** Messages and bytes this reader may hold at most (its session buffer's bounds). */
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+  /** Takes private copies of what it holds of `log`, which will no longer keep it. */
+  detach(log: MessageLog): void;
+  /** `log` no longer counts this reader as one of its own. */
+  released(log: MessageLog): void;
+}
+
+// A trim pass costs one look at every reader, so it runs once per this many appends (or
+// bytes), not on every append: after every reader acknowledged, a quiet log keeps at most
+// this much until its next message.
+const passEveryMessages = 64;
+const passEveryBytes = 256 * 1024;
+
+/**
+ * The messages of one group (or of one session's own sends), each at a position, kept while a
+ * session may still have to replay them. A broadcast to many sessions is stored here once;
+ * each session records only the runs of positions it was sent (SessionBuffer), so a member
+ * costs no per-message storage of its own.
+ *
+ * What is kept: everything from the oldest position any reader still holds. A reader that
+ * holds a position more than twice its own bounds behind the newest (it left the group, or is
+ * away while the group is busy) gets private copies of what it holds instead, so one idle
+ * session never makes a busy log grow without end.
+ */
+export class MessageLog {
+  // Rings indexed by `position & (capacity - 1)`; the capacity doubles as needed.
+  #messages: Array<SharedMessage | undefined> = new Array<SharedMessage | undefined>(16);
+  // Bytes of every message up to and including that position, since the log began.
+  #bytesThrough = new Float64Array(16);
+  #first = 0;
+  #next = 0;
+  #bytesBeforeFirst = 0;
+  readonly #readers = new Set<LogReader>();
+  #appendsSincePass = 0;
+  #bytesSincePass = 0;
+
+  /** The position the next appended message gets. */
+  get next(): number {
+    return this.#next;
+  }
+
+  /** Positions held: from the oldest still needed to the newest. */
+  get length(): number {
+    return this.#next - this.#first;
+  }
+
+  /** The position of a shared message in this log, appending it on its first reader. */
+  positionOf(message: SharedMessage): number {
+    if (message.position < 0) message.position = this.append(message);
+    return message.position;
+  }
+
+  /** Appends `message` and returns its position. */
+  append(message: SharedMessage): number {
+    // The pass comes first: it may empty the log, and must never drop the message it returns.
+    if (this.#appendsSincePass >= passEveryMessages || this.#bytesSincePass >= passEveryBytes) this.trim();
+    this.#appendsSincePass++;
+    this.#bytesSincePass += message.byteLength;
+    return this.#store(message);
+  }
+
+  /** The message at `position` (which a reader holds, so it is kept). */
+  at(position: number): SharedMessage {
+    return this.#messages[position & (this.#messages.length - 1)] as SharedMessage;
+  }
+
+  /** Bytes of the messages at positions `from` (inclusive) to `to` (exclusive). */
+  bytesBetween(from: number, to: number): number {
+    return this.#bytesBefore(to) - this.#bytesBefore(from);
+  }
+
+  /** Counts `reader` among those whose positions are kept. */
+  hold(reader: LogReader): void {
+    this.#readers.add(reader);
+  }
+
+  /** `reader` holds nothing here any more; with no reader left, the log empties. */
+  release(reader: LogReader): void {
+    if (!this.#readers.delete(reader)) return;
+    reader.released(this);
+    if (this.#readers.size === 0) this.#dropBefore(this.#next);
+  }
+
+  /** A copy of positions `from` to `to` (exclusive) as a log of its own, from position 0. */
+  copy(from: number, to: number): MessageLog {
+    const copy = new MessageLog();
+    for (let position = from; position < to; position++) copy.#store(this.at(position));
+    return copy;
+  }
+
+  /** Lets go of every position no reader holds; readers too far behind get copies first. */
+  trim(): void {
+    this.#appendsSincePass = 0;
+    this.#bytesSincePass = 0;
+    let keepFrom = this.#next;
+    for (const reader of this.#readers) {
+      const oldest = reader.oldestIn(this);
+      if (oldest === undefined) {
+        this.#readers.delete(reader);
+        reader.released(this);
+      } else if (this.#tooFarBehind(oldest, reader)) {
+        // detach() copies what the reader holds, then releases it from this log.
+        reader.detach(this);
+      } else if (oldest < keepFrom) {
+        keepFrom = oldest;
+      }
+    }
+    this.#dropBefore(keepFrom);
+  }
+
+  #tooFarBehind(oldest: number, reader: LogReader): boolean {
+    return this.#next - oldest > 2 * reader.maxMessages || this.bytesBetween(oldest, this.#next) > 2 * reader.maxBytes;
+  }
+
+  #bytesBefore(position: number): number {
+    return position === this.#first ? this.#bytesBeforeFirst : (this.#bytesThrough[(position - 1) & (this.#messages.length - 1)] as number);
+  }
+
+  #store(message: SharedMessage): number {
+    if (this.#next - this.#first === this.#messages.length) this.#grow();
+    const position = this.#next++;
+    const mask = this.#messages.length - 1;
+    this.#messages[position & mask] = message;
+    this.#bytesThrough[position & mask] = this.#bytesBefore(position) + message.byteLength;
+    return position;
+  }
+
+  #dropBefore(position: number): void {
+    if (position <= this.#first) return;
+    this.#bytesBeforeFirst = this.#bytesBefore(position);
+    const mask = this.#messages.length - 1;
+    // Cleared so the messages themselves can go now, not when their slot is reused.
+    for (let p = this.#first; p < position; p++) this.#messages[p & mask] = undefined;
+    this.#first = position;
+  }
+
+  // Capacities stay powers of two, so a slot is `position & (capacity - 1)` at any size.
+  #grow(): void {
+    const capacity = this.#messages.length * 2;
+    const messages = new Array<SharedMessage | undefined>(capacity);
+    const bytesThrough = new Float64Array(capacity);
+    const oldMask = this.#messages.length - 1;
+    for (let p = this.#first; p < this.#next; p++) {
+      messages[p & (capacity - 1)] = this.#messages[p & oldMask];
+      bytesThrough[p & (capacity - 1)] = this.#bytesThrough[p & oldMask] as number;
+    }
+    this.#messages = messages;
+    this.#bytesThrough = bytesThrough;
+  }
+}

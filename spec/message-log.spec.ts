@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { MessageLog } from '../lib/message-log.js';
+import { SessionBuffer } from '../lib/session.js';
+import { BroadcastMessage } from '../lib/shared-message.js';
+
+const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
+
+/** n broadcasts of one group, as ChannelGroup.deliver builds them. */
+function broadcasts(log: MessageLog, from: number, to: number): BroadcastMessage[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => new BroadcastMessage(String(from + i), {}, log));
+}
+
+describe('MessageLog', () => {
+  it('numbers messages by position and measures the bytes between two positions', () => {
+    const log = new MessageLog();
+    assert.equal(log.append(new BroadcastMessage('ab', {})), 0);
+    assert.equal(log.append(new BroadcastMessage('cde', {})), 1);
+    assert.equal(log.append(new BroadcastMessage('€', {})), 2);
+    assert.equal(log.at(1).payload, 'cde');
+    assert.equal(log.bytesBetween(0, 3), 8);
+    assert.equal(log.bytesBetween(1, 2), 3);
+  });
+
+  it('keeps a broadcast once however many sessions hold it', () => {
+    const log = new MessageLog();
+    const sessions = Array.from({ length: 50 }, () => new SessionBuffer({ messages: 100, bytes: 1 << 20 }));
+    for (const message of broadcasts(log, 1, 10)) for (const session of sessions) session.append(message);
+    assert.equal(log.length, 10);
+    for (const session of sessions) assert.deepEqual(texts(session, 7), ['8', '9', '10']);
+  });
+
+  it('lets go of what every session acknowledged, and empties when the last session is released', () => {
+    const log = new MessageLog();
+    const [a, b] = [new SessionBuffer({ messages: 1000, bytes: 1 << 20 }), new SessionBuffer({ messages: 1000, bytes: 1 << 20 })];
+    for (const message of broadcasts(log, 1, 100)) {
+      a.append(message);
+      b.append(message);
+    }
+    a.acknowledge(100);
+    b.acknowledge(60);
+    log.trim();
+    assert.equal(log.length, 40);
+    assert.deepEqual(texts(b, 98), ['99', '100']);
+    b.release(false);
+    a.release(false);
+    assert.equal(log.length, 0);
+  });
+
+  it('gives a session that stays far behind copies of its own, so a busy group log stays bounded', () => {
+    const log = new MessageLog();
+    const leaver = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
+    const member = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
+    for (const message of broadcasts(log, 1, 5)) {
+      leaver.append(message);
+      member.append(message);
+    }
+    // The leaver stops getting broadcasts and never acknowledges; the member keeps up.
+    for (const message of broadcasts(log, 6, 5000)) {
+      member.append(message);
+      member.acknowledge(member.nextSeq - 1);
+    }
+    assert.ok(log.length <= 2 * 10 + 64, `the log holds ${log.length} positions`);
+    assert.deepEqual(texts(leaver, 0), ['1', '2', '3', '4', '5']);
+    // The copies still count as the leaver's: later sends follow them in order.
+    leaver.append(new BroadcastMessage('own', {}));
+    assert.deepEqual(texts(leaver, 3), ['4', '5', 'own']);
+  });
+
+  it('keeps copies for a closed polling session while the group log lets go', () => {
+    const log = new MessageLog();
+    const closing = new SessionBuffer({ messages: 100, bytes: 1 << 20 });
+    for (const message of broadcasts(log, 1, 3)) closing.append(message);
+    closing.release(true);
+    assert.equal(log.length, 0);
+    assert.deepEqual(texts(closing, 1), ['2', '3']);
+  });
+
+  it('replays exactly what a per-session buffer would, whatever mix of groups, own sends, acknowledgements and bounds', () => {
+    const step = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('broadcast' as const), group: fc.integer({ min: 0, max: 1 }), except: fc.integer({ min: -1, max: 2 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('send' as const), to: fc.integer({ min: 0, max: 2 }), size: fc.integer({ min: 0, max: 40 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('ack' as const), who: fc.integer({ min: 0, max: 2 }), back: fc.integer({ min: 0, max: 30 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('membership' as const), who: fc.integer({ min: 0, max: 2 }), group: fc.integer({ min: 0, max: 1 }) }) },
+      // A trim pass now rather than every 64 appends: sessions far behind get copies.
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim' as const), group: fc.integer({ min: 0, max: 1 }) }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 200 }), fc.array(step, { minLength: 50, maxLength: 400, size: 'max' }), (maxMessages, maxBytes, steps) => {
+        const limits = { messages: maxMessages, bytes: maxBytes };
+        const logs = [new MessageLog(), new MessageLog()];
+        const sessions = [0, 1, 2].map(() => new SessionBuffer(limits));
+        const models = [0, 1, 2].map(() => new ModelBuffer(limits));
+        const member = [
+          [true, true, false],
+          [false, true, true],
+        ];
+        let n = 0;
+        const deliver = (i: number, message: BroadcastMessage) => {
+          assert.equal(sessions[i]!.append(message), models[i]!.append(message.payload as string));
+        };
+        for (const s of steps) {
+          if (s.kind === 'broadcast') {
+            const message = new BroadcastMessage(`g${s.group}-${n++}`, {}, logs[s.group]);
+            for (let i = 0; i < 3; i++) if (member[s.group]![i] === true && i !== s.except) deliver(i, message);
+          } else if (s.kind === 'send') {
+            deliver(s.to, new BroadcastMessage(`own${s.to}-${n++}-${'x'.repeat(s.size)}`, {}));
+          } else if (s.kind === 'ack') {
+            const seq = Math.max(0, sessions[s.who]!.nextSeq - 1 - s.back);
+            sessions[s.who]!.acknowledge(seq);
+            models[s.who]!.acknowledge(seq);
+          } else if (s.kind === 'trim') {
+            logs[s.group]!.trim();
+          } else {
+            member[s.group]![s.who] = !member[s.group]![s.who];
+          }
+        }
+        for (const log of logs) assert.ok(log.length <= 2 * maxMessages + 64, `a group log holds ${log.length} positions`);
+        for (let i = 0; i < 3; i++) {
+          for (let ack = 0; ack < sessions[i]!.nextSeq; ack++) {
+            const replay = sessions[i]!.since(ack);
+            assert.deepEqual({ ...replay, messages: replay.messages.map((m) => m.payload) }, models[i]!.since(ack));
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+/** The per-session ring the logs replaced, as a plain array: what each session must replay. */
+class ModelBuffer {
+  #held: { seq: number; text: string }[] = [];
+  #next = 1;
+  #first = 1;
+  constructor(private readonly limits: { messages: number; bytes: number }) {}
+
+  append(text: string): number {
+    const seq = this.#next++;
+    this.#held.push({ seq, text });
+    while (this.#held.length > this.limits.messages || (this.#bytes() > this.limits.bytes && this.#held.length > 1)) this.#dropOldest();
+    return seq;
+  }
+
+  acknowledge(seq: number): void {
+    while (this.#held.length > 0 && this.#held[0]!.seq <= seq) this.#dropOldest();
+  }
+
+  since(seq: number): { next: number; gap: [number, number] | undefined; messages: string[] } {
+    const from = seq + 1;
+    return {
+      next: Math.max(from, this.#first),
+      gap: from < this.#first ? [from, this.#first - 1] : undefined,
+      messages: this.#held.filter((m) => m.seq >= from).map((m) => m.text),
+    };
+  }
+
+  #dropOldest(): void {
+    this.#held.shift();
+    this.#first++;
+  }
+
+  #bytes(): number {
+    return this.#held.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0);
+  }
+}
