@@ -39,27 +39,27 @@ interface Run {
  * The messages themselves live in logs (lib/message-log.ts): a broadcast is stored once in its
  * group's log, a message sent to this channel alone in the session's own log. The buffer keeps
  * runs of consecutive log positions, oldest first; sequence numbers are implied by order
- * (the first message held is `#firstSeq`). The newest run lives in this object's own fields
+ * (the oldest message held is numbered `#first`). The newest run lives in this object's own fields
  * (`#tail*`), older ones in `#runs`. A session that gets every broadcast of one group has just
  * the newest run: appending, and letting the oldest go past the bounds, touch nothing but this
  * object, so a broadcast to 5,000 sessions costs no per-member storage.
  */
 export class SessionBuffer implements LogReader {
-  // Read and written on every append, for every member of a broadcast: declared first so they
-  // share the object's first cache line; the bounds are kept as what is left of them.
+  // Read and written on every append, for every member of a broadcast: declared first and
+  // kept few, so they share as few cache lines as can be. The bounds are kept as what is left
+  // of them (the number of the oldest message held is implied: #first).
   // The newest run: positions #tailFrom (inclusive) to #tailEnd of #tailLog, if any.
   #tailLog: MessageLog | undefined;
-  #tailFrom = 0;
   #tailEnd = -1;
   #nextSeq = 1;
-  // Appending the message numbered #seqLimit would pass the count bound.
-  #seqLimit: number;
+  #countLeft: number;
   #bytesLeft: number;
+  #tailFrom = 0;
   readonly maxMessages: number;
   readonly maxBytes: number;
-  #firstSeq = 1;
-  // Older runs, oldest first from #head: dropping the oldest run is O(1).
-  #runs: Run[] = [];
+  // Older runs, oldest first from #head (dropping the oldest run is O(1)); undefined when the
+  // newest run is all there is, so the common case never reaches for the array.
+  #runs: Run[] | undefined;
   #head = 0;
   #own: MessageLog | undefined;
   readonly #logs = new Set<MessageLog>();
@@ -67,7 +67,7 @@ export class SessionBuffer implements LogReader {
   constructor(limits: SessionLimits) {
     this.maxMessages = limits.messages;
     this.maxBytes = limits.bytes;
-    this.#seqLimit = 1 + limits.messages;
+    this.#countLeft = limits.messages;
     this.#bytesLeft = limits.bytes;
   }
 
@@ -76,9 +76,14 @@ export class SessionBuffer implements LogReader {
     return this.#nextSeq;
   }
 
+  // The number of the oldest message held (or of the next one, with nothing held).
+  get #first(): number {
+    return this.#nextSeq - this.size;
+  }
+
   /** Messages held (sent, not yet acknowledged, still within bounds). */
   get size(): number {
-    return this.#nextSeq - this.#firstSeq;
+    return this.maxMessages - this.#countLeft;
   }
 
   /**
@@ -92,14 +97,15 @@ export class SessionBuffer implements LogReader {
     if (log !== this.#tailLog || position !== this.#tailEnd) this.#openRun(log, position);
     this.#tailEnd = position + 1;
     const seq = this.#nextSeq++;
+    this.#countLeft--;
     this.#bytesLeft -= message.byteLength;
-    if (seq >= this.#seqLimit || this.#bytesLeft < 0) this.#enforceBounds();
+    if (this.#countLeft < 0 || this.#bytesLeft < 0) this.#enforceBounds();
     return seq;
   }
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    const count = Math.min(seq - this.#firstSeq + 1, this.size);
+    const count = Math.min(seq - this.#first + 1, this.size);
     if (count <= 0) return;
     this.#dropOldest(count);
     // The own log has this session as its only reader: letting go there costs nothing.
@@ -114,9 +120,10 @@ export class SessionBuffer implements LogReader {
   /** Everything after `seq`, and the range that is no longer held, if any. */
   since(seq: number): Replay {
     const from = seq + 1;
-    const gap: [number, number] | undefined = from < this.#firstSeq ? [from, this.#firstSeq - 1] : undefined;
+    const first = this.#first;
+    const gap: [number, number] | undefined = from < first ? [from, first - 1] : undefined;
     const messages: SharedMessage[] = [];
-    let skip = Math.max(0, from - this.#firstSeq);
+    let skip = Math.max(0, from - first);
     for (const run of this.#held()) {
       const length = run.to - run.from;
       if (skip >= length) {
@@ -126,7 +133,7 @@ export class SessionBuffer implements LogReader {
       for (let position = run.from + skip; position < run.to; position++) messages.push(run.log.at(position));
       skip = 0;
     }
-    return { next: Math.max(from, this.#firstSeq), gap, messages };
+    return { next: Math.max(from, first), gap, messages };
   }
 
   /**
@@ -139,24 +146,25 @@ export class SessionBuffer implements LogReader {
       else if (log !== this.#own) this.detach(log);
     }
     if (keep) return;
-    this.#runs = [];
+    this.#runs = undefined;
     this.#head = 0;
     this.#tailLog = undefined;
-    this.#firstSeq = this.#nextSeq;
-    this.#seqLimit = this.#firstSeq + this.maxMessages;
+    this.#countLeft = this.maxMessages;
     this.#bytesLeft = this.maxBytes;
   }
 
   /** @internal LogReader: the oldest position of `log` held here. */
   oldestIn(log: MessageLog): number | undefined {
-    for (let i = this.#head; i < this.#runs.length; i++) if ((this.#runs[i] as Run).log === log) return (this.#runs[i] as Run).from;
+    const runs = this.#runs ?? [];
+    for (let i = this.#head; i < runs.length; i++) if ((runs[i] as Run).log === log) return (runs[i] as Run).from;
     return this.#tailLog === log ? this.#tailFrom : undefined;
   }
 
   /** @internal LogReader: what is held of `log` is copied into logs of this session's own. */
   detach(log: MessageLog): void {
-    for (let i = this.#head; i < this.#runs.length; i++) {
-      const run = this.#runs[i] as Run;
+    const runs = this.#runs ?? [];
+    for (let i = this.#head; i < runs.length; i++) {
+      const run = runs[i] as Run;
       if (run.log !== log) continue;
       run.log = this.#copyOf(log, run.from, run.to);
       run.to -= run.from;
@@ -183,7 +191,7 @@ export class SessionBuffer implements LogReader {
   }
 
   #openRun(log: MessageLog, position: number): void {
-    if (this.#tailLog !== undefined) this.#runs.push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
+    if (this.#tailLog !== undefined) (this.#runs ??= []).push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
     this.#tailLog = log;
     this.#tailFrom = position;
     if (this.#logs.has(log)) return;
@@ -193,22 +201,21 @@ export class SessionBuffer implements LogReader {
 
   /** Every run held, oldest first (the newest as a snapshot of the tail fields). */
   #held(): Run[] {
-    const runs = this.#runs.slice(this.#head);
+    const runs = this.#runs?.slice(this.#head) ?? [];
     if (this.#tailLog !== undefined) runs.push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
     return runs;
   }
 
   #enforceBounds(): void {
-    while (this.size > this.maxMessages || (this.#bytesLeft < 0 && this.size > 1)) this.#dropOldest(1);
+    while (this.#countLeft < 0 || (this.#bytesLeft < 0 && this.size > 1)) this.#dropOldest(1);
   }
 
   #dropOldest(count: number): void {
     while (count > 0) {
-      const taken = this.#head < this.#runs.length ? this.#dropFromOlderRun(count) : this.#dropFromTail(count);
-      this.#firstSeq += taken;
+      const taken = this.#runs !== undefined ? this.#dropFromOlderRun(this.#runs, count) : this.#dropFromTail(count);
+      this.#countLeft += taken;
       count -= taken;
     }
-    this.#seqLimit = this.#firstSeq + this.maxMessages;
   }
 
   #dropFromTail(count: number): number {
@@ -221,18 +228,18 @@ export class SessionBuffer implements LogReader {
     return taken;
   }
 
-  #dropFromOlderRun(count: number): number {
-    const run = this.#runs[this.#head] as Run;
+  #dropFromOlderRun(runs: Run[], count: number): number {
+    const run = runs[this.#head] as Run;
     const taken = Math.min(count, run.to - run.from);
     this.#bytesLeft += run.log.bytesBetween(run.from, run.from + taken);
     run.from += taken;
     if (run.from < run.to) return taken;
     this.#head++;
-    if (this.#head === this.#runs.length) {
-      this.#runs.length = 0;
+    if (this.#head === runs.length) {
+      this.#runs = undefined;
       this.#head = 0;
-    } else if (this.#head >= 32 && this.#head * 2 >= this.#runs.length) {
-      this.#runs.splice(0, this.#head);
+    } else if (this.#head >= 32 && this.#head * 2 >= runs.length) {
+      runs.splice(0, this.#head);
       this.#head = 0;
     }
     return taken;

@@ -36,14 +36,18 @@ export class SseWire implements Wire {
   readonly #res: TaggedResponse;
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
-  readonly #session: SseSession | undefined;
+  // A session stream's id and id-line choice, as plain fields: read for every member of every
+  // broadcast, where one object less to reach is one cache miss less.
+  readonly #sessionId: string | undefined;
+  readonly #idLines: boolean;
 
   /** `session` makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
   constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, session?: SseSession) {
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;
-    this.#session = session;
+    this.#sessionId = session?.id;
+    this.#idLines = session?.idLines ?? false;
     // The body is delimited by the end of the connection, so no chunked framing is needed
     // and the socket can be written directly.
     res.useChunkedEncodingByDefault = false;
@@ -75,11 +79,11 @@ export class SseWire implements Wire {
   }
 
   writeShared(message: SharedMessage, seq?: number): void {
-    const session = this.#session;
-    if (session !== undefined && seq !== undefined) {
+    const sessionId = this.#sessionId;
+    if (sessionId !== undefined && seq !== undefined) {
       // A client that counts events (the client library) gets the shared bytes as they are;
       // one that relies on Last-Event-ID (a plain EventSource) gets its own id line with them.
-      this.#write(session.idLines ? withIdLine(sseIdLine(session.id, seq), message.forSessionSse()) : message.forSessionSse());
+      this.#write(this.#idLines ? withIdLine(sseIdLine(sessionId, seq), message.forSessionSse()) : message.forSessionSse());
       return;
     }
     this.#write(message.forSse());
@@ -113,7 +117,7 @@ export class SseWire implements Wire {
     if (reason === 'shutdown') this.#write(formatSseRetry(this.#shutdownRetry));
     // A session client takes the end of a stream for a lost connection and comes back; tell
     // it the channel itself closed. (On shutdown it should come back: the server restarts.)
-    else if (this.#session !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
+    else if (this.#sessionId !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
     this.#res.end();
     // A client that stopped reading would never read the end of the stream, and its socket
     // would hold the buffered bytes forever: drop it after a grace period.
