@@ -6,6 +6,7 @@ import type { ChannelHost, RequestContext } from './host.js';
 import { newChannelId } from './ids.js';
 import { normalizeSendData, payloadBytes, type SendData } from './message.js';
 import type { TransportName } from './negotiate.js';
+import type { MessageLog } from './message-log.js';
 import { SessionLink } from './session-link.js';
 import { BroadcastMessage } from './shared-message.js';
 import { assertNotReserved, assertSseFields } from './sse-format.js';
@@ -37,6 +38,8 @@ export interface PostOutcome {
 /** Something that keeps a channel as a member and must forget it when it closes. */
 export interface Membership {
   delete(channel: Channel): boolean;
+  /** @internal Where the group keeps its broadcasts for session members. */
+  readonly log?: MessageLog;
 }
 
 const enum State {
@@ -64,6 +67,10 @@ export class Channel implements WireSink, HandlerOwner {
   #readingPaused = false;
   #memberships: Set<Membership> | undefined;
   readonly #session: SessionLink | undefined;
+  // The log whose broadcasts this session takes without calling into its buffer (see
+  // SessionBuffer, "implicit"): checked for every member of every broadcast, so it lives on
+  // the channel, which the broadcast reads anyway, rather than one object further.
+  #sessionLog: MessageLog | undefined;
 
   /** @internal Made by the middleware; use `req.channel`. */
   constructor(host: ChannelHost, context: RequestContext, transport: TransportName, session: boolean) {
@@ -259,6 +266,17 @@ export class Channel implements WireSink, HandlerOwner {
   /** @internal */
   left(membership: Membership): void {
     this.#memberships?.delete(membership);
+    if (membership.log !== undefined && membership.log === this.#sessionLog) {
+      this.#session?.left(membership.log);
+      this.#sessionLog = undefined;
+    }
+  }
+
+  /** @internal Left out of a broadcast (its `except`). */
+  skipped(message: SharedMessage): void {
+    if (message.log === undefined || message.log !== this.#sessionLog) return;
+    this.#session?.skipped(message);
+    this.#sessionLog = undefined;
   }
 
   /** @internal Writes a broadcast's shared bytes; false if closed or dropped. */
@@ -296,6 +314,7 @@ export class Channel implements WireSink, HandlerOwner {
 
   #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {
     if (payload === undefined) return true;
+    // Without a log of its own, the message is kept in the session's own log.
     this.#queueOnSession(new BroadcastMessage(payload, { event: fields.event }));
     this.#host.counters.sent++;
     return true;
@@ -305,8 +324,18 @@ export class Channel implements WireSink, HandlerOwner {
   // is up. A connection too slow to take it is dropped: the client resumes from its last
   // acknowledgement and nothing is lost while the session buffer holds.
   #queueOnSession(message: SharedMessage): void {
-    const seq = (this.#session as SessionLink).append(message);
     const wire = this.#wire;
+    const log = message.log;
+    let seq: number | undefined;
+    if (log !== undefined && log === this.#sessionLog && wire?.numbered !== true) {
+      // The common case: the next broadcast of the group this session follows. Its buffer
+      // counts it without being called; the message only needs its place in the log.
+      if (message.position < 0) log.positionOf(message);
+    } else {
+      const session = this.#session as SessionLink;
+      seq = session.append(message);
+      this.#sessionLog = session.implicitLog;
+    }
     if (wire === undefined) return;
     if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
     else this.#disconnect();

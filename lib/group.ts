@@ -35,6 +35,11 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
   // Broadcasts that reached a session member, kept once for all of them until acknowledged.
   readonly #log = new MessageLog();
 
+  /** @internal Where broadcasts are kept for session members. */
+  get log(): MessageLog {
+    return this.#log;
+  }
+
   constructor(name?: string, observer?: GroupObserver) {
     this.name = name;
     this.#observer = observer;
@@ -93,7 +98,10 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
     // Iterating the Set itself is safe while members leave (an http member closes as it is
     // answered; a slow consumer is closed): a Set iterator skips deleted entries.
     for (const member of this.#members) {
-      if (skip?.has(member) === true) continue;
+      if (skip?.has(member) === true) {
+        member.skipped(message);
+        continue;
+      }
       if (member.sendShared(message)) reached++;
     }
     return reached;

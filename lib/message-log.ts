@@ -10,7 +10,7 @@ export interface LogReader {
   /** Messages and bytes this reader may hold at most (its session buffer's bounds). */
   readonly maxMessages: number;
   readonly maxBytes: number;
-  /** Takes private copies of what it holds of `log`, which will no longer keep it. */
+  /** Takes private copies of what it holds of `log`, except what it must go on reading there. */
   detach(log: MessageLog): void;
   /** `log` no longer counts this reader as one of its own. */
   released(log: MessageLog): void;
@@ -105,16 +105,14 @@ export class MessageLog {
     this.#bytesSincePass = 0;
     let keepFrom = this.#next;
     for (const reader of this.#readers) {
-      const oldest = reader.oldestIn(this);
-      if (oldest === undefined) {
-        this.#readers.delete(reader);
-        reader.released(this);
-      } else if (this.#tooFarBehind(oldest, reader)) {
-        // detach() copies what the reader holds, then releases it from this log.
+      let oldest = reader.oldestIn(this);
+      if (oldest !== undefined && this.#tooFarBehind(oldest, reader)) {
+        // The reader takes copies of what it holds here; it may still hold newer positions.
         reader.detach(this);
-      } else if (oldest < keepFrom) {
-        keepFrom = oldest;
+        oldest = reader.oldestIn(this);
       }
+      if (oldest === undefined) this.release(reader);
+      else if (oldest < keepFrom) keepFrom = oldest;
     }
     this.#dropBefore(keepFrom);
   }

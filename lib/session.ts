@@ -38,74 +38,94 @@ interface Run {
  *
  * The messages themselves live in logs (lib/message-log.ts): a broadcast is stored once in its
  * group's log, a message sent to this channel alone in the session's own log. The buffer keeps
- * runs of consecutive log positions, oldest first; sequence numbers are implied by order
- * (the oldest message held is numbered `#first`). The newest run lives in this object's own fields
- * (`#tail*`), older ones in `#runs`. A session that gets every broadcast of one group has just
- * the newest run: appending, and letting the oldest go past the bounds, touch nothing but this
- * object, so a broadcast to 5,000 sessions costs no per-member storage.
+ * runs of consecutive log positions, oldest first; sequence numbers are implied by order. The
+ * newest run lives in this object's fields (`#tail*`), older ones in `#runs`.
+ *
+ * The newest run may be *implicit*: after `append` returns with `implicitLog` set, the
+ * channel takes that log's next broadcasts without calling here at all (it only checks the
+ * message's log against the one it remembers), and the run is read as reaching the log's
+ * newest position. That is what makes a broadcast to 5,000 sessions cost no more per member
+ * than to plain channels. The channel ends it by calling `append` (a message from elsewhere),
+ * `skipped` (left out of a broadcast) or `left` (out of the group). Because of it, the bounds
+ * are applied lazily, whenever the buffer is read (`#settle`), never per message.
  */
 export class SessionBuffer implements LogReader {
-  // Read and written on every append, for every member of a broadcast: declared first and
-  // kept few, so they share as few cache lines as can be. The bounds are kept as what is left
-  // of them (the number of the oldest message held is implied: #first).
-  // The newest run: positions #tailFrom (inclusive) to #tailEnd of #tailLog, if any.
+  // The newest run: positions #tailFrom (inclusive) to #tailEnd of #tailLog, or while
+  // #implicit, to the log's next position.
   #tailLog: MessageLog | undefined;
-  #tailEnd = -1;
-  #nextSeq = 1;
-  #countLeft: number;
-  #bytesLeft: number;
   #tailFrom = 0;
-  readonly maxMessages: number;
-  readonly maxBytes: number;
+  #tailEnd = 0;
+  #implicit = false;
+  // The number of the oldest message held (of the next one, with nothing held).
+  #first = 1;
   // Older runs, oldest first from #head (dropping the oldest run is O(1)); undefined when the
-  // newest run is all there is, so the common case never reaches for the array.
+  // newest run is all there is.
   #runs: Run[] | undefined;
   #head = 0;
+  #olderCount = 0;
+  #olderBytes = 0;
+  readonly maxMessages: number;
+  readonly maxBytes: number;
   #own: MessageLog | undefined;
   readonly #logs = new Set<MessageLog>();
 
   constructor(limits: SessionLimits) {
     this.maxMessages = limits.messages;
     this.maxBytes = limits.bytes;
-    this.#countLeft = limits.messages;
-    this.#bytesLeft = limits.bytes;
   }
 
   /** The number the next appended message gets. */
   get nextSeq(): number {
-    return this.#nextSeq;
-  }
-
-  // The number of the oldest message held (or of the next one, with nothing held).
-  get #first(): number {
-    return this.#nextSeq - this.size;
+    return this.#first + this.#olderCount + this.#tailCount();
   }
 
   /** Messages held (sent, not yet acknowledged, still within bounds). */
   get size(): number {
-    return this.maxMessages - this.#countLeft;
+    this.#settle();
+    return this.#olderCount + this.#tailCount();
+  }
+
+  /** The log whose broadcasts the channel may now take without calling here, if any. */
+  get implicitLog(): MessageLog | undefined {
+    return this.#implicit ? this.#tailLog : undefined;
   }
 
   /**
-   * Appends a message and returns its sequence number, letting the oldest go past the bounds.
-   * A message with a log (a broadcast) is kept there; any other goes to the session's own log.
+   * Appends a message and returns its sequence number. A message with a log (a broadcast) is
+   * kept there, and its log becomes the implicit one; any other goes to the session's own log.
    */
   append(message: SharedMessage): number {
     const shared = message.log;
     const log = shared ?? (this.#own ??= new MessageLog());
     const position = shared === undefined ? log.append(message) : shared.positionOf(message);
+    // An implicit run ends before this message if it is from the same log (it holds a
+    // position already), else at its log's newest position.
+    this.#endImplicit(log === this.#tailLog ? position : undefined);
     if (log !== this.#tailLog || position !== this.#tailEnd) this.#openRun(log, position);
     this.#tailEnd = position + 1;
-    const seq = this.#nextSeq++;
-    this.#countLeft--;
-    this.#bytesLeft -= message.byteLength;
-    if (this.#countLeft < 0 || this.#bytesLeft < 0) this.#enforceBounds();
+    const seq = this.nextSeq - 1;
+    // Implicit only from the log's newest message: every later position is one this channel
+    // will be handed (or told it was skipped).
+    this.#implicit = shared !== undefined && shared.next === position + 1;
+    this.#settle();
     return seq;
+  }
+
+  /** The channel was left out of `message` (a broadcast's `except`): the implicit run ends before it. */
+  skipped(message: SharedMessage): void {
+    const log = message.log;
+    if (this.#implicit && log !== undefined && log === this.#tailLog) this.#endImplicit(log.positionOf(message));
+  }
+
+  /** The channel left the group whose log is `log`: the implicit run ends where the log is now. */
+  left(log: MessageLog): void {
+    if (this.#implicit && log === this.#tailLog) this.#endImplicit(undefined);
   }
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    const count = Math.min(seq - this.#first + 1, this.size);
+    const held = this.size; // settles first: #first may move
+    const count = Math.min(seq - this.#first + 1, held);
     if (count <= 0) return;
     this.#dropOldest(count);
     // The own log has this session as its only reader: letting go there costs nothing.
@@ -119,6 +139,7 @@ export class SessionBuffer implements LogReader {
 
   /** Everything after `seq`, and the range that is no longer held, if any. */
   since(seq: number): Replay {
+    this.#settle();
     const from = seq + 1;
     const first = this.#first;
     const gap: [number, number] | undefined = from < first ? [from, first - 1] : undefined;
@@ -141,27 +162,34 @@ export class SessionBuffer implements LogReader {
    * private copies of what it holds, so no shared log is kept for it; otherwise it lets go.
    */
   release(keep: boolean): void {
+    this.#endImplicit(undefined);
     for (const log of [...this.#logs]) {
       if (!keep) log.release(this);
       else if (log !== this.#own) this.detach(log);
     }
     if (keep) return;
+    this.#first = this.nextSeq;
     this.#runs = undefined;
     this.#head = 0;
+    this.#olderCount = 0;
+    this.#olderBytes = 0;
     this.#tailLog = undefined;
-    this.#countLeft = this.maxMessages;
-    this.#bytesLeft = this.maxBytes;
   }
 
   /** @internal LogReader: the oldest position of `log` held here. */
   oldestIn(log: MessageLog): number | undefined {
+    this.#settle();
     const runs = this.#runs ?? [];
     for (let i = this.#head; i < runs.length; i++) if ((runs[i] as Run).log === log) return (runs[i] as Run).from;
     return this.#tailLog === log ? this.#tailFrom : undefined;
   }
 
-  /** @internal LogReader: what is held of `log` is copied into logs of this session's own. */
+  /**
+   * @internal LogReader: what is held of `log` is copied into logs of this session's own. An
+   * implicit run stays (it is within the bounds, and the channel still takes that log).
+   */
   detach(log: MessageLog): void {
+    this.#settle();
     const runs = this.#runs ?? [];
     for (let i = this.#head; i < runs.length; i++) {
       const run = runs[i] as Run;
@@ -170,6 +198,7 @@ export class SessionBuffer implements LogReader {
       run.to -= run.from;
       run.from = 0;
     }
+    if (this.#tailLog === log && this.#implicit) return;
     if (this.#tailLog === log) {
       this.#tailLog = this.#copyOf(log, this.#tailFrom, this.#tailEnd);
       this.#tailEnd -= this.#tailFrom;
@@ -183,6 +212,18 @@ export class SessionBuffer implements LogReader {
     this.#logs.delete(log);
   }
 
+  #tailCount(): number {
+    const log = this.#tailLog;
+    if (log === undefined) return 0;
+    return (this.#implicit ? log.next : this.#tailEnd) - this.#tailFrom;
+  }
+
+  #endImplicit(end: number | undefined): void {
+    if (!this.#implicit) return;
+    this.#tailEnd = end ?? (this.#tailLog as MessageLog).next;
+    this.#implicit = false;
+  }
+
   #copyOf(log: MessageLog, from: number, to: number): MessageLog {
     const copy = log.copy(from, to);
     copy.hold(this);
@@ -191,7 +232,12 @@ export class SessionBuffer implements LogReader {
   }
 
   #openRun(log: MessageLog, position: number): void {
-    if (this.#tailLog !== undefined) (this.#runs ??= []).push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
+    const tail = this.#tailLog;
+    if (tail !== undefined && this.#tailFrom < this.#tailEnd) {
+      (this.#runs ??= []).push({ log: tail, from: this.#tailFrom, to: this.#tailEnd });
+      this.#olderCount += this.#tailEnd - this.#tailFrom;
+      this.#olderBytes += tail.bytesBetween(this.#tailFrom, this.#tailEnd);
+    }
     this.#tailLog = log;
     this.#tailFrom = position;
     if (this.#logs.has(log)) return;
@@ -202,36 +248,53 @@ export class SessionBuffer implements LogReader {
   /** Every run held, oldest first (the newest as a snapshot of the tail fields). */
   #held(): Run[] {
     const runs = this.#runs?.slice(this.#head) ?? [];
-    if (this.#tailLog !== undefined) runs.push({ log: this.#tailLog, from: this.#tailFrom, to: this.#tailEnd });
+    const tail = this.#tailLog;
+    if (tail !== undefined) runs.push({ log: tail, from: this.#tailFrom, to: this.#implicit ? tail.next : this.#tailEnd });
     return runs;
   }
 
-  #enforceBounds(): void {
-    while (this.#countLeft < 0 || (this.#bytesLeft < 0 && this.size > 1)) this.#dropOldest(1);
+  // Lets the oldest go past the bounds (count, then bytes, always keeping the newest).
+  #settle(): void {
+    let count = this.#olderCount + this.#tailCount();
+    if (count > this.maxMessages) {
+      this.#dropOldest(count - this.maxMessages);
+      count = this.maxMessages;
+    }
+    while (count > 1 && this.#bytesHeld() > this.maxBytes) {
+      this.#dropOldest(1);
+      count--;
+    }
+  }
+
+  #bytesHeld(): number {
+    const tail = this.#tailLog;
+    if (tail === undefined) return this.#olderBytes;
+    return this.#olderBytes + tail.bytesBetween(this.#tailFrom, this.#implicit ? tail.next : this.#tailEnd);
   }
 
   #dropOldest(count: number): void {
     while (count > 0) {
       const taken = this.#runs !== undefined ? this.#dropFromOlderRun(this.#runs, count) : this.#dropFromTail(count);
-      this.#countLeft += taken;
+      this.#first += taken;
       count -= taken;
     }
   }
 
+  // `count` is at most what the newest run holds (the older runs are gone by now).
   #dropFromTail(count: number): number {
-    const log = this.#tailLog as MessageLog;
-    const taken = Math.min(count, this.#tailEnd - this.#tailFrom);
-    this.#bytesLeft += log.bytesBetween(this.#tailFrom, this.#tailFrom + taken);
-    this.#tailFrom += taken;
+    this.#tailFrom += count;
     // Nothing held: the next message opens a run afresh (and holds its log again if need be).
-    if (this.#tailFrom === this.#tailEnd) this.#tailLog = undefined;
-    return taken;
+    // An implicit run stays open, empty, for the broadcasts to come.
+    if (!this.#implicit && this.#tailFrom === this.#tailEnd) this.#tailLog = undefined;
+    return count;
   }
 
   #dropFromOlderRun(runs: Run[], count: number): number {
     const run = runs[this.#head] as Run;
     const taken = Math.min(count, run.to - run.from);
-    this.#bytesLeft += run.log.bytesBetween(run.from, run.from + taken);
+    const bytes = run.log.bytesBetween(run.from, run.from + taken);
+    this.#olderBytes -= bytes;
+    this.#olderCount -= taken;
     run.from += taken;
     if (run.from < run.to) return taken;
     this.#head++;

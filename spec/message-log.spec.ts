@@ -56,7 +56,8 @@ describe('MessageLog', () => {
       leaver.append(message);
       member.append(message);
     }
-    // The leaver stops getting broadcasts and never acknowledges; the member keeps up.
+    // The leaver leaves the group and never acknowledges; the member keeps up.
+    leaver.left(log);
     for (const message of broadcasts(log, 6, 5000)) {
       member.append(message);
       member.acknowledge(member.nextSeq - 1);
@@ -97,13 +98,40 @@ describe('MessageLog', () => {
           [false, true, true],
         ];
         let n = 0;
+        // What each channel remembers (Channel#sessionLog), and its side of the protocol:
+        // broadcasts of that log are taken without calling the buffer; leaving the group or
+        // being left out of a broadcast is told.
+        const remembered: (MessageLog | undefined)[] = [undefined, undefined, undefined];
         const deliver = (i: number, message: BroadcastMessage) => {
-          assert.equal(sessions[i]!.append(message), models[i]!.append(message.payload as string));
+          const session = sessions[i]!;
+          let seq: number;
+          if (message.log !== undefined && message.log === remembered[i]) {
+            if (message.position < 0) message.log.positionOf(message);
+            seq = session.nextSeq - 1;
+          } else {
+            seq = session.append(message);
+            remembered[i] = session.implicitLog;
+          }
+          assert.equal(seq, models[i]!.append(message.payload as string));
+        };
+        const skipped = (i: number, message: BroadcastMessage) => {
+          if (message.log !== remembered[i]) return;
+          sessions[i]!.skipped(message);
+          remembered[i] = undefined;
+        };
+        const left = (i: number, log: MessageLog) => {
+          if (log !== remembered[i]) return;
+          sessions[i]!.left(log);
+          remembered[i] = undefined;
         };
         for (const s of steps) {
           if (s.kind === 'broadcast') {
             const message = new BroadcastMessage(`g${s.group}-${n++}`, {}, logs[s.group]);
-            for (let i = 0; i < 3; i++) if (member[s.group]![i] === true && i !== s.except) deliver(i, message);
+            for (let i = 0; i < 3; i++) {
+              if (member[s.group]![i] !== true) continue;
+              if (i === s.except) skipped(i, message);
+              else deliver(i, message);
+            }
           } else if (s.kind === 'send') {
             deliver(s.to, new BroadcastMessage(`own${s.to}-${n++}-${'x'.repeat(s.size)}`, {}));
           } else if (s.kind === 'ack') {
@@ -113,6 +141,7 @@ describe('MessageLog', () => {
           } else if (s.kind === 'trim') {
             logs[s.group]!.trim();
           } else {
+            if (member[s.group]![s.who] === true) left(s.who, logs[s.group]!);
             member[s.group]![s.who] = !member[s.group]![s.who];
           }
         }

@@ -84,6 +84,67 @@ describe('session resume', () => {
     assert.ok(transportsUsed.size === 3);
   });
 
+  it('delivers group broadcasts exactly once and in order across cuts, with excepts, leaving, rejoining and direct sends between them', async (t) => {
+    const { served, live, group, channelsSeen, cutAll } = await sessionApp(t, {
+      sessionBuffer: { messages: 20_000, bytes: 64 * 1024 * 1024 },
+      pollTimeout: 2000,
+    });
+    const other = live.group('other');
+    const peers = [new SessionPeer(served.url, '/live'), new SessionPeer(served.url, '/live')];
+    const total = 3000;
+    const cutAt = new Set<number>();
+    while (cutAt.size < 30) cutAt.add(1 + Math.floor(Math.random() * (total - 1)));
+    const expected: string[][] = [[], []];
+    let done = false;
+    const drivers = peers.map(async (peer, p) => {
+      for (let i = p; !done; i++) {
+        await peer.connect(transports[i % 3] as PeerTransport).catch(() => undefined);
+        await Promise.race([peer.ended(), peer.waitFor(Number.MAX_SAFE_INTEGER)]);
+      }
+    });
+    for (const peer of peers) await peer.connected();
+    const [a, b] = channelsSeen as [Channel, Channel];
+    // Both are in 'room'; `a` comes and goes, is left out now and then, joins 'other', and
+    // gets messages of its own: each of these ends the run of 'room' broadcasts it follows.
+    const to = (who: Channel[], text: string) => who.forEach((ch) => expected[ch === a ? 0 : 1]!.push(text));
+    for (let n = 1; n <= total; n++) {
+      const choice = Math.random();
+      if (choice < 0.6) {
+        group.broadcast(`room ${n}`);
+        to([...group], `room ${n}`);
+      } else if (choice < 0.7) {
+        group.broadcast(`all but a ${n}`, { except: a });
+        to([b], `all but a ${n}`);
+      } else if (choice < 0.8) {
+        if (group.has(a)) group.delete(a);
+        else group.add(a);
+      } else if (choice < 0.9) {
+        other.add(a);
+        other.broadcast(`other ${n}`);
+        to([a], `other ${n}`);
+        if (Math.random() < 0.5) other.delete(a);
+      } else {
+        a.send(`own ${n}`);
+        to([a], `own ${n}`);
+      }
+      if (cutAt.has(n)) {
+        for (const peer of peers) await peer.connected();
+        cutAll();
+      }
+      if (n % 25 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const [p, peer] of peers.entries()) {
+      await withTimeout(peer.waitFor(expected[p]!.length), 30_000, `peer ${p}: ${expected[p]!.length} messages (got ${peer.messages.length}; cuts at ${[...cutAt].sort((x, y) => x - y).join(',')})`);
+    }
+    done = true;
+    for (const peer of peers) peer.cut();
+    await Promise.all(drivers);
+    for (const [p, peer] of peers.entries()) {
+      assert.deepEqual(peer.errors, []);
+      assert.deepEqual(peer.messages, expected[p], `peer ${p}: every message once, in order`);
+    }
+  });
+
   it('gives the same channel back on resume: same groups, same handlers, on another transport', async (t) => {
     const { served, channelsSeen, group, routeRuns } = await sessionApp(t);
     const peer = new SessionPeer(served.url, '/live');

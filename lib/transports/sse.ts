@@ -74,16 +74,21 @@ export class SseWire implements Wire {
     return this.#socket?.writableLength ?? 0;
   }
 
+  get numbered(): boolean {
+    return this.#idLines;
+  }
+
   send(payload: Payload | undefined, fields: SendFields): void {
     if (payload !== undefined) this.#write(plainEvent(payload, fields));
   }
 
   writeShared(message: SharedMessage, seq?: number): void {
     const sessionId = this.#sessionId;
-    if (sessionId !== undefined && seq !== undefined) {
+    if (sessionId !== undefined) {
       // A client that counts events (the client library) gets the shared bytes as they are;
-      // one that relies on Last-Event-ID (a plain EventSource) gets its own id line with them.
-      this.#write(this.#idLines ? withIdLine(sseIdLine(sessionId, seq), message.forSessionSse()) : message.forSessionSse());
+      // one that relies on Last-Event-ID (a plain EventSource) gets its own id line with them
+      // (such a stream is `numbered`, so the channel always passes `seq`).
+      this.#write(this.#idLines && seq !== undefined ? withIdLine(sseIdLine(sessionId, seq), message.forSessionSse()) : message.forSessionSse());
       return;
     }
     this.#write(message.forSse());

@@ -70,6 +70,8 @@ export interface Wire {
   send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
   writeShared(message: SharedMessage, seq?: number): void;
+  /** True if every session message written needs its own sequence number (`seq`). */
+  readonly numbered?: boolean;
   /** Writes out what this tick's cork holds; true if there was a cork to lift. */
   flush?(): boolean;
   /** HTTP: a send's status and headers, used if the response has not started yet. */
