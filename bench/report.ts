@@ -80,8 +80,10 @@ const ratios: Ratio[] = [
   { name: 'WS broadcast vs socket.io', of: 'ec-ws', to: 'socketio', metric: 'deliveriesPerCpuSec', target: '≥ 5× (at 5,000)', meets: (v) => v >= 5 },
   { name: 'SSE broadcast vs raw SSE socket + cork', of: 'ec-sse', to: 'sse-corked', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
   { name: 'SSE broadcast vs better-sse', of: 'ec-sse', to: 'better-sse', metric: 'deliveriesPerCpuSec', target: '≥ 3×', meets: (v) => v >= 3 },
-  { name: 'WS session broadcast vs plain ws channel', of: 'ec-ws-session', to: 'ec-ws', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
-  { name: 'SSE session broadcast vs plain sse channel', of: 'ec-sse-session', to: 'ec-sse', metric: 'deliveriesPerCpuSec', target: '≥ 0.85×', meets: (v) => v >= 0.85 },
+  // Separate runs drift by ±0.15 here (see docs/performance.md): the target is judged on the
+  // paired measurement below; these rows stay as a cross-check.
+  { name: 'WS session broadcast vs plain ws channel (separate runs)', of: 'ec-ws-session', to: 'ec-ws', metric: 'deliveriesPerCpuSec', target: '(paired below)', meets: () => true },
+  { name: 'SSE session broadcast vs plain sse channel (separate runs)', of: 'ec-sse-session', to: 'ec-sse', metric: 'deliveriesPerCpuSec', target: '(paired below)', meets: () => true },
   { name: 'memory per idle WS channel vs raw ws', of: 'ec-ws', to: 'ws-loop', metric: 'memPerChannel', target: '≤ 1.25×', meets: (v) => v <= 1.25 },
   { name: 'memory per idle SSE channel vs raw SSE', of: 'ec-sse', to: 'sse-loop', metric: 'memPerChannel', target: '≤ 1.25×', meets: (v) => v <= 1.25 },
   { name: 'memory per idle SSE channel vs Express + raw SSE', of: 'ec-sse', to: 'express-sse', metric: 'memPerChannel', target: '(diagnostic)', meets: () => true },
@@ -92,7 +94,19 @@ const ratios: Ratio[] = [
 const int = (v: number): string => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '–');
 const fixed = (v: number, digits: number): string => (Number.isFinite(v) ? v.toFixed(digits) : '–');
 
-export function formatReport(results: readonly Result[], meta: { machine: string; settings: string; notes: readonly string[]; date: string }): string {
+/** A paired session measurement (bench/pair.ts), as the report needs it. */
+export interface PairedRatio {
+  transport: 'websocket' | 'sse';
+  clients: number;
+  ratio: number;
+  pairRatios: number[];
+}
+
+export function formatReport(
+  results: readonly Result[],
+  meta: { machine: string; settings: string; notes: readonly string[]; date: string },
+  paired: readonly PairedRatio[] = [],
+): string {
   const lines: string[] = [];
   lines.push(`Run ${meta.date} on ${meta.machine}.`, '', `Settings: ${meta.settings}.`, '');
   lines.push(
@@ -118,6 +132,17 @@ export function formatReport(results: readonly Result[], meta: { machine: string
     });
     if (cells.every((c) => c === '–')) continue;
     lines.push(`| ${ratio.name} | ${cells.join(' | ')} | ${ratio.target} |`);
+  }
+  for (const transport of ['websocket', 'sse'] as const) {
+    const cells = sizes.map((n) => {
+      const p = paired.find((r) => r.transport === transport && r.clients === n);
+      if (p === undefined) return '–';
+      const sorted = [...p.pairRatios].sort((a, b) => a - b);
+      return `${p.ratio.toFixed(2)}×${p.ratio >= 0.85 ? '' : ' ✗'} (pairs ${fixed(sorted[0] ?? NaN, 2)}–${fixed(sorted[sorted.length - 1] ?? NaN, 2)})`;
+    });
+    if (cells.every((c) => c === '–')) continue;
+    const name = transport === 'websocket' ? 'WS' : 'SSE';
+    lines.push(`| ${name} session vs plain, paired in one server (CPU per delivery) | ${cells.join(' | ')} | ≥ 0.85× |`);
   }
   if (meta.notes.length > 0) lines.push('', ...meta.notes.map((n) => `- note: ${n}`));
   return lines.join('\n');

@@ -13,6 +13,8 @@
 //   BENCH_REPEAT=1       runs of every scenario (interleaved); the table keeps each metric's best
 //   BENCH_PROFILE=ec-ws,ec-sse  run those rows' servers with --cpu-prof (bench/profiles/; summarize
 //                        with bench/profile.ts)
+//   BENCH_PAIRED=0       skip the paired session measurement (bench/pair.ts), run after the rows
+//                        whenever a session row is among them
 //   BENCH_DOC=1          also rewrite the results section of docs/performance.md
 import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ClientEvent, ClientSnap, MemReply, Row, ServerSnap } from './protocol.js';
 import { rows as allRows } from './protocol.js';
+import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -298,11 +301,28 @@ for (let rep = 0; rep < repeat; rep++) for (const n of sizes) {
   }
 }
 
+// Sessions against plain channels, paired in one server process (see bench/pair.ts for why).
+const paired: PairedOutcome[] = [];
+const pairedTransports = (['websocket', 'sse'] as const).filter((t) => rows.some((r) => r.kind === (t === 'websocket' ? 'ec-ws-session' : 'ec-sse-session')));
+if (process.env.BENCH_PAIRED !== '0') {
+  for (const n of sizes) {
+    for (const transport of pairedTransports) {
+      try {
+        const outcome = await measurePaired(transport, n, quick ? 8 : 20);
+        paired.push(outcome);
+        console.log(`paired ${describePaired(outcome)}`);
+      } catch (error) {
+        notes.push(`paired ${transport} at ${n} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
 const results = bestOf(runs);
-const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) });
+const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) }, paired);
 console.log(`\n${report}`);
 mkdirSync(`${here}/results`, { recursive: true });
-writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results }, null, 2));
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired }, null, 2));
 writeFileSync(`${here}/results/latest.md`, report);
 if (process.env.BENCH_DOC === '1' && !quick) {
   const docPath = `${here}/../docs/performance.md`;
