@@ -6,6 +6,7 @@
 // packets and control frames do not).
 import { connect, type Socket } from 'node:net';
 import { nowUs, type ClientEvent, type ClientKind, type ClientRequest, type ClientSnap } from './protocol.js';
+import { withCarried } from './reading.js';
 
 const kConn = Symbol('bench.conn');
 const HASH = 0x23;
@@ -61,11 +62,7 @@ function send(event: ClientEvent | { id: number; [field: string]: unknown }): vo
 
 function onRead(this: ConnSocket, nread: number, buffer: Buffer): boolean {
   const conn = this[kConn];
-  let data = buffer.subarray(0, nread);
-  if (conn.tail !== undefined) {
-    data = Buffer.concat([conn.tail, data]);
-    conn.tail = undefined;
-  }
+  const data = withCarried(conn, buffer, nread);
   if (mode === 'latency') readAt = nowUs();
   let pos = 0;
   if (conn.state === State.Handshake) {

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { channels } from '../lib/index.js';
 import { payloadOf } from './protocol.js';
+import { withCarried } from './reading.js';
 
 type Side = 'plain' | 'session';
 export type Transport = 'websocket' | 'sse';
@@ -163,11 +164,7 @@ async function runClient(): Promise<void> {
 
   function onRead(this: ConnSocket, nread: number, buffer: Buffer): boolean {
     const conn = this[kConn];
-    let data = buffer.subarray(0, nread);
-    if (conn.tail !== undefined) {
-      data = Buffer.concat([conn.tail, data]);
-      conn.tail = undefined;
-    }
+    const data = withCarried(conn, buffer, nread);
     let pos = 0;
     if (!conn.open) {
       const end = data.indexOf('\r\n\r\n');
