@@ -327,10 +327,12 @@ export class Channel implements WireSink, HandlerOwner {
     const wire = this.#wire;
     const log = message.log;
     let seq: number | undefined;
-    if (log !== undefined && log === this.#sessionLog && wire?.numbered !== true) {
+    if (log !== undefined && log === this.#sessionLog) {
       // The common case: the next broadcast of the group this session follows. Its buffer
-      // counts it without being called; the message only needs its place in the log.
+      // counts it without being called; the message only needs its place in the log. Only a
+      // stream that numbers each message (a plain EventSource's id lines) asks its number.
       if (message.position < 0) log.positionOf(message);
+      if (wire?.numbered === true) seq = (this.#session as SessionLink).nextSeq - 1;
     } else {
       const session = this.#session as SessionLink;
       seq = session.append(message);
@@ -380,6 +382,7 @@ export class Channel implements WireSink, HandlerOwner {
 
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
+    this.#sessionLog = undefined; // a closed channel the application still holds keeps no log
     // Records the reason at once; the handlers themselves run on a later tick.
     this.#handlers.closed(reason);
     this.#session?.stopAwayTimer();

@@ -32,7 +32,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
   readonly name: string | undefined;
   readonly #members = new Set<Channel>();
   readonly #observer: GroupObserver | undefined;
-  // Broadcasts that reached a session member, kept once for all of them until acknowledged.
+  // Broadcasts to session members, kept once for all of them until acknowledged.
   readonly #log = new MessageLog();
 
   /** @internal Where broadcasts are kept for session members. */
@@ -96,7 +96,9 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
     const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
     let reached = 0;
     // Iterating the Set itself is safe while members leave (an http member closes as it is
-    // answered; a slow consumer is closed): a Set iterator skips deleted entries.
+    // answered; a slow consumer is closed): a Set iterator skips deleted entries. Nothing in
+    // this loop may broadcast again or close a session: a session member that follows this
+    // group counts every position of its log as handed to it by the end of the loop.
     for (const member of this.#members) {
       if (skip?.has(member) === true) {
         member.skipped(message);

@@ -29,9 +29,11 @@ const passEveryBytes = 256 * 1024;
  * costs no per-message storage of its own.
  *
  * What is kept: everything from the oldest position any reader still holds. A reader that
- * holds a position more than twice its own bounds behind the newest (it left the group, or is
- * away while the group is busy) gets private copies of what it holds instead, so one idle
- * session never makes a busy log grow without end.
+ * holds a position more than twice its own bounds behind the newest (it left the group, or
+ * was left out of many broadcasts, without acknowledging what it had) gets private copies of
+ * what it holds instead, so one idle session never makes a busy log grow without end. (A
+ * member that follows the group is within its bounds by construction: its oldest messages are
+ * let go as new ones come.)
  */
 export class MessageLog {
   // Rings indexed by `position & (capacity - 1)`; the capacity doubles as needed.

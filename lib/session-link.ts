@@ -33,8 +33,9 @@ export class SessionLink extends SessionBuffer implements PollSource {
   #frameNumber = 0;
 
   constructor(channel: Channel, options: ResolvedOptions) {
-    // The buffer is this object's base class rather than a field: a broadcast appends to every
-    // member's buffer, and one object less per member is one cache miss less at 5,000 members.
+    // The buffer is this object's base class rather than a field: one object less per session,
+    // and the counted path (a message from elsewhere than the group it follows) reaches it
+    // straight from the channel.
     super({ messages: options.sessionMessages, bytes: options.sessionBytes });
     this.#channel = channel;
     this.#options = options;

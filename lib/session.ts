@@ -67,7 +67,9 @@ export class SessionBuffer implements LogReader {
   readonly maxMessages: number;
   readonly maxBytes: number;
   #own: MessageLog | undefined;
-  readonly #logs = new Set<MessageLog>();
+  // How many runs (the newest included) this buffer holds in each log: a log is let go the
+  // moment its count reaches 0, so a session never keeps a quiet group's log, or a copy, alive.
+  readonly #logs = new Map<MessageLog, number>();
 
   constructor(limits: SessionLimits) {
     this.maxMessages = limits.messages;
@@ -114,12 +116,16 @@ export class SessionBuffer implements LogReader {
   /** The channel was left out of `message` (a broadcast's `except`): the implicit run ends before it. */
   skipped(message: SharedMessage): void {
     const log = message.log;
-    if (this.#implicit && log !== undefined && log === this.#tailLog) this.#endImplicit(log.positionOf(message));
+    if (!this.#implicit || log === undefined || log !== this.#tailLog) return;
+    this.#endImplicit(log.positionOf(message));
+    this.#dropEmptyTail();
   }
 
   /** The channel left the group whose log is `log`: the implicit run ends where the log is now. */
   left(log: MessageLog): void {
-    if (this.#implicit && log === this.#tailLog) this.#endImplicit(undefined);
+    if (!this.#implicit || log !== this.#tailLog) return;
+    this.#endImplicit(undefined);
+    this.#dropEmptyTail();
   }
 
   /** Forgets every message up to and including `seq`: the client has it. */
@@ -163,7 +169,7 @@ export class SessionBuffer implements LogReader {
    */
   release(keep: boolean): void {
     this.#endImplicit(undefined);
-    for (const log of [...this.#logs]) {
+    for (const log of [...this.#logs.keys()]) {
       if (!keep) log.release(this);
       else if (log !== this.#own) this.detach(log);
     }
@@ -197,14 +203,13 @@ export class SessionBuffer implements LogReader {
       run.log = this.#copyOf(log, run.from, run.to);
       run.to -= run.from;
       run.from = 0;
+      this.#unhold(log);
     }
-    if (this.#tailLog === log && this.#implicit) return;
-    if (this.#tailLog === log) {
-      this.#tailLog = this.#copyOf(log, this.#tailFrom, this.#tailEnd);
-      this.#tailEnd -= this.#tailFrom;
-      this.#tailFrom = 0;
-    }
-    log.release(this);
+    if (this.#tailLog !== log || this.#implicit) return;
+    this.#tailLog = this.#copyOf(log, this.#tailFrom, this.#tailEnd);
+    this.#tailEnd -= this.#tailFrom;
+    this.#tailFrom = 0;
+    this.#unhold(log);
   }
 
   /** @internal LogReader */
@@ -226,23 +231,46 @@ export class SessionBuffer implements LogReader {
 
   #copyOf(log: MessageLog, from: number, to: number): MessageLog {
     const copy = log.copy(from, to);
-    copy.hold(this);
-    this.#logs.add(copy);
+    this.#hold(copy);
     return copy;
   }
 
+  #hold(log: MessageLog): void {
+    const runs = this.#logs.get(log);
+    this.#logs.set(log, (runs ?? 0) + 1);
+    if (runs === undefined) log.hold(this);
+  }
+
+  // May run inside `log`'s own trim pass (through oldestIn → #settle): releasing the reader
+  // being visited is safe there, and the pass's own release of it then does nothing.
+  #unhold(log: MessageLog): void {
+    const runs = (this.#logs.get(log) ?? 1) - 1;
+    if (runs > 0) this.#logs.set(log, runs);
+    else log.release(this); // which calls released(), forgetting the count
+  }
+
   #openRun(log: MessageLog, position: number): void {
+    // Held before the old newest run may be let go: if both are of the same log, its count
+    // must not touch 0 on the way (the log would empty itself).
+    this.#hold(log);
     const tail = this.#tailLog;
     if (tail !== undefined && this.#tailFrom < this.#tailEnd) {
       (this.#runs ??= []).push({ log: tail, from: this.#tailFrom, to: this.#tailEnd });
       this.#olderCount += this.#tailEnd - this.#tailFrom;
       this.#olderBytes += tail.bytesBetween(this.#tailFrom, this.#tailEnd);
+    } else if (tail !== undefined) {
+      this.#unhold(tail); // an empty newest run is just dropped
     }
     this.#tailLog = log;
     this.#tailFrom = position;
-    if (this.#logs.has(log)) return;
-    this.#logs.add(log);
-    log.hold(this);
+  }
+
+  // A newest run that ended empty (left out, or left the group, with nothing unacknowledged).
+  #dropEmptyTail(): void {
+    const tail = this.#tailLog;
+    if (tail === undefined || this.#implicit || this.#tailFrom < this.#tailEnd) return;
+    this.#tailLog = undefined;
+    this.#unhold(tail);
   }
 
   /** Every run held, oldest first (the newest as a snapshot of the tail fields). */
@@ -285,7 +313,7 @@ export class SessionBuffer implements LogReader {
     this.#tailFrom += count;
     // Nothing held: the next message opens a run afresh (and holds its log again if need be).
     // An implicit run stays open, empty, for the broadcasts to come.
-    if (!this.#implicit && this.#tailFrom === this.#tailEnd) this.#tailLog = undefined;
+    this.#dropEmptyTail();
     return count;
   }
 
@@ -297,6 +325,7 @@ export class SessionBuffer implements LogReader {
     this.#olderCount -= taken;
     run.from += taken;
     if (run.from < run.to) return taken;
+    this.#unhold(run.log);
     this.#head++;
     if (this.#head === runs.length) {
       this.#runs = undefined;

@@ -29,7 +29,7 @@ export interface SharedMessage {
   readonly byteLength: number;
   /** Where sessions keep it until acknowledged: its group's log (none for a single channel's). */
   readonly log?: MessageLog | undefined;
-  /** Its position in `log`, or -1 until a session is the first to keep it. */
+  /** Its position in `log`, or -1 until a session member is the first to keep (or skip) it. */
   position: number;
   forWebSocket(): readonly Buffer[];
   forSse(): Buffer;
@@ -70,7 +70,7 @@ export interface Wire {
   send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
   writeShared(message: SharedMessage, seq?: number): void;
-  /** True if every session message written needs its own sequence number (`seq`). */
+  /** True if every session message written needs its own sequence number: `seq` is then always given. */
   readonly numbered?: boolean;
   /** Writes out what this tick's cork holds; true if there was a cork to lift. */
   flush?(): boolean;
