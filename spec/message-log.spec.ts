@@ -49,19 +49,7 @@ describe('MessageLog', () => {
   });
 
   it('gives a session that stays far behind copies of its own, so a busy group log stays bounded', () => {
-    const log = new MessageLog();
-    const leaver = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
-    const member = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
-    for (const message of broadcasts(log, 1, 5)) {
-      leaver.append(message);
-      member.append(message);
-    }
-    // The leaver leaves the group and never acknowledges; the member keeps up.
-    leaver.left(log);
-    for (const message of broadcasts(log, 6, 5000)) {
-      member.append(message);
-      member.acknowledge(member.nextSeq - 1);
-    }
+    const { log, leaver } = leaverBehind(5000);
     assert.ok(log.length <= 2 * 10 + 64, `the log holds ${log.length} positions`);
     assert.deepEqual(texts(leaver, 0), ['1', '2', '3', '4', '5']);
     // The copies still count as the leaver's: later sends follow them in order.
@@ -101,19 +89,7 @@ describe('MessageLog', () => {
 
   it('frees the copies a session got for falling behind, once it acknowledges them', async () => {
     const sent = (() => {
-      const log = new MessageLog();
-      const leaver = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
-      const member = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
-      const early = broadcasts(log, 1, 5);
-      for (const message of early) {
-        leaver.append(message);
-        member.append(message);
-      }
-      leaver.left(log);
-      for (const message of broadcasts(log, 6, 500)) {
-        member.append(message);
-        member.acknowledge(member.nextSeq - 1);
-      }
+      const { log, leaver, member, early } = leaverBehind(500);
       assert.deepEqual(texts(leaver, 0), ['1', '2', '3', '4', '5']); // from its copies by now
       leaver.acknowledge(leaver.nextSeq - 1);
       keep.push(leaver, member, log);
@@ -205,6 +181,27 @@ describe('MessageLog', () => {
 // The sessions and logs of the scenarios above stay alive through the check: what must go is
 // only what they no longer need.
 const keep: object[] = [];
+
+/**
+ * Two sessions get broadcasts 1–5; then one leaves the group without acknowledging them while
+ * the other keeps up with broadcasts 6–`last`, acknowledging each.
+ */
+function leaverBehind(last: number) {
+  const log = new MessageLog();
+  const leaver = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
+  const member = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
+  const early = broadcasts(log, 1, 5);
+  for (const message of early) {
+    leaver.append(message);
+    member.append(message);
+  }
+  leaver.left(log);
+  for (const message of broadcasts(log, 6, last)) {
+    member.append(message);
+    member.acknowledge(member.nextSeq - 1);
+  }
+  return { log, leaver, member, early };
+}
 
 /** How many of `refs` survive a full garbage collection (the specs run with --expose-gc). */
 async function stillReachable(refs: readonly WeakRef<object>[]): Promise<number> {
