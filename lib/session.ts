@@ -24,6 +24,9 @@ export interface SessionLimits {
   bytes: number;
 }
 
+// What the older runs are when there are none: read by every trim pass for every reader.
+const noRuns: readonly Run[] = [];
+
 interface Run {
   log: MessageLog;
   /** First position held (inclusive). */
@@ -185,7 +188,7 @@ export class SessionBuffer implements LogReader {
   /** @internal LogReader: the oldest position of `log` held here. */
   oldestIn(log: MessageLog): number | undefined {
     this.#settle();
-    const runs = this.#runs ?? [];
+    const runs = this.#runs ?? noRuns;
     for (let i = this.#head; i < runs.length; i++) if ((runs[i] as Run).log === log) return (runs[i] as Run).from;
     return this.#tailLog === log ? this.#tailFrom : undefined;
   }
@@ -196,7 +199,7 @@ export class SessionBuffer implements LogReader {
    */
   detach(log: MessageLog): void {
     this.#settle();
-    const runs = this.#runs ?? [];
+    const runs = this.#runs ?? noRuns;
     for (let i = this.#head; i < runs.length; i++) {
       const run = runs[i] as Run;
       if (run.log !== log) continue;
