@@ -94,18 +94,30 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
     const message = new BroadcastMessage(payload, { event: options.event, id: options.id }, this.#log);
     const except = options.except;
     const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
-    let reached = 0;
-    // Iterating the Set itself is safe while members leave (an http member closes as it is
-    // answered; a slow consumer is closed): a Set iterator skips deleted entries. Nothing in
-    // this loop may broadcast again or close a session: a session member that follows this
-    // group counts every position of its log as handed to it by the end of the loop.
-    for (const member of this.#members) {
-      if (skip?.has(member) === true) {
-        member.skipped(message);
-        continue;
-      }
-      if (member.sendShared(message)) reached++;
+    // The log keeps the message's position for the whole loop: a member left out of it may
+    // be the last reader to let go of the log before the members after it keep it.
+    const log = this.#log;
+    log.pin();
+    try {
+      return deliverToMembers(this.#members, message, skip);
+    } finally {
+      log.unpin();
     }
-    return reached;
   }
+}
+
+// Iterating the Set itself is safe while members leave (an http member closes as it is
+// answered; a slow consumer is closed): a Set iterator skips deleted entries. Nothing in this
+// loop may broadcast again or close a session: a session member that follows this group
+// counts every position of its log as handed to it by the end of the loop.
+function deliverToMembers(members: Set<Channel>, message: BroadcastMessage, skip: Set<Channel> | undefined): number {
+  let reached = 0;
+  for (const member of members) {
+    if (skip?.has(member) === true) {
+      member.skipped(message);
+      continue;
+    }
+    if (member.sendShared(message)) reached++;
+  }
+  return reached;
 }

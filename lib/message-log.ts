@@ -46,6 +46,11 @@ export class MessageLog {
   readonly #readers = new Set<LogReader>();
   #appendsSincePass = 0;
   #bytesSincePass = 0;
+  // While pinned (a broadcast's delivery loop runs), nothing from #pinnedFrom on is dropped:
+  // a message gets its position from the first session member that keeps or skips it, and
+  // must still be there for the members after it, whoever let go in between.
+  #pins = 0;
+  #pinnedFrom = 0;
 
   /** The position the next appended message gets. */
   get next(): number {
@@ -80,6 +85,20 @@ export class MessageLog {
   /** Bytes of the messages at positions `from` (inclusive) to `to` (exclusive). */
   bytesBetween(from: number, to: number): number {
     return this.#bytesBefore(to) - this.#bytesBefore(from);
+  }
+
+  /**
+   * Keeps every position appended from now on until the matching `unpin`, whatever readers
+   * let go meanwhile. Pins nest.
+   */
+  pin(): void {
+    if (this.#pins++ === 0) this.#pinnedFrom = this.#next;
+  }
+
+  /** Ends a `pin`; the last one lets go of what no reader holds any more. */
+  unpin(): void {
+    if (--this.#pins > 0) return;
+    if (this.#readers.size === 0) this.#dropBefore(this.#next);
   }
 
   /** Counts `reader` among those whose positions are kept. */
@@ -136,7 +155,8 @@ export class MessageLog {
     return position;
   }
 
-  #dropBefore(position: number): void {
+  #dropBefore(upTo: number): void {
+    const position = this.#pins > 0 ? Math.min(upTo, this.#pinnedFrom) : upTo;
     if (position <= this.#first) return;
     this.#bytesBeforeFirst = this.#bytesBefore(position);
     const mask = this.#messages.length - 1;
