@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
 import { MessageLog } from '../lib/message-log.js';
 import { SessionBuffer } from '../lib/session.js';
 import { BroadcastMessage } from '../lib/shared-message.js';
@@ -97,85 +96,6 @@ describe('MessageLog', () => {
     })();
     assert.equal(await stillReachable(sent), 0);
   });
-
-  it('replays exactly what a per-session buffer would, whatever mix of groups, own sends, acknowledgements and bounds', () => {
-    const step = fc.oneof(
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant('broadcast' as const), group: fc.integer({ min: 0, max: 1 }), except: fc.integer({ min: -1, max: 2 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('send' as const), to: fc.integer({ min: 0, max: 2 }), size: fc.integer({ min: 0, max: 40 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('ack' as const), who: fc.integer({ min: 0, max: 2 }), back: fc.integer({ min: 0, max: 30 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('membership' as const), who: fc.integer({ min: 0, max: 2 }), group: fc.integer({ min: 0, max: 1 }) }) },
-      // A trim pass now rather than every 64 appends: sessions far behind get copies.
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('trim' as const), group: fc.integer({ min: 0, max: 1 }) }) },
-    );
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 200 }), fc.array(step, { minLength: 50, maxLength: 400, size: 'max' }), (maxMessages, maxBytes, steps) => {
-        const limits = { messages: maxMessages, bytes: maxBytes };
-        const logs = [new MessageLog(), new MessageLog()];
-        const sessions = [0, 1, 2].map(() => new SessionBuffer(limits));
-        const models = [0, 1, 2].map(() => new ModelBuffer(limits));
-        const member = [
-          [true, true, false],
-          [false, true, true],
-        ];
-        let n = 0;
-        // What each channel remembers (Channel#sessionLog), and its side of the protocol:
-        // broadcasts of that log are taken without calling the buffer; leaving the group or
-        // being left out of a broadcast is told.
-        const remembered: (MessageLog | undefined)[] = [undefined, undefined, undefined];
-        const deliver = (i: number, message: BroadcastMessage) => {
-          const session = sessions[i]!;
-          let seq: number;
-          if (message.log !== undefined && message.log === remembered[i]) {
-            if (message.position < 0) message.log.positionOf(message);
-            seq = session.nextSeq - 1;
-          } else {
-            seq = session.append(message);
-            remembered[i] = session.implicitLog;
-          }
-          assert.equal(seq, models[i]!.append(message.payload as string));
-        };
-        const skipped = (i: number, message: BroadcastMessage) => {
-          if (message.log !== remembered[i]) return;
-          sessions[i]!.skipped(message);
-          remembered[i] = undefined;
-        };
-        const left = (i: number, log: MessageLog) => {
-          if (log !== remembered[i]) return;
-          sessions[i]!.left(log);
-          remembered[i] = undefined;
-        };
-        for (const s of steps) {
-          if (s.kind === 'broadcast') {
-            const message = new BroadcastMessage(`g${s.group}-${n++}`, {}, logs[s.group]);
-            for (let i = 0; i < 3; i++) {
-              if (member[s.group]![i] !== true) continue;
-              if (i === s.except) skipped(i, message);
-              else deliver(i, message);
-            }
-          } else if (s.kind === 'send') {
-            deliver(s.to, new BroadcastMessage(`own${s.to}-${n++}-${'x'.repeat(s.size)}`, {}));
-          } else if (s.kind === 'ack') {
-            const seq = Math.max(0, sessions[s.who]!.nextSeq - 1 - s.back);
-            sessions[s.who]!.acknowledge(seq);
-            models[s.who]!.acknowledge(seq);
-          } else if (s.kind === 'trim') {
-            logs[s.group]!.trim();
-          } else {
-            if (member[s.group]![s.who] === true) left(s.who, logs[s.group]!);
-            member[s.group]![s.who] = !member[s.group]![s.who];
-          }
-        }
-        for (const log of logs) assert.ok(log.length <= 2 * maxMessages + 64, `a group log holds ${log.length} positions`);
-        for (let i = 0; i < 3; i++) {
-          for (let ack = 0; ack < sessions[i]!.nextSeq; ack++) {
-            const replay = sessions[i]!.since(ack);
-            assert.deepEqual({ ...replay, messages: replay.messages.map((m) => m.payload) }, models[i]!.since(ack));
-          }
-        }
-      }),
-      { numRuns: 200 },
-    );
-  });
 });
 
 // The sessions and logs of the scenarios above stay alive through the check: what must go is
@@ -211,41 +131,4 @@ async function stillReachable(refs: readonly WeakRef<object>[]): Promise<number>
   await new Promise((resolve) => setImmediate(resolve));
   gc!();
   return refs.filter((ref) => ref.deref() !== undefined).length;
-}
-
-/** The per-session ring the logs replaced, as a plain array: what each session must replay. */
-class ModelBuffer {
-  #held: { seq: number; text: string }[] = [];
-  #next = 1;
-  #first = 1;
-  constructor(private readonly limits: { messages: number; bytes: number }) {}
-
-  append(text: string): number {
-    const seq = this.#next++;
-    this.#held.push({ seq, text });
-    while (this.#held.length > this.limits.messages || (this.#bytes() > this.limits.bytes && this.#held.length > 1)) this.#dropOldest();
-    return seq;
-  }
-
-  acknowledge(seq: number): void {
-    while (this.#held.length > 0 && this.#held[0]!.seq <= seq) this.#dropOldest();
-  }
-
-  since(seq: number): { next: number; gap: [number, number] | undefined; messages: string[] } {
-    const from = seq + 1;
-    return {
-      next: Math.max(from, this.#first),
-      gap: from < this.#first ? [from, this.#first - 1] : undefined,
-      messages: this.#held.filter((m) => m.seq >= from).map((m) => m.text),
-    };
-  }
-
-  #dropOldest(): void {
-    this.#held.shift();
-    this.#first++;
-  }
-
-  #bytes(): number {
-    return this.#held.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0);
-  }
 }

@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { channels, type CloseReason } from '../lib/index.js';
 import { parseClientText, parseMessageList, sseControlEvent, sseSessionEvent, toJsonMessage, webSocketControlText } from '../lib/session-codec.js';
 import { deferred, serve, withTimeout } from './support/harness.js';
+import { runs } from './support/property.js';
 
 describe('session codec', () => {
   it('reads client text frames: m for messages, c for acknowledgements', () => {
@@ -91,7 +92,7 @@ describe('session POSTs with arbitrary bodies and parameters', () => {
         assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
         await res.json();
       }),
-      { numRuns: 120 },
+      runs(120),
     );
     const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]' });
     assert.equal(check.status, 200);

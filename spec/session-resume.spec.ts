@@ -8,6 +8,7 @@ import { EventSource } from 'eventsource';
 import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../lib/index.js';
 import { deferred, serve, withTimeout } from './support/harness.js';
 import { SessionPeer, type PeerTransport } from './support/session-peer.js';
+import { propertySeed, seeded } from './support/property.js';
 
 /** An app whose `/live` route claims the channel and hands it to the test. */
 async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
@@ -45,16 +46,17 @@ describe('session resume', () => {
     });
     const peer = new SessionPeer(served.url, '/live');
     const total = 10_000;
-    // Cut points chosen at random (seeded by Math.random; the failure message prints them).
+    // Cut points drawn from the run's fixed seed (FC_SEED for others; the failure message prints them).
+    const random = seeded(propertySeed);
     const cutAt = new Set<number>();
-    while (cutAt.size < 50) cutAt.add(1 + Math.floor(Math.random() * (total - 1)));
+    while (cutAt.size < 50) cutAt.add(1 + Math.floor(random() * (total - 1)));
     let cuts = 0;
     const transportsUsed = new Set<PeerTransport>();
 
     const driver = (async () => {
       let i = 0;
       while (peer.messages.length < total) {
-        const transport = i < 3 ? (transports[i] as PeerTransport) : (transports[Math.floor(Math.random() * 3)] as PeerTransport);
+        const transport = i < 3 ? (transports[i] as PeerTransport) : (transports[Math.floor(random() * 3)] as PeerTransport);
         i++;
         transportsUsed.add(transport);
         await peer.connect(transport).catch(() => undefined);
@@ -92,8 +94,9 @@ describe('session resume', () => {
     const other = live.group('other');
     const peers = [new SessionPeer(served.url, '/live'), new SessionPeer(served.url, '/live')];
     const total = 3000;
+    const random = seeded(propertySeed + 1);
     const cutAt = new Set<number>();
-    while (cutAt.size < 30) cutAt.add(1 + Math.floor(Math.random() * (total - 1)));
+    while (cutAt.size < 30) cutAt.add(1 + Math.floor(random() * (total - 1)));
     const expected: string[][] = [[], []];
     let done = false;
     const drivers = peers.map(async (peer, p) => {
@@ -108,7 +111,7 @@ describe('session resume', () => {
     // gets messages of its own: each of these ends the run of 'room' broadcasts it follows.
     const to = (who: Channel[], text: string) => who.forEach((ch) => expected[ch === a ? 0 : 1]!.push(text));
     for (let n = 1; n <= total; n++) {
-      const choice = Math.random();
+      const choice = random();
       if (choice < 0.6) {
         group.broadcast(`room ${n}`);
         to([...group], `room ${n}`);
@@ -122,7 +125,7 @@ describe('session resume', () => {
         other.add(a);
         other.broadcast(`other ${n}`);
         to([a], `other ${n}`);
-        if (Math.random() < 0.5) other.delete(a);
+        if (random() < 0.5) other.delete(a);
       } else {
         a.send(`own ${n}`);
         to([a], `own ${n}`);

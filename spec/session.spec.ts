@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SessionBuffer } from '../lib/session.js';
 import { BroadcastMessage } from '../lib/shared-message.js';
+import { runs } from './support/property.js';
 
 const message = (text: string) => new BroadcastMessage(text, {});
 const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
@@ -65,6 +66,7 @@ describe('SessionBuffer', () => {
         assert.deepEqual([...lost, ...numbers], range(ack + 1, count));
         assert.equal(replay.next, (replay.gap?.[1] ?? ack) + 1);
       }),
+      runs(100),
     );
   });
 });

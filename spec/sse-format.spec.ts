@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { assertSseFields, formatSseEvent, formatSseRetry, sseHeartbeat } from '../lib/sse-format.js';
+import { runs } from './support/property.js';
 
 /** What a spec-conforming EventSource makes of a stream. */
 function parse(stream: string): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {
@@ -71,7 +72,7 @@ describe('formatSseEvent', () => {
         assert.equal(events.length, 1);
         assert.equal(events[0]?.data, asClientSeesIt(text));
       }),
-      { numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -84,6 +85,7 @@ describe('formatSseEvent', () => {
           texts.map(asClientSeesIt),
         );
       }),
+      runs(100),
     );
   });
 
@@ -97,6 +99,7 @@ describe('formatSseEvent', () => {
         assert.equal(parsed?.id, id);
         assert.equal(parsed?.data, asClientSeesIt(text));
       }),
+      runs(100),
     );
   });
 });
@@ -131,6 +134,7 @@ describe('assertSseFields', () => {
           (error: unknown) => error instanceof TypeError && (error as TypeError & { code?: string }).code === 'ERR_CHANNEL_INVALID_FIELD',
         );
       }),
+      runs(100),
     );
   });
 });

@@ -137,17 +137,7 @@ export function until<K extends keyof ConnectionEventMap>(conn: Connection, type
   });
 }
 
-/** A seeded generator (mulberry32), so a failing random schedule can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from '../support/property.js';
 
 /** Fast reconnects for tests. */
 export const quick = { reconnect: { minDelay: 5, maxDelay: 40 }, openTimeout: 2000 } as const;

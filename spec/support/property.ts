@@ -14,3 +14,15 @@ export function runs(numRuns: number): { numRuns: number; seed: number } {
   const override = process.env.FC_RUNS === undefined ? undefined : Number.parseInt(process.env.FC_RUNS, 10);
   return { numRuns: override !== undefined && override > 0 ? override : numRuns, seed: propertySeed };
 }
+
+/** A seeded generator (mulberry32), so a failing random schedule can be replayed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
