@@ -197,6 +197,21 @@ export class Channel implements WireSink, HandlerOwner {
     this.#host.reportError(error);
   }
 
+  /**
+   * @internal Something the library ran for this channel on its own (a timer, a socket
+   * event, a scheduled poll answer) threw. No client may take the process down: the error
+   * goes to `live.on('error')` and this channel alone closes with 'internal-server-error'.
+   */
+  failed(error: unknown): void {
+    this.#host.reportError(error);
+    if (this.#state !== State.Open) return;
+    try {
+      this.#finish('internal-server-error');
+    } catch (closeError) {
+      this.#host.reportError(closeError);
+    }
+  }
+
   /** @internal A wire's connection ended by itself. */
   ended(reason: CloseReason): void {
     if (this.#state === State.Closed) return;

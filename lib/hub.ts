@@ -100,7 +100,14 @@ export class ChannelHub implements ChannelHost {
 
   /** One heartbeat period passed: every open channel pings or writes its comment. */
   sweep(): void {
-    for (const channel of this.open) channel.heartbeat();
+    for (const channel of this.open) {
+      // One channel failing its heartbeat closes alone; the sweep goes on to the others.
+      try {
+        channel.heartbeat();
+      } catch (error) {
+        channel.failed(error);
+      }
+    }
   }
 
   onError(listener: ErrorListener): void {

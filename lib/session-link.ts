@@ -84,7 +84,11 @@ export class SessionLink extends SessionBuffer implements PollSource {
   sendReceivedAck(): void {
     const wire = this.#ackWire;
     this.#ackWire = undefined;
-    wire?.sendControl?.({ type: 'ack', received: this.#received });
+    try {
+      wire?.sendControl?.({ type: 'ack', received: this.#received });
+    } catch (error) {
+      this.#channel.failed(error);
+    }
   }
 
   wiring(ack: number): SessionWiring {
@@ -138,10 +142,16 @@ export class SessionLink extends SessionBuffer implements PollSource {
   }
 }
 
+// Scheduled by the library itself: a throw here would take the process down, so it fails
+// the channel concerned instead.
 function sendReceivedAck(link: SessionLink): void {
   link.sendReceivedAck();
 }
 
 function closeAway(channel: Channel): void {
-  channel.close('client-away');
+  try {
+    channel.close('client-away');
+  } catch (error) {
+    channel.failed(error);
+  }
 }

@@ -66,19 +66,29 @@ function resumeConnection(hub: ChannelHub, req: IncomingMessage, res: ServerResp
 
 function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse, channel: Channel, request: ResumeRequest): void {
   if (!hub.options.isOriginAllowed(req.headers.origin, req)) return refuse(hub, res, undefined, 403, 'origin-not-allowed');
-  const first = request.firstMessage;
   readBody(req, hub.options.maxPayload, (body) => {
-    if (body === undefined) return refuse(hub, res, undefined, 413, 'payload-too-large');
-    const parsed = parseMessageList(body);
-    if (!Array.isArray(parsed)) return refuse(hub, res, undefined, 400, 'bad-request', parsed.error);
-    if (parsed.length > 0 && first === undefined) return refuse(hub, res, undefined, 400, 'bad-request', 'a POST with messages needs ecm');
-    channel.session?.acknowledge(request.ack);
-    const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
-    if (result.outcome === 'closed') return refuse(hub, res, undefined, 404, 'unknown-session');
-    if (result.outcome === 'busy') return refuse(hub, res, undefined, 503, 'busy', undefined, { received: result.received });
-    if (result.outcome === 'out-of-order') return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
-    sendJson(res, 200, { received: result.received });
+    // Runs in the request's 'end' listener: a throw there would reach the process.
+    try {
+      answerPost(hub, res, channel, request, body);
+    } catch (error) {
+      channel.failed(error);
+      sendJson(res, 500, { error: 'internal-error', message: 'The server failed to take these messages; the session is closed.' });
+    }
   });
+}
+
+function answerPost(hub: ChannelHub, res: ServerResponse, channel: Channel, request: ResumeRequest, body: string | undefined): void {
+  const first = request.firstMessage;
+  if (body === undefined) return refuse(hub, res, undefined, 413, 'payload-too-large');
+  const parsed = parseMessageList(body);
+  if (!Array.isArray(parsed)) return refuse(hub, res, undefined, 400, 'bad-request', parsed.error);
+  if (parsed.length > 0 && first === undefined) return refuse(hub, res, undefined, 400, 'bad-request', 'a POST with messages needs ecm');
+  channel.session?.acknowledge(request.ack);
+  const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
+  if (result.outcome === 'closed') return refuse(hub, res, undefined, 404, 'unknown-session');
+  if (result.outcome === 'busy') return refuse(hub, res, undefined, 503, 'busy', undefined, { received: result.received });
+  if (result.outcome === 'out-of-order') return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
+  sendJson(res, 200, { received: result.received });
 }
 
 /** The last poll of a session the application closed: what the client missed, and why. */

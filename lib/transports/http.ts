@@ -87,7 +87,11 @@ function responseOnClose(this: TaggedResponse): void {
   // 'close' before the response finished: the client left. After it: the channel ended it
   // (then this is a no-op), or something else answered the request (an error handler, a
   // direct res.end), and the channel must not stay open forever.
-  this[kSink].ended(this.writableFinished ? 'server-close' : 'client-close');
+  try {
+    this[kSink].ended(this.writableFinished ? 'server-close' : 'client-close');
+  } catch (error) {
+    this[kSink].failed(error);
+  }
 }
 
 function validateHead(head: Head): void {

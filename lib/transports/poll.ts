@@ -72,11 +72,23 @@ export class PollWire implements Wire {
   answer(closed?: CloseReason): void {
     if (this.#done) return;
     this.#finish();
-    const body: PollAnswer = this.#source.pollAnswer(this.#ack);
-    if (closed !== undefined) body.closed = closed;
-    this.#res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-    this.#res.end(JSON.stringify(body));
+    try {
+      const body: PollAnswer = this.#source.pollAnswer(this.#ack);
+      if (closed !== undefined) body.closed = closed;
+      this.#respond(200, JSON.stringify(body));
+    } catch (error) {
+      // Answered all the same, so the client is not left waiting; the channel then closes.
+      this.#respond(500, failedAnswer);
+      this.#sink.failed(error);
+      return;
+    }
     if (closed === undefined) this.#sink.released(this);
+  }
+
+  #respond(status: number, body: string): void {
+    if (this.#res.headersSent) return;
+    this.#res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    this.#res.end(body);
   }
 
   end(reason: CloseReason): void {
@@ -88,6 +100,11 @@ export class PollWire implements Wire {
     if (this.#done) return;
     this.#finish();
     this.#res.writeHead(204, { 'cache-control': 'no-store' }).end();
+  }
+
+  /** @internal Reports a failure of this poll's own listeners to its channel. */
+  failed(error: unknown): void {
+    this.#sink.failed(error);
   }
 
   /** @internal The client dropped the request before it was answered. */
@@ -110,10 +127,17 @@ export class PollWire implements Wire {
   }
 }
 
+const failedAnswer = JSON.stringify({ error: 'internal-error', message: 'The server failed to answer this poll; the session is closed.' });
+
 function answerPoll(wire: PollWire): void {
   wire.answer();
 }
 
 function pollOnClose(this: TaggedResponse): void {
-  this[kWire].dropped();
+  const wire = this[kWire];
+  try {
+    wire.dropped();
+  } catch (error) {
+    wire.failed(error);
+  }
 }

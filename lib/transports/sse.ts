@@ -167,5 +167,9 @@ function destroySocket(socket: Socket): void {
 }
 
 function responseOnClose(this: TaggedResponse): void {
-  this[kSink].ended('client-close');
+  try {
+    this[kSink].ended('client-close');
+  } catch (error) {
+    this[kSink].failed(error);
+  }
 }

@@ -172,8 +172,17 @@ export function frameForWebSocket(payload: Payload): Buffer[] {
   return parts.length === 1 ? parts : [Buffer.concat(parts)];
 }
 
+// A throw in a socket listener would reach the process as an uncaught exception: each one
+// reports to its channel instead, which closes alone.
 function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-  const ws = this as TaggedWebSocket;
+  try {
+    receiveFrame(this as TaggedWebSocket, data, isBinary);
+  } catch (error) {
+    (this as TaggedWebSocket)[kSink].failed(error);
+  }
+}
+
+function receiveFrame(ws: TaggedWebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
   ws[kWire].pong(); // any message proves the peer alive
   if (isBinary) return ws[kSink].received(buffer);
@@ -187,7 +196,11 @@ function wsOnMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isB
 
 function wsOnClose(this: WebSocket, code: number): void {
   const ws = this as TaggedWebSocket;
-  ws[kSink].ended(ws[kErrorReason] ?? reasonForCloseCode(code));
+  try {
+    ws[kSink].ended(ws[kErrorReason] ?? reasonForCloseCode(code));
+  } catch (error) {
+    ws[kSink].failed(error);
+  }
 }
 
 // ws closes the connection itself after a protocol error (bad frame, payload too big), but

@@ -49,10 +49,16 @@ export interface WireSink {
   control(control: ClientControl): void;
   /** A session wire is done (a poll was answered, a stream replaced) but the session goes on. */
   released(wire: Wire): void;
+  /**
+   * Something the library ran for this connection on its own (a timer, a socket event, a
+   * scheduled answer) threw: reported to `live.on('error')`, and this channel alone closes.
+   */
+  failed(error: unknown): void;
 }
 
 /** Where a detached (superseded) connection reports: nowhere. */
-export const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {} };
+// Nothing a detached wire does reaches a channel, so nothing it does can fail one either.
+export const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {}, failed() {} };
 
 /**
  * What a transport does, and nothing more: move bytes. The channel above it holds the
