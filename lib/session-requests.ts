@@ -23,6 +23,9 @@ const messages: Record<SessionErrorCode, string> = {
   'shutting-down': 'The server is shutting down.',
 };
 
+const failedPoll = 'The server failed to answer this poll; the session is closed.';
+const failedPost = 'The server failed to take these messages; the session is closed.';
+
 // Close codes a browser can read on a WebSocket whose resume failed (4000-4999 are ours).
 const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'unknown-session': 4404,
@@ -43,7 +46,7 @@ export function handleSessionRequest(hub: ChannelHub, req: IncomingMessage, res:
   const channel = hub.sessions.find(request.id);
   if (channel === undefined) {
     const closed = request.poll && req.method === 'GET' ? hub.sessions.takeClosed(request.id) : undefined;
-    if (closed !== undefined) return answerClosedPoll(res, closed, request.ack);
+    if (closed !== undefined) return answerClosedPoll(hub, res, closed, request.ack);
     return refuse(hub, res, upgrade, 404, 'unknown-session');
   }
   const authorize = hub.options.authorizeResume;
@@ -72,7 +75,7 @@ function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse,
       answerPost(hub, res, channel, request, body);
     } catch (error) {
       channel.failed(error);
-      sendJson(res, 500, { error: 'internal-error', message: 'The server failed to take these messages; the session is closed.' });
+      sendJson(res, 500, { error: 'internal-error', message: failedPost });
     }
   });
 }
@@ -92,8 +95,14 @@ function answerPost(hub: ChannelHub, res: ServerResponse, channel: Channel, requ
 }
 
 /** The last poll of a session the application closed: what the client missed, and why. */
-function answerClosedPoll(res: ServerResponse, channel: Channel, ack: number): void {
-  const answer = channel.session?.pollAnswer(ack);
+function answerClosedPoll(hub: ChannelHub, res: ServerResponse, channel: Channel, ack: number): void {
+  let answer;
+  try {
+    answer = channel.session?.pollAnswer(ack);
+  } catch (error) {
+    hub.reportError(error);
+    return sendJson(res, 500, { error: 'internal-error', message: failedPoll });
+  }
   if (answer === undefined) return;
   sendJson(res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
 }

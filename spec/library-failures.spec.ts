@@ -58,9 +58,12 @@ describe('a failure inside the library', () => {
     assert.equal(await withTimeout(a.closed, 5000, "a's close"), 'internal-server-error');
     const answerB = await withTimeout(heldB, 5000, "b's poll");
     assert.deepEqual(((await answerB.json()) as PollAnswer).messages, ['news']);
-    assert.deepEqual(errors, [failure]);
     assert.equal(b.channel.isOpen, true);
     assert.equal(lobby.has(b.channel), true);
+    // a's next poll finds the closed session, whose answer fails again: reported, answered.
+    const again = await withTimeout(fetch(`${served.url}/live?ecs=${a.session}&ect=poll&eca=0`), 5000, "a's next poll");
+    assert.deepEqual([again.status, ((await again.json()) as { error: string }).error], [500, 'internal-error']);
+    assert.deepEqual(errors, [failure, failure]);
   });
 
   it('goes on with every other channel when one channel fails its heartbeat', async (t) => {
