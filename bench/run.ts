@@ -7,7 +7,7 @@
 //   BENCH_CLIENTS=1000,5000   client counts (default 1000,5000)
 //   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts; 'express-sse' is a
 //                        diagnostic row run only when named)
-//   BENCH_SESSIONS=0|1   force the session rows off/on (default: on once lib/session.ts is committed)
+//   BENCH_SESSIONS=0|1   force the session rows off/on (default: on once lib/sessions/session.ts is committed)
 //   BENCH_BURST=20       broadcasts per tick in the throughput phase; BENCH_WINDOW=4 rounds in flight
 //   BENCH_PAYLOAD=64     payload bytes
 //   BENCH_REPEAT=1       runs of every scenario (interleaved); the table keeps each metric's best
@@ -42,7 +42,7 @@ const profileKind = process.env.BENCH_PROFILE;
 function sessionsLanded(): boolean {
   const forced = process.env.BENCH_SESSIONS;
   if (forced !== undefined) return forced === '1';
-  const tracked = spawnSync('git', ['ls-files', 'lib/session.ts'], { cwd: `${here}/..`, encoding: 'utf8' });
+  const tracked = spawnSync('git', ['ls-files', 'lib/sessions/session.ts'], { cwd: `${here}/..`, encoding: 'utf8' });
   return tracked.status === 0 && tracked.stdout.trim() !== '';
 }
 
@@ -56,7 +56,7 @@ const only = process.env.BENCH_ROWS?.split(',');
 const rows = allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
 const limit = fdLimit();
 const notes: string[] = [];
-if (!sessions && only === undefined) notes.push('session rows skipped: lib/session.ts is not committed yet (BENCH_SESSIONS=1 forces them)');
+if (!sessions && only === undefined) notes.push('session rows skipped: lib/sessions/session.ts is not committed yet (BENCH_SESSIONS=1 forces them)');
 const sizes = (process.env.BENCH_CLIENTS?.split(',').map(Number) ?? (quick ? [500] : [1000, 5000])).map((n) => {
   // Each process holds one fd per client, plus a few dozen of its own.
   const cap = Math.floor(limit - 200);

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { Channel } from './channel.js';
-import type { ChannelGroup } from './group.js';
-import type { ChannelHost, Counters, UpgradeContext } from './host.js';
-import { transportFromHeaders, type TransportName } from './negotiate.js';
+import { Channel } from './channel/channel.js';
+import type { ChannelGroup } from './groups/group.js';
+import type { ChannelHost, Counters, UpgradeContext } from './channel/host.js';
+import { transportFromHeaders, type TransportName } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
-import { GroupRegistry } from './registry.js';
-import { SessionTable } from './session-table.js';
+import { GroupRegistry } from './groups/registry.js';
+import { SessionTable } from './sessions/session-store.js';
 
 // How long a closed polling session still answers one poll with its last messages and the
 // reason. A polling client asks again as soon as an answer arrives, so a few seconds suffice.

@@ -1,21 +1,21 @@
 // The public API. Named exports only: what is not listed here is internal.
-import type { Channel } from './channel.js';
+import type { Channel } from './channel/channel.js';
 
-export { channels } from './middleware.js';
-export type { Live, NextFunction } from './middleware.js';
-export { Channel } from './channel.js';
-export type { SendOptions } from './channel.js';
-export type { CloseHandler, Message, MessageHandler } from './handlers.js';
-export { ChannelGroup } from './group.js';
-export type { BroadcastOptions } from './group.js';
+export { channels } from './channels.js';
+export type { Live, NextFunction } from './channels.js';
+export { Channel } from './channel/channel.js';
+export type { SendOptions } from './channel/channel.js';
+export type { CloseHandler, Message, MessageHandler } from './channel/handlers.js';
+export { ChannelGroup } from './groups/group.js';
+export type { BroadcastOptions } from './groups/group.js';
 export { ChannelError } from './errors.js';
 export type { ChannelErrorCode } from './errors.js';
-export type { CloseReason } from './close-reasons.js';
-export type { TransportName } from './negotiate.js';
+export type { CloseReason } from './protocol/close-reasons.js';
+export type { TransportName } from './http/negotiate.js';
 export type { ChannelsOptions, BufferPolicy } from './options.js';
 export type { ChannelStats, ErrorListener } from './hub.js';
-export type { ResponseMap, SendData } from './message.js';
-export type { Adapter, AdapterMessage } from './adapter.js';
+export type { ResponseMap, SendData } from './channel/send-data.js';
+export type { Adapter, AdapterMessage } from './groups/adapter.js';
 
 // `req.channel`, on Node's IncomingMessage and so on Express's Request and Connect's too.
 // It is defined only on requests that passed through the middleware, hence optional.

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { invalidArgument } from './errors.js';
-import type { Channel } from './channel.js';
-import type { Adapter } from './adapter.js';
+import type { Channel } from './channel/channel.js';
+import type { Adapter } from './groups/adapter.js';
 
 /** What happens to a message when a channel's outbound buffer is past `maxBufferedBytes`. */
 export type BufferPolicy = 'close' | 'drop';

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { corkForTick } from '../lib/cork.js';
+import { corkForTick } from '../lib/transports/cork.js';
 import type { Channel } from '../lib/index.js';
 import { Inbox, startLiveServer } from './support/live-server.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageLog } from '../lib/message-log.js';
-import { SessionBuffer } from '../lib/session.js';
-import { BroadcastMessage } from '../lib/shared-message.js';
+import { MessageLog } from '../lib/sessions/message-log.js';
+import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
+import { BroadcastMessage } from '../lib/transports/encoded-message.js';
 
 const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 

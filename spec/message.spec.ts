@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeSendData, payloadBytes, toPayload, type SendData } from '../lib/message.js';
+import { normalizeSendData, payloadBytes, toPayload, type SendData } from '../lib/channel/send-data.js';
 
 function assertInvalidData(data: unknown, message: string): void {
   assert.throws(

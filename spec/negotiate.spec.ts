@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { transportFromHeaders, type TransportName } from '../lib/negotiate.js';
+import { transportFromHeaders, type TransportName } from '../lib/http/negotiate.js';
 
 describe('transportFromHeaders', () => {
   const table: [string, IncomingHttpHeaders, TransportName][] = [

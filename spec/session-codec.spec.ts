@@ -5,7 +5,7 @@ import express from 'express';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { channels, type CloseReason } from '../lib/index.js';
-import { parseClientText, parseMessageList, sseControlEvent, sseSessionEvent, toJsonMessage, webSocketControlText } from '../lib/session-codec.js';
+import { parseClientText, parseMessageList, sseControlEvent, sseSessionEvent, toJsonMessage, webSocketControlText } from '../lib/protocol/frames.js';
 import { deferred, serve, withTimeout } from './support/harness.js';
 import { runs } from './support/property.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { SessionBuffer } from '../lib/session.js';
-import { BroadcastMessage } from '../lib/shared-message.js';
+import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
+import { BroadcastMessage } from '../lib/transports/encoded-message.js';
 import { runs } from './support/property.js';
 
 const message = (text: string) => new BroadcastMessage(text, {});

@@ -5,7 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import * as wsModule from 'ws';
 import WebSocket from 'ws';
 import type { Channel } from '../lib/index.js';
-import { BroadcastMessage } from '../lib/shared-message.js';
+import { BroadcastMessage } from '../lib/transports/encoded-message.js';
 import { Inbox, rawSse, startLiveServer, type LiveServer } from './support/live-server.js';
 
 const MEMBERS = 50;

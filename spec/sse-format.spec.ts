@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
-import { assertSseFields, formatSseEvent, formatSseRetry, sseHeartbeat } from '../lib/sse-format.js';
+import { assertSseFields, formatSseEvent, formatSseRetry, sseHeartbeat } from '../lib/transports/sse-format.js';
 import { runs } from './support/property.js';
 
 /** What a spec-conforming EventSource makes of a stream. */

@@ -1,5 +1,5 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { CloseReason } from '../close-reasons.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
 import type { Head, Payload, SharedMessage, Wire, WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');

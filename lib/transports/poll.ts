@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import type { CloseReason } from '../close-reasons.js';
-import type { JsonMessage } from '../session-codec.js';
-import type { Hello } from '../session.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
+import type { JsonMessage } from '../protocol/frames.js';
+import type { Hello } from '../sessions/replay-buffer.js';
 import type { Wire, WireSink } from './wire.js';
 
 const kWire = Symbol('express-channel.poll');

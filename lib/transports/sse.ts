@@ -1,9 +1,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { CloseReason } from '../close-reasons.js';
-import { corkForTick, uncorkNow } from '../cork.js';
-import { formatSseEvent, formatSseRetry, sseHeartbeat } from '../sse-format.js';
-import { sseControlEvent, sseIdLine, type ServerControl } from '../session-codec.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
+import { corkForTick, uncorkNow } from './cork.js';
+import { formatSseEvent, formatSseRetry, sseHeartbeat } from './sse-format.js';
+import { sseControlEvent, sseIdLine, type ServerControl } from '../protocol/frames.js';
 import { detachedSink, type Head, type Payload, type SendFields, type SharedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');

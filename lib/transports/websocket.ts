@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import { WebSocket, type WebSocketServer } from 'ws';
-import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../close-reasons.js';
-import { corkForTick, uncorkNow } from '../cork.js';
-import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../session-codec.js';
+import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
+import { corkForTick, uncorkNow } from './cork.js';
+import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../protocol/frames.js';
 import { detachedSink, type Payload, type SharedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');

@@ -1,7 +1,7 @@
-import type { CloseReason } from '../close-reasons.js';
-import type { TransportName } from '../negotiate.js';
-import type { MessageLog } from '../message-log.js';
-import type { ClientControl, ServerControl } from '../session-codec.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
+import type { TransportName } from '../http/negotiate.js';
+import type { MessageLog } from '../sessions/message-log.js';
+import type { ClientControl, ServerControl } from '../protocol/frames.js';
 
 /** A message body as the server sends it: text stays text, bytes stay bytes. */
 export type Payload = string | Buffer;

@@ -1,10 +1,10 @@
-import { Channel, type Membership } from './channel.js';
-import { assertNotReserved, assertSseFields } from './sse-format.js';
-import { BroadcastMessage } from './shared-message.js';
-import { MessageLog } from './message-log.js';
-import { toPayload } from './message.js';
-import { invalidArgument } from './errors.js';
-import type { Payload } from './transports/wire.js';
+import { Channel, type Membership } from '../channel/channel.js';
+import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
+import { BroadcastMessage } from '../transports/encoded-message.js';
+import { MessageLog } from '../sessions/message-log.js';
+import { toPayload } from '../channel/send-data.js';
+import { invalidArgument } from '../errors.js';
+import type { Payload } from '../transports/wire.js';
 
 /** Options of {@link ChannelGroup.broadcast}. */
 export interface BroadcastOptions {

@@ -1,4 +1,4 @@
-import type { Payload, SendFields } from './transports/wire.js';
+import type { Payload, SendFields } from '../transports/wire.js';
 
 /** A broadcast as it travels between processes. */
 export interface AdapterMessage {

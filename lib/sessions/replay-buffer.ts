@@ -1,5 +1,5 @@
 import { MessageLog, type LogReader } from './message-log.js';
-import type { SharedMessage } from './transports/wire.js';
+import type { SharedMessage } from '../transports/wire.js';
 
 /** What a client is told when it (re)connects: docs/protocol.md, "The hello". */
 export interface Hello {
@@ -39,7 +39,7 @@ interface Run {
  * The replay buffer of one session: every message sent gets the next sequence number and
  * stays until the client acknowledges it or the bounds push it out.
  *
- * The messages themselves live in logs (lib/message-log.ts): a broadcast is stored once in its
+ * The messages themselves live in logs (sessions/message-log.ts): a broadcast is stored once in its
  * group's log, a message sent to this channel alone in the session's own log. The buffer keeps
  * runs of consecutive log positions, oldest first; sequence numbers are implied by order. The
  * newest run lives in this object's fields (`#tail*`), older ones in `#runs`.

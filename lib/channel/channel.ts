@@ -1,18 +1,18 @@
-import { isCloseReason, type CloseReason } from './close-reasons.js';
-import { invalidArgument } from './errors.js';
+import { isCloseReason, type CloseReason } from '../protocol/close-reasons.js';
+import { invalidArgument } from '../errors.js';
 import { hasRoom } from './flow-control.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import { newChannelId } from './ids.js';
-import { normalizeSendData, payloadBytes, type SendData } from './message.js';
-import type { TransportName } from './negotiate.js';
-import type { MessageLog } from './message-log.js';
-import { SessionLink } from './session-link.js';
-import { BroadcastMessage } from './shared-message.js';
-import { assertNotReserved, assertSseFields } from './sse-format.js';
-import type { ClientControl } from './session-codec.js';
-import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from './transports/wire.js';
-import { createWire } from './wire-factory.js';
+import { normalizeSendData, payloadBytes, type SendData } from './send-data.js';
+import type { TransportName } from '../http/negotiate.js';
+import type { MessageLog } from '../sessions/message-log.js';
+import { SessionLink } from '../sessions/session.js';
+import { BroadcastMessage } from '../transports/encoded-message.js';
+import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
+import type { ClientControl } from '../protocol/frames.js';
+import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from '../transports/wire.js';
+import { createWire } from '../http/claim.js';
 
 export type { CloseHandler, Message, MessageHandler } from './handlers.js';
 

@@ -1,8 +1,8 @@
 import type { Adapter, AdapterMessage } from './adapter.js';
-import { newChannelId } from './ids.js';
-import { toPayload } from './message.js';
+import { newChannelId } from '../channel/ids.js';
+import { toPayload } from '../channel/send-data.js';
 import { ChannelGroup, type BroadcastOptions, type GroupObserver } from './group.js';
-import type { Payload } from './transports/wire.js';
+import type { Payload } from '../transports/wire.js';
 
 /**
  * `live.group(name)`: the same group for the same name, without growing with churn. A group

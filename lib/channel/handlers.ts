@@ -1,4 +1,4 @@
-import type { CloseReason } from './close-reasons.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
 
 /** A client message: a string for text, a Buffer for binary. */
 export type Message = string | Buffer;

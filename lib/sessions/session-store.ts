@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Channel } from './channel.js';
+import type { Channel } from '../channel/channel.js';
 
 /**
  * The open session channels, found by session id. Ids are bearer secrets, so a lookup must

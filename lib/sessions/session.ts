@@ -1,11 +1,11 @@
-import type { Channel } from './channel.js';
-import type { CloseReason } from './close-reasons.js';
-import type { ResolvedOptions } from './options.js';
-import { SessionBuffer, type Hello, type Replay } from './session.js';
-import { toJsonMessage } from './session-codec.js';
-import type { PollAnswer, PollSource } from './transports/poll.js';
-import type { Wire } from './transports/wire.js';
-import type { SessionWiring } from './wire-factory.js';
+import type { Channel } from '../channel/channel.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
+import type { ResolvedOptions } from '../options.js';
+import { SessionBuffer, type Hello, type Replay } from './replay-buffer.js';
+import { toJsonMessage } from '../protocol/frames.js';
+import type { PollAnswer, PollSource } from '../transports/poll.js';
+import type { Wire } from '../transports/wire.js';
+import type { SessionWiring } from '../http/claim.js';
 
 // A connection that ends for one of these reasons ends the session too: the client said
 // goodbye (1000) or broke the protocol. Any other end is a lost connection to come back from.

@@ -1,5 +1,5 @@
-import { invalidArgument } from './errors.js';
-import type { Head, Payload } from './transports/wire.js';
+import { invalidArgument } from '../errors.js';
+import type { Head, Payload } from '../transports/wire.js';
 
 /** What `send` accepts: a body, or http-kit's response map. */
 export type SendData = string | Buffer | Uint8Array | ResponseMap;

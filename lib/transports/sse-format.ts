@@ -1,4 +1,4 @@
-import { invalidArgument } from './errors.js';
+import { invalidArgument } from '../errors.js';
 
 /** Fields of one Server-Sent Event besides its data. */
 export interface SseFields {

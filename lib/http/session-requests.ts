@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { Channel } from './channel.js';
-import type { ChannelHub } from './hub.js';
-import type { UpgradeContext } from './host.js';
+import type { Channel } from '../channel/channel.js';
+import type { ChannelHub } from '../hub.js';
+import type { UpgradeContext } from '../channel/host.js';
 import { transportFromHeaders } from './negotiate.js';
-import { parseMessageList } from './session-codec.js';
-import type { SessionRequest } from './session-params.js';
+import { parseMessageList } from '../protocol/frames.js';
+import type { SessionRequest } from '../protocol/params.js';
 
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
 

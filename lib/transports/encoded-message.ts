@@ -1,9 +1,9 @@
-import { payloadBytes } from './message.js';
-import type { MessageLog } from './message-log.js';
-import { sseSessionEvent, webSocketMessageText } from './session-codec.js';
-import { eventForSse } from './transports/sse.js';
-import { frameForWebSocket } from './transports/websocket.js';
-import type { Payload, SendFields, SharedMessage } from './transports/wire.js';
+import { payloadBytes } from '../channel/send-data.js';
+import type { MessageLog } from '../sessions/message-log.js';
+import { sseSessionEvent, webSocketMessageText } from '../protocol/frames.js';
+import { eventForSse } from './sse.js';
+import { frameForWebSocket } from './websocket.js';
+import type { Payload, SendFields, SharedMessage } from './wire.js';
 
 /**
  * One broadcast's bytes, built lazily and at most once per transport: the first WebSocket

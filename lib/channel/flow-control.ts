@@ -1,4 +1,4 @@
-import type { Wire } from './transports/wire.js';
+import type { Wire } from '../transports/wire.js';
 
 /**
  * True if `bytes` more may go to `wire` without passing `maxBufferedBytes` — the socket's own

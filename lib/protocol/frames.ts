@@ -1,6 +1,6 @@
-import type { Hello } from './session.js';
-import type { Payload, SendFields } from './transports/wire.js';
-import { formatSseEvent } from './sse-format.js';
+import type { Hello } from '../sessions/replay-buffer.js';
+import type { Payload, SendFields } from '../transports/wire.js';
+import { formatSseEvent } from '../transports/sse-format.js';
 
 /** Control messages (docs/protocol.md): server → client hello/ack, client → server ack. */
 export type ServerControl = ({ type: 'hello' } & Hello) | { type: 'ack'; received: number } | { type: 'close'; reason: string };

@@ -1,11 +1,11 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import type { Channel } from './channel.js';
-import type { ChannelGroup } from './group.js';
+import type { Channel } from './channel/channel.js';
+import type { ChannelGroup } from './groups/group.js';
 import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
-import { handleSessionRequest } from './session-requests.js';
-import { sessionRequestOf, type SessionRequest } from './session-params.js';
-import { routeUpgrades, upgradeOf } from './upgrade.js';
+import { handleSessionRequest } from './http/session-requests.js';
+import { sessionRequestOf, type SessionRequest } from './protocol/params.js';
+import { routeUpgrades, upgradeOf } from './http/upgrade.js';
 
 /** The `next` of Connect and Express middleware. */
 export type NextFunction = (error?: unknown) => void;

@@ -1,7 +1,7 @@
 import { ServerResponse, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ChannelError } from './errors.js';
-import type { UpgradeContext } from './host.js';
+import { ChannelError } from '../errors.js';
+import type { UpgradeContext } from '../channel/host.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
 const routers = new WeakMap<Server, () => boolean>();

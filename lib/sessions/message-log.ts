@@ -1,4 +1,4 @@
-import type { SharedMessage } from './transports/wire.js';
+import type { SharedMessage } from '../transports/wire.js';
 
 /**
  * A session that holds positions of a log: the log keeps what its readers may still replay.
