@@ -11,7 +11,7 @@ export type { BroadcastOptions } from './groups/group.js';
 export { ChannelError } from './errors.js';
 export type { ChannelErrorCode } from './errors.js';
 export type { CloseReason } from './protocol/close-reasons.js';
-export type { TransportName } from './http/negotiate.js';
+export type { TransportName } from './transports/wire.js';
 export type { ChannelsOptions, BufferPolicy } from './options.js';
 export type { ChannelStats, ErrorListener } from './hub.js';
 export type { ResponseMap, SendData } from './channel/send-data.js';

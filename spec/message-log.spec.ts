@@ -1,22 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MessageLog } from '../lib/sessions/message-log.js';
+import { LoggedMessage, MessageLog } from '../lib/sessions/message-log.js';
 import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
-import { BroadcastMessage } from '../lib/transports/encoded-message.js';
 
 const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
 /** n broadcasts of one group, as ChannelGroup.deliver builds them. */
-function broadcasts(log: MessageLog, from: number, to: number): BroadcastMessage[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => new BroadcastMessage(String(from + i), {}, log));
+function broadcasts(log: MessageLog, from: number, to: number): LoggedMessage[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => new LoggedMessage(String(from + i), {}, log));
 }
 
 describe('MessageLog', () => {
   it('numbers messages by position and measures the bytes between two positions', () => {
     const log = new MessageLog();
-    assert.equal(log.append(new BroadcastMessage('ab', {})), 0);
-    assert.equal(log.append(new BroadcastMessage('cde', {})), 1);
-    assert.equal(log.append(new BroadcastMessage('€', {})), 2);
+    assert.equal(log.append(new LoggedMessage('ab', {})), 0);
+    assert.equal(log.append(new LoggedMessage('cde', {})), 1);
+    assert.equal(log.append(new LoggedMessage('€', {})), 2);
     assert.equal(log.at(1).payload, 'cde');
     assert.equal(log.bytesBetween(0, 3), 8);
     assert.equal(log.bytesBetween(1, 2), 3);
@@ -52,7 +51,7 @@ describe('MessageLog', () => {
     assert.ok(log.length <= 2 * 10 + 64, `the log holds ${log.length} positions`);
     assert.deepEqual(texts(leaver, 0), ['1', '2', '3', '4', '5']);
     // The copies still count as the leaver's: later sends follow them in order.
-    leaver.append(new BroadcastMessage('own', {}));
+    leaver.append(new LoggedMessage('own', {}));
     assert.deepEqual(texts(leaver, 3), ['4', '5', 'own']);
   });
 
@@ -70,7 +69,7 @@ describe('MessageLog', () => {
   it('frees what a session acknowledged, even from a group that never broadcasts again', async () => {
     const sent = (() => {
       const session = new SessionBuffer({ messages: 100, bytes: 1 << 20 });
-      const refs: WeakRef<BroadcastMessage>[] = [];
+      const refs: WeakRef<LoggedMessage>[] = [];
       for (let room = 0; room < 20; room++) {
         const log = new MessageLog();
         for (const message of broadcasts(log, 1, 5)) {

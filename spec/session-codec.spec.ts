@@ -5,7 +5,9 @@ import express from 'express';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { channels, type CloseReason } from '../lib/index.js';
-import { parseClientText, parseMessageList, sseControlEvent, sseSessionEvent, toJsonMessage, webSocketControlText } from '../lib/protocol/frames.js';
+import { parseClientText, webSocketControlText } from '../lib/protocol/frames.js';
+import { parseMessageList, toJsonMessage } from '../lib/transports/json-messages.js';
+import { sseControlEvent, sseSessionEvent } from '../lib/transports/sse-session-events.js';
 import { deferred, serve, withTimeout } from './support/harness.js';
 import { runs } from './support/property.js';
 

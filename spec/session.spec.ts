@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
-import { BroadcastMessage } from '../lib/transports/encoded-message.js';
+import { LoggedMessage } from '../lib/sessions/message-log.js';
 import { runs } from './support/property.js';
 
-const message = (text: string) => new BroadcastMessage(text, {});
+const message = (text: string) => new LoggedMessage(text, {});
 const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
 describe('SessionBuffer', () => {

@@ -5,7 +5,7 @@ import { describe, it, type TestContext } from 'node:test';
 import * as wsModule from 'ws';
 import WebSocket from 'ws';
 import type { Channel } from '../lib/index.js';
-import { BroadcastMessage } from '../lib/transports/encoded-message.js';
+import { LazyEncodedMessage } from '../lib/transports/encoded-message.js';
 import { Inbox, rawSse, startLiveServer, type LiveServer } from './support/live-server.js';
 
 const MEMBERS = 50;
@@ -70,9 +70,9 @@ async function webSocketMembers(t: TestContext, s: LiveServer, count: number): P
   return inboxes;
 }
 
-describe('BroadcastMessage', () => {
+describe('LazyEncodedMessage', () => {
   it('builds the WebSocket frame and the SSE event once and returns the same bytes after', () => {
-    const message = new BroadcastMessage('hi', { event: 'greeting', id: 7 });
+    const message = new LazyEncodedMessage('hi', { event: 'greeting', id: 7 });
     const frame = message.forWebSocket();
     assert.equal(message.forWebSocket(), frame);
     assert.deepEqual(Buffer.concat(frame), Buffer.from([0x81, 0x02, 0x68, 0x69]));
@@ -82,13 +82,13 @@ describe('BroadcastMessage', () => {
   });
 
   it('frames bytes as one binary frame, shared by plain and session WebSocket members', () => {
-    const message = new BroadcastMessage(Buffer.from([1, 2, 3]), {});
+    const message = new LazyEncodedMessage(Buffer.from([1, 2, 3]), {});
     assert.deepEqual(Buffer.concat(message.forWebSocket()), Buffer.from([0x82, 0x03, 1, 2, 3]));
     assert.equal(message.forSessionWebSocket(), message.forWebSocket());
   });
 
   it('prefixes text with m for session WebSocket members, built once', () => {
-    const message = new BroadcastMessage('hi', {});
+    const message = new LazyEncodedMessage('hi', {});
     const frame = message.forSessionWebSocket();
     assert.equal(message.forSessionWebSocket(), frame);
     assert.deepEqual(Buffer.concat(frame), Buffer.from([0x81, 0x03, 0x6d, 0x68, 0x69]));

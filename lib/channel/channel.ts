@@ -4,14 +4,13 @@ import { hasRoom } from './flow-control.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelHost, RequestContext } from './host.js';
 import { newChannelId } from './ids.js';
-import { normalizeSendData, payloadBytes, type SendData } from './send-data.js';
-import type { TransportName } from '../http/negotiate.js';
-import type { MessageLog } from '../sessions/message-log.js';
+import { normalizeSendData, type SendData } from './send-data.js';
+import { payloadBytes } from '../transports/payload.js';
+import { LoggedMessage, type MessageLog } from '../sessions/message-log.js';
 import { SessionLink } from '../sessions/session.js';
-import { BroadcastMessage } from '../transports/encoded-message.js';
 import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
-import type { ClientControl } from '../protocol/frames.js';
-import type { Head, Payload, SendFields, SharedMessage, Wire, WireSink } from '../transports/wire.js';
+import type { ClientControl } from '../protocol/control.js';
+import type { Head, Payload, SendFields, TransportName, Wire, WireSink } from '../transports/wire.js';
 import { createWire } from '../http/claim.js';
 
 export type { CloseHandler, Message, MessageHandler } from './handlers.js';
@@ -288,14 +287,14 @@ export class Channel implements WireSink, HandlerOwner {
   }
 
   /** @internal Left out of a broadcast (its `except`). */
-  skipped(message: SharedMessage): void {
+  skipped(message: LoggedMessage): void {
     if (message.log === undefined || message.log !== this.#sessionLog) return;
     this.#session?.skipped(message);
     this.#sessionLog = undefined;
   }
 
   /** @internal Writes a broadcast's shared bytes; false if closed or dropped. */
-  sendShared(message: SharedMessage): boolean {
+  sendShared(message: LoggedMessage): boolean {
     if (this.#state !== State.Open) return false;
     if (this.#session !== undefined) {
       this.#queueOnSession(message);
@@ -330,7 +329,7 @@ export class Channel implements WireSink, HandlerOwner {
   #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {
     if (payload === undefined) return true;
     // Without a log of its own, the message is kept in the session's own log.
-    this.#queueOnSession(new BroadcastMessage(payload, { event: fields.event }));
+    this.#queueOnSession(new LoggedMessage(payload, { event: fields.event }));
     this.#host.counters.sent++;
     return true;
   }
@@ -338,7 +337,7 @@ export class Channel implements WireSink, HandlerOwner {
   // A session message is numbered and kept until acknowledged, then written if a connection
   // is up. A connection too slow to take it is dropped: the client resumes from its last
   // acknowledgement and nothing is lost while the session buffer holds.
-  #queueOnSession(message: SharedMessage): void {
+  #queueOnSession(message: LoggedMessage): void {
     const wire = this.#wire;
     const log = message.log;
     let seq: number | undefined;

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../errors.js';
-import type { Head, Payload } from '../transports/wire.js';
+import { toPayload, type Payload } from '../transports/payload.js';
+import type { Head } from '../transports/wire.js';
 
 /** What `send` accepts: a body, or http-kit's response map. */
 export type SendData = string | Buffer | Uint8Array | ResponseMap;
@@ -30,18 +31,6 @@ export function normalizeSendData(data: SendData): NormalizedSend {
   }
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw invalidData(body);
   return { head: { status, headers }, payload: body === undefined ? undefined : toPayload(body) };
-}
-
-/** Normalizes a body: strings stay strings; any byte view becomes a Buffer over the same memory. */
-export function toPayload(body: string | Uint8Array): Payload {
-  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
-  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-}
-
-/** Bytes a payload occupies on the wire, for buffer accounting. */
-export function payloadBytes(payload: Payload | undefined): number {
-  if (payload === undefined) return 0;
-  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 }
 
 function invalidData(value: unknown): TypeError {

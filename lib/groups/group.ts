@@ -1,8 +1,7 @@
 import { Channel, type Membership } from '../channel/channel.js';
 import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
-import { BroadcastMessage } from '../transports/encoded-message.js';
-import { MessageLog } from '../sessions/message-log.js';
-import { toPayload } from '../channel/send-data.js';
+import { LoggedMessage, MessageLog } from '../sessions/message-log.js';
+import { toPayload } from '../transports/payload.js';
 import { invalidArgument } from '../errors.js';
 import type { Payload } from '../transports/wire.js';
 
@@ -91,7 +90,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
 
   /** @internal Sends to this process's members only (used for adapter deliveries too). */
   deliver(payload: Payload, options: BroadcastOptions): number {
-    const message = new BroadcastMessage(payload, { event: options.event, id: options.id }, this.#log);
+    const message = new LoggedMessage(payload, { event: options.event, id: options.id }, this.#log);
     const except = options.except;
     const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
     // The log keeps the message's position for the whole loop: a member left out of it may
@@ -110,7 +109,7 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
 // answered; a slow consumer is closed): a Set iterator skips deleted entries. Nothing in this
 // loop may broadcast again or close a session: a session member that follows this group
 // counts every position of its log as handed to it by the end of the loop.
-function deliverToMembers(members: Set<Channel>, message: BroadcastMessage, skip: Set<Channel> | undefined): number {
+function deliverToMembers(members: Set<Channel>, message: LoggedMessage, skip: Set<Channel> | undefined): number {
   let reached = 0;
   for (const member of members) {
     if (skip?.has(member) === true) {

@@ -1,6 +1,6 @@
 import type { Adapter, AdapterMessage } from './adapter.js';
 import { newChannelId } from '../channel/ids.js';
-import { toPayload } from '../channel/send-data.js';
+import { toPayload } from '../transports/payload.js';
 import { ChannelGroup, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from '../transports/wire.js';
 

@@ -1,13 +1,12 @@
 import type { CloseReason } from '../protocol/close-reasons.js';
 import { ChannelError } from '../errors.js';
 import type { ChannelHost, RequestContext } from '../channel/host.js';
-import type { TransportName } from './negotiate.js';
 import { countsEvents } from '../protocol/params.js';
 import { HttpWire } from '../transports/http.js';
 import { PollWire, type PollSource } from '../transports/poll.js';
 import { SseWire } from '../transports/sse.js';
 import { acceptWebSocket } from '../transports/websocket.js';
-import type { Head, Wire, WireSink } from '../transports/wire.js';
+import type { Head, TransportName, Wire, WireSink } from '../transports/wire.js';
 
 /** What a session wire needs besides the request: the session id and where polls read. */
 export interface SessionWiring {

@@ -1,7 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-
-/** The four ways a channel talks to its client. */
-export type TransportName = 'websocket' | 'sse' | 'http' | 'poll';
+import type { TransportName } from '../transports/wire.js';
 
 /**
  * Chooses the transport from a request's headers alone (pure, so it is tested as a table).

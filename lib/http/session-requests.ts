@@ -4,7 +4,7 @@ import type { Channel } from '../channel/channel.js';
 import type { ChannelHub } from '../hub.js';
 import type { UpgradeContext } from '../channel/host.js';
 import { transportFromHeaders } from './negotiate.js';
-import { parseMessageList } from '../protocol/frames.js';
+import { parseMessageList } from '../transports/json-messages.js';
 import type { SessionRequest } from '../protocol/params.js';
 
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;

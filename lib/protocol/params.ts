@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
+/** Request headers as Node gives them (lower-case names); only `last-event-id` is read. */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
 /** A request's session parameters (docs/protocol.md, "Query parameters"). */
 export type SessionRequest =
@@ -14,7 +15,7 @@ const lastEventIdPattern = /^([A-Za-z0-9_-]{22})\.(\d{1,15})$/;
  * Reads the session parameters from a request's URL and headers. Pure: no lookups. Returns
  * undefined for a request that did not ask for a session.
  */
-export function sessionRequestOf(url: string | undefined, headers: IncomingHttpHeaders): SessionRequest | undefined {
+export function sessionRequestOf(url: string | undefined, headers: RequestHeaders): SessionRequest | undefined {
   const query = queryOf(url);
   if (query === undefined) return undefined;
   const ecs = query.get('ecs');

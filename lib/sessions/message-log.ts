@@ -1,4 +1,21 @@
-import type { SharedMessage } from '../transports/wire.js';
+import { LazyEncodedMessage } from '../transports/encoded-message.js';
+import type { Payload, SendFields } from '../transports/wire.js';
+
+/**
+ * A message as sessions keep it: its bytes, and its place in the log of the group that
+ * broadcast it. A message without a log (one channel's own send) is kept in its session's own.
+ */
+export class LoggedMessage extends LazyEncodedMessage {
+  /** Where sessions keep it until acknowledged: its group's log (none for a single channel's). */
+  readonly log: MessageLog | undefined;
+  /** Its position in `log`, or -1 until a session member is the first to keep (or skip) it. */
+  position = -1;
+
+  constructor(payload: Payload, fields: SendFields, log?: MessageLog) {
+    super(payload, fields);
+    this.log = log;
+  }
+}
 
 /**
  * A session that holds positions of a log: the log keeps what its readers may still replay.
@@ -37,7 +54,7 @@ const passEveryBytes = 256 * 1024;
  */
 export class MessageLog {
   // Rings indexed by `position & (capacity - 1)`; the capacity doubles as needed.
-  #messages: Array<SharedMessage | undefined> = new Array<SharedMessage | undefined>(16);
+  #messages: Array<LoggedMessage | undefined> = new Array<LoggedMessage | undefined>(16);
   // Bytes of every message up to and including that position, since the log began.
   #bytesThrough = new Float64Array(16);
   #first = 0;
@@ -63,13 +80,13 @@ export class MessageLog {
   }
 
   /** The position of a shared message in this log, appending it on its first reader. */
-  positionOf(message: SharedMessage): number {
+  positionOf(message: LoggedMessage): number {
     if (message.position < 0) message.position = this.append(message);
     return message.position;
   }
 
   /** Appends `message` and returns its position. */
-  append(message: SharedMessage): number {
+  append(message: LoggedMessage): number {
     // The pass comes first: it may empty the log, and must never drop the message it returns.
     if (this.#appendsSincePass >= passEveryMessages || this.#bytesSincePass >= passEveryBytes) this.trim();
     this.#appendsSincePass++;
@@ -78,8 +95,8 @@ export class MessageLog {
   }
 
   /** The message at `position` (which a reader holds, so it is kept). */
-  at(position: number): SharedMessage {
-    return this.#messages[position & (this.#messages.length - 1)] as SharedMessage;
+  at(position: number): LoggedMessage {
+    return this.#messages[position & (this.#messages.length - 1)] as LoggedMessage;
   }
 
   /** Bytes of the messages at positions `from` (inclusive) to `to` (exclusive). */
@@ -146,7 +163,7 @@ export class MessageLog {
     return position === this.#first ? this.#bytesBeforeFirst : (this.#bytesThrough[(position - 1) & (this.#messages.length - 1)] as number);
   }
 
-  #store(message: SharedMessage): number {
+  #store(message: LoggedMessage): number {
     if (this.#next - this.#first === this.#messages.length) this.#grow();
     const position = this.#next++;
     const mask = this.#messages.length - 1;
@@ -168,7 +185,7 @@ export class MessageLog {
   // Capacities stay powers of two, so a slot is `position & (capacity - 1)` at any size.
   #grow(): void {
     const capacity = this.#messages.length * 2;
-    const messages = new Array<SharedMessage | undefined>(capacity);
+    const messages = new Array<LoggedMessage | undefined>(capacity);
     const bytesThrough = new Float64Array(capacity);
     const oldMask = this.#messages.length - 1;
     for (let p = this.#first; p < this.#next; p++) {

@@ -1,21 +1,10 @@
-import { MessageLog, type LogReader } from './message-log.js';
-import type { SharedMessage } from '../transports/wire.js';
-
-/** What a client is told when it (re)connects: docs/protocol.md, "The hello". */
-export interface Hello {
-  session: string;
-  next: number;
-  received: number;
-  heartbeat: number;
-  sessionTimeout: number;
-  gap?: [number, number];
-}
+import { MessageLog, type LogReader, type LoggedMessage } from './message-log.js';
 
 /** What a client that acknowledged up to some sequence number is owed. */
 export interface Replay {
   next: number;
   gap: [number, number] | undefined;
-  messages: readonly SharedMessage[];
+  messages: readonly LoggedMessage[];
 }
 
 /** Bounds of the replay buffer. */
@@ -99,7 +88,7 @@ export class SessionBuffer implements LogReader {
    * Appends a message and returns its sequence number. A message with a log (a broadcast) is
    * kept there, and its log becomes the implicit one; any other goes to the session's own log.
    */
-  append(message: SharedMessage): number {
+  append(message: LoggedMessage): number {
     const shared = message.log;
     const log = shared ?? (this.#own ??= new MessageLog());
     const position = shared === undefined ? log.append(message) : shared.positionOf(message);
@@ -117,7 +106,7 @@ export class SessionBuffer implements LogReader {
   }
 
   /** The channel was left out of `message` (a broadcast's `except`): the implicit run ends before it. */
-  skipped(message: SharedMessage): void {
+  skipped(message: LoggedMessage): void {
     const log = message.log;
     if (!this.#implicit || log === undefined || log !== this.#tailLog) return;
     this.#endImplicit(log.positionOf(message));
@@ -152,7 +141,7 @@ export class SessionBuffer implements LogReader {
     const from = seq + 1;
     const first = this.#first;
     const gap: [number, number] | undefined = from < first ? [from, first - 1] : undefined;
-    const messages: SharedMessage[] = [];
+    const messages: LoggedMessage[] = [];
     let skip = Math.max(0, from - first);
     for (const run of this.#held()) {
       const length = run.to - run.from;

@@ -1,8 +1,9 @@
 import type { Channel } from '../channel/channel.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { ResolvedOptions } from '../options.js';
-import { SessionBuffer, type Hello, type Replay } from './replay-buffer.js';
-import { toJsonMessage } from '../protocol/frames.js';
+import type { Hello } from '../protocol/control.js';
+import { SessionBuffer, type Replay } from './replay-buffer.js';
+import { toJsonMessage } from '../transports/json-messages.js';
 import type { PollAnswer, PollSource } from '../transports/poll.js';
 import type { Wire } from '../transports/wire.js';
 import type { SessionWiring } from '../http/claim.js';

@@ -1,32 +1,29 @@
-import { payloadBytes } from '../channel/send-data.js';
-import type { MessageLog } from '../sessions/message-log.js';
-import { sseSessionEvent, webSocketMessageText } from '../protocol/frames.js';
+import { webSocketMessageText } from '../protocol/frames.js';
+import { payloadBytes } from './payload.js';
+import { sseSessionEvent } from './sse-session-events.js';
 import { eventForSse } from './sse.js';
 import { frameForWebSocket } from './websocket.js';
-import type { Payload, SendFields, SharedMessage } from './wire.js';
+import type { EncodedMessage, Payload, SendFields } from './wire.js';
 
 /**
- * One broadcast's bytes, built lazily and at most once per transport: the first WebSocket
- * member builds the frame, the first SSE member the event, and every other member reuses it.
+ * One message's bytes, built lazily and at most once per transport: the first WebSocket
+ * member of a broadcast builds the frame, the first SSE member the event, and every other
+ * member reuses it.
  */
-export class BroadcastMessage implements SharedMessage {
+export class LazyEncodedMessage implements EncodedMessage {
   readonly payload: Payload;
   readonly fields: SendFields;
   /** The payload's size in bytes, measured once: buffer accounting reads it for every member. */
   readonly byteLength: number;
-  readonly log: MessageLog | undefined;
-  position = -1;
   #webSocketFrame: Buffer[] | undefined;
   #sseEvent: Buffer | undefined;
   #sessionWebSocketFrame: Buffer[] | undefined;
   #sessionSseEvent: Buffer | undefined;
 
-  /** `log`: where sessions keep it (a group's); without one, each session keeps its own copy. */
-  constructor(payload: Payload, fields: SendFields, log?: MessageLog) {
+  constructor(payload: Payload, fields: SendFields) {
     this.payload = payload;
     this.fields = fields;
     this.byteLength = payloadBytes(payload);
-    this.log = log;
   }
 
   forWebSocket(): readonly Buffer[] {

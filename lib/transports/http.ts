@@ -1,6 +1,6 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { Head, Payload, SharedMessage, Wire, WireSink } from './wire.js';
+import type { Head, Payload, EncodedMessage, Wire, WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink; flush?: () => void };
@@ -56,7 +56,7 @@ export class HttpWire implements Wire {
     res.flush?.();
   }
 
-  writeShared(message: SharedMessage): void {
+  writeShared(message: EncodedMessage): void {
     // A broadcast to a long-poll channel is its answer (http-kit's default close-after-send).
     this.send(message.payload, message.fields, true);
   }

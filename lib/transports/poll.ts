@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { JsonMessage } from '../protocol/frames.js';
-import type { Hello } from '../sessions/replay-buffer.js';
+import type { Hello, JsonMessage } from '../protocol/control.js';
 import type { Wire, WireSink } from './wire.js';
 
 const kWire = Symbol('express-channel.poll');

@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import { corkForTick, uncorkNow } from './cork.js';
 import { formatSseEvent, formatSseRetry, sseHeartbeat } from './sse-format.js';
-import { sseControlEvent, sseIdLine, type ServerControl } from '../protocol/frames.js';
-import { detachedSink, type Head, type Payload, type SendFields, type SharedMessage, type Wire, type WireSink } from './wire.js';
+import type { ServerControl } from '../protocol/control.js';
+import { sseIdLine } from '../protocol/frames.js';
+import { sseControlEvent } from './sse-session-events.js';
+import { detachedSink, type Head, type Payload, type SendFields, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
@@ -82,7 +84,7 @@ export class SseWire implements Wire {
     if (payload !== undefined) this.#write(plainEvent(payload, fields));
   }
 
-  writeShared(message: SharedMessage, seq?: number): void {
+  writeShared(message: EncodedMessage, seq?: number): void {
     const sessionId = this.#sessionId;
     if (sessionId !== undefined) {
       // A client that counts events (the client library) gets the shared bytes as they are;

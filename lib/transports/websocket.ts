@@ -4,8 +4,9 @@ import * as wsModule from 'ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
 import { corkForTick, uncorkNow } from './cork.js';
-import { parseClientText, webSocketControlText, webSocketMessageText, type ServerControl } from '../protocol/frames.js';
-import { detachedSink, type Payload, type SharedMessage, type Wire, type WireSink } from './wire.js';
+import type { ServerControl } from '../protocol/control.js';
+import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
+import { detachedSink, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
 const kSink = Symbol('express-channel.sink');
 const kWire = Symbol('express-channel.wire');
@@ -106,7 +107,7 @@ export class WebSocketWire implements Wire {
     this.#ws.terminate();
   }
 
-  writeShared(message: SharedMessage): void {
+  writeShared(message: EncodedMessage): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     const sender = this.#sender;
     // Writing the shared frame directly is only safe while ws's sender has nothing of its

@@ -1,10 +1,11 @@
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { TransportName } from '../http/negotiate.js';
-import type { MessageLog } from '../sessions/message-log.js';
-import type { ClientControl, ServerControl } from '../protocol/frames.js';
+import type { Payload } from './payload.js';
+import type { ClientControl, ServerControl } from '../protocol/control.js';
 
-/** A message body as the server sends it: text stays text, bytes stay bytes. */
-export type Payload = string | Buffer;
+export type { Payload } from './payload.js';
+
+/** The four ways a channel talks to its client. */
+export type TransportName = 'websocket' | 'sse' | 'http' | 'poll';
 
 /** Status and headers of an HTTP-based channel's response; used by its first send only. */
 export interface Head {
@@ -19,18 +20,14 @@ export interface SendFields {
 }
 
 /**
- * The bytes of one broadcast, built at most once per transport however many members
- * receive it. Wires call `forWebSocket()`/`forSse()`; the first call builds, the rest reuse.
+ * The bytes of one message, built at most once per transport however many channels receive
+ * it. Wires call `forWebSocket()`/`forSse()`; the first call builds, the rest reuse.
  */
-export interface SharedMessage {
+export interface EncodedMessage {
   readonly payload: Payload;
   readonly fields: SendFields;
   /** The payload's size in bytes. */
   readonly byteLength: number;
-  /** Where sessions keep it until acknowledged: its group's log (none for a single channel's). */
-  readonly log?: MessageLog | undefined;
-  /** Its position in `log`, or -1 until a session member is the first to keep (or skip) it. */
-  position: number;
   forWebSocket(): readonly Buffer[];
   forSse(): Buffer;
   /** The frame for session WebSockets (text prefixed with `m`, docs/protocol.md). */
@@ -75,7 +72,7 @@ export interface Wire {
    */
   send(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): void;
   /** Writes a broadcast's shared bytes (with its sequence number on a session wire). */
-  writeShared(message: SharedMessage, seq?: number): void;
+  writeShared(message: EncodedMessage, seq?: number): void;
   /** True if every session message written needs its own sequence number: `seq` is then always given. */
   readonly numbered?: boolean;
   /** Writes out what this tick's cork holds; true if there was a cork to lift. */
