@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Channel } from './channel/channel.js';
+import { ChannelSetView } from './channel/channel-set.js';
 import type { ChannelGroup } from './groups/group.js';
 import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
@@ -94,7 +95,8 @@ export function channels(options?: ChannelsOptions): Live {
   }
 
   const live = expressChannel as Live;
-  Object.defineProperty(live, 'channels', { get: () => hub.open, enumerable: true });
+  const openChannels = new ChannelSetView(hub.open);
+  Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
   const isClosing = () => hub.closing;
   const reportError = (error: unknown) => hub.reportError(error);
   live.attach = (server, handler) => routeUpgrades(server, handler, isClosing, reportError);

@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
-import { Channel } from './channel/channel.js';
+import { channelOf, type Channel } from './channel/channel.js';
+import { ChannelCore, type ChannelHost } from './channel/core.js';
+import type { Counters, UpgradeContext, WireRequest } from './channel/host.js';
 import type { ChannelGroup } from './groups/group.js';
-import type { ChannelHost, Counters, UpgradeContext } from './channel/host.js';
-import { transportFromHeaders } from './http/negotiate.js';
-import type { TransportName } from './transports/wire.js';
-import type { ResolvedOptions } from './options.js';
 import { GroupRegistry } from './groups/registry.js';
-import { SessionTable } from './sessions/session-store.js';
+import { createWire } from './http/claim.js';
+import { transportFromHeaders } from './http/negotiate.js';
+import type { ResolvedOptions } from './options.js';
+import type { CloseReason } from './protocol/close-reasons.js';
+import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
+import type { TransportName, Wire } from './transports/wire.js';
 
 // How long a closed polling session still answers one poll with its last messages and the
 // reason. A polling client asks again as soon as an answer arrives, so a few seconds suffice.
@@ -37,9 +40,9 @@ export type ErrorListener = (error: Error) => void;
 export class ChannelHub implements ChannelHost {
   readonly options: ResolvedOptions;
   readonly counters: Counters = { sent: 0, dropped: 0, received: 0 };
-  readonly open = new Set<Channel>();
+  readonly open = new Set<ChannelCore>();
   readonly groups: GroupRegistry;
-  readonly sessions = new SessionTable();
+  readonly sessions: SessionStore<ChannelCore> = new MemorySessionStore<ChannelCore>();
   closing = false;
   readonly #errorListeners = new Set<ErrorListener>();
   #webSocketServer: WebSocketServer | undefined;
@@ -51,13 +54,22 @@ export class ChannelHub implements ChannelHost {
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
   }
 
+  /** What channels read of the options. */
+  get settings(): ResolvedOptions {
+    return this.options;
+  }
+
   /**
    * The channel of a request. `openSession` is set when the request asked for a new session
    * (`ecs=new`); a plain HTTP request cannot carry one and stays a plain channel.
    */
   createChannel(req: IncomingMessage, res: ServerResponse, upgrade: UpgradeContext | undefined, openSession?: { poll: boolean }): Channel {
     const transport: TransportName = openSession?.poll === true ? 'poll' : transportFromHeaders(req.headers);
-    return new Channel(this, { req, res, upgrade }, transport, openSession !== undefined && transport !== 'http');
+    return channelOf(new ChannelCore(this, { req, res, upgrade }, transport, openSession !== undefined && transport !== 'http'));
+  }
+
+  openWire(request: WireRequest): Wire | CloseReason {
+    return createWire(request, this);
   }
 
   group(name: string): ChannelGroup {
@@ -74,24 +86,24 @@ export class ChannelHub implements ChannelHost {
     }));
   }
 
-  channelOpened(channel: Channel): void {
+  channelOpened(channel: ChannelCore): void {
     this.open.add(channel);
-    if (channel.isSession) this.sessions.add(channel);
+    if (channel.session !== undefined) this.sessions.add(channel);
     if (this.#heartbeatTimer === undefined && this.options.heartbeat > 0) {
       this.#heartbeatTimer = setInterval(sweepHeartbeats, this.options.heartbeat, this);
       this.#heartbeatTimer.unref();
     }
   }
 
-  channelClosed(channel: Channel): void {
+  channelClosed(channel: ChannelCore): void {
     this.open.delete(channel);
-    if (channel.isSession) {
+    if (channel.session !== undefined) {
       this.sessions.delete(channel);
       // A polling client learns of a close from its next poll: keep the session for it.
       const buried = channel.transport === 'poll' && !this.closing;
       if (buried) this.sessions.bury(channel, closedPollGrace);
       // Either way it no longer keeps its groups' logs (a buried one keeps copies).
-      channel.session?.release(buried);
+      channel.session.release(buried);
     }
     if (this.open.size > 0) return;
     clearInterval(this.#heartbeatTimer);

@@ -1,10 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { invalidArgument } from './errors.js';
 import type { Channel } from './channel/channel.js';
+import type { BufferPolicy } from './channel/flow-control.js';
 import type { Adapter } from './groups/adapter.js';
-
-/** What happens to a message when a channel's outbound buffer is past `maxBufferedBytes`. */
-export type BufferPolicy = 'close' | 'drop';
 
 /** Options of {@link channels}. Every one is optional and has a safe default. */
 export interface ChannelsOptions {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
+import { coreOf } from '../lib/channel/channel.js';
 import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../lib/index.js';
 import { deferred, serve, withTimeout } from './support/harness.js';
 
@@ -45,7 +46,7 @@ describe('a failure inside the library', () => {
     const a = await openPoll('a');
     const b = await openPoll('b');
     const failure = new Error('injected: poll answer');
-    a.channel.session!.pollAnswer = () => {
+    coreOf(a.channel).session!.pollAnswer = () => {
       throw failure;
     };
     // Waiting between polls; each poll is then answered on the tick after it arrives.
@@ -72,7 +73,7 @@ describe('a failure inside the library', () => {
     const b = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=b`);
     await Promise.all([a.open, b.open]);
     const failure = new Error('injected: heartbeat');
-    opened.get('a')!.channel.heartbeat = () => {
+    coreOf(opened.get('a')!.channel).heartbeat = () => {
       throw failure;
     };
     assert.equal(await withTimeout(opened.get('a')!.closed, 5000, "a's close"), 'internal-server-error');
@@ -90,7 +91,7 @@ describe('a failure inside the library', () => {
     const b = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=b`);
     await Promise.all([a.open, b.open]);
     const failure = new Error('injected: received');
-    opened.get('a')!.channel.received = () => {
+    coreOf(opened.get('a')!.channel).received = () => {
       throw failure;
     };
     a.ws.send('boom');

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { coreOf } from '../lib/channel/channel.js';
+import { logOf } from '../lib/groups/group.js';
 import type { Channel, ChannelGroup } from '../lib/index.js';
 import { startLiveServer, type LiveServer } from './support/live-server.js';
 import { runs } from './support/property.js';
@@ -116,26 +118,26 @@ class Scenario {
     else if (s.kind === 'send') this.#send(s.to, `own${s.to}-${this.#n++}-${'x'.repeat(s.size)}`);
     else if (s.kind === 'ack') this.#acknowledge(s.who, Math.max(0, this.#models[s.who]!.next - 1 - s.back));
     else if (s.kind === 'membership') this.#toggle(s.who, s.group);
-    else if (s.kind === 'trim') this.groups[s.group]!.log.trim();
+    else if (s.kind === 'trim') logOf(this.groups[s.group]!).trim();
     else this.#close(s.who);
     // Checked after every step, not only at the end: a message lost now may be acknowledged
     // or pushed out by the bounds before the end, and the loss would go unseen.
     for (let who = 0; who < sessionCount; who++) {
       const after = `after step ${index} (${JSON.stringify(s)})`;
-      assert.equal(this.sessions[who]!.session!.nextSeq, this.#models[who]!.next, `session ${who}'s next number ${after}`);
+      assert.equal(coreOf(this.sessions[who]!).session!.nextSeq, this.#models[who]!.next, `session ${who}'s next number ${after}`);
       assert.deepEqual(this.#replay(who, 0), this.#models[who]!.since(0), `session ${who}'s whole replay ${after}`);
     }
   }
 
   #replay(who: number, ack: number) {
-    const replay = this.sessions[who]!.session!.since(ack);
+    const replay = coreOf(this.sessions[who]!).session!.since(ack);
     return { ...replay, messages: replay.messages.map((m) => m?.payload) };
   }
 
   /** What each session would replay after every acknowledgement it could make. */
   checkEveryReplay(): void {
     for (let who = 0; who < sessionCount; who++) {
-      const next = this.sessions[who]!.session!.nextSeq;
+      const next = coreOf(this.sessions[who]!).session!.nextSeq;
       for (let ack = 0; ack < next; ack++) assert.deepEqual(this.#replay(who, ack), this.#models[who]!.since(ack), `session ${who} resuming after ${ack}`);
     }
   }
@@ -168,7 +170,7 @@ class Scenario {
   // What a client's acknowledgement does on any transport: the wire reports it to the channel.
   #acknowledge(who: number, seq: number): void {
     if (this.#closed[who]) return;
-    this.sessions[who]!.control({ type: 'ack', seq });
+    coreOf(this.sessions[who]!).control({ type: 'ack', seq });
     this.#models[who]!.acknowledge(seq);
   }
 

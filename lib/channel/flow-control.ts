@@ -1,5 +1,8 @@
 import type { Wire } from '../transports/wire.js';
 
+/** What happens to a message for a channel whose buffer is full: close it, or drop the message. */
+export type BufferPolicy = 'close' | 'drop';
+
 /**
  * True if `bytes` more may go to `wire` without passing `maxBufferedBytes` — the socket's own
  * buffer, read on every write. A message larger than the limit still goes to an idle

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocketServer } from 'ws';
-import type { Channel } from './channel.js';
-import type { ResolvedOptions } from '../options.js';
+import type { SessionSettings } from '../sessions/session.js';
+import type { Head, SessionWiring, TransportName, WireSink } from '../transports/wire.js';
+import type { BufferPolicy } from './flow-control.js';
 
 /** Counters behind `live.stats()`. */
 export interface Counters {
@@ -11,15 +11,20 @@ export interface Counters {
   received: number;
 }
 
-/** What a channel needs from the `live` instance that made it. */
-export interface ChannelHost {
-  readonly options: ResolvedOptions;
-  readonly counters: Counters;
-  readonly closing: boolean;
-  webSocketServer(): WebSocketServer;
-  channelOpened(channel: Channel): void;
-  channelClosed(channel: Channel): void;
-  reportError(error: unknown): void;
+/** The options a channel reads (a subset of `channels()`'s, resolved). */
+export interface ChannelSettings extends SessionSettings {
+  readonly maxHeldMessages: number;
+  readonly maxBufferedBytes: number;
+  readonly bufferPolicy: BufferPolicy;
+}
+
+/** What it takes to open a transport on a request (http/claim.ts does it). */
+export interface WireRequest {
+  transport: TransportName;
+  context: RequestContext;
+  sink: WireSink;
+  head: Head;
+  session?: SessionWiring | undefined;
 }
 
 /** The raw socket of a WebSocket upgrade, handed to the middleware by `live.attach`. */

@@ -1,9 +1,9 @@
-import { Channel, type Membership } from '../channel/channel.js';
-import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
-import { LoggedMessage, MessageLog } from '../sessions/message-log.js';
-import { toPayload } from '../transports/payload.js';
+import { Channel, channelOf, coreOf } from '../channel/channel.js';
+import type { ChannelCore, Membership } from '../channel/core.js';
 import { invalidArgument } from '../errors.js';
-import type { Payload } from '../transports/wire.js';
+import { LoggedMessage, MessageLog } from '../sessions/message-log.js';
+import { toPayload, type Payload } from '../transports/payload.js';
+import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
 
 /** Options of {@link ChannelGroup.broadcast}. */
 export interface BroadcastOptions {
@@ -15,33 +15,42 @@ export interface BroadcastOptions {
   id?: string | number | undefined;
 }
 
-/** @internal Told when a group gains its first member or loses its last. */
+/** Told when a group gains its first member or loses its last, and of each broadcast. */
 export interface GroupObserver {
   occupied(group: ChannelGroup): void;
   emptied(group: ChannelGroup): void;
   published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void;
 }
 
+// The library's own ways into a group (the registry's observer, adapter deliveries, the log
+// for tests), as module functions rather than members: a user's code cannot reach them.
+let observeGroup: (group: ChannelGroup, observer: GroupObserver) => void;
+let deliverToGroup: (group: ChannelGroup, payload: Payload, options: BroadcastOptions) => number;
+let logOfGroup: (group: ChannelGroup) => MessageLog;
+
 /**
  * http-kit's `ChannelGroup`: a set of channels that receive broadcasts together. Channels of
  * every transport may be members; a channel that closes leaves by itself.
  */
-export class ChannelGroup implements Membership, Iterable<Channel> {
-  /** The group's name in its registry, or undefined for a standalone group. */
-  readonly name: string | undefined;
-  readonly #members = new Set<Channel>();
-  readonly #observer: GroupObserver | undefined;
-  // Broadcasts to session members, kept once for all of them until acknowledged.
-  readonly #log = new MessageLog();
-
-  /** @internal Where broadcasts are kept for session members. */
-  get log(): MessageLog {
-    return this.#log;
+export class ChannelGroup implements Iterable<Channel> {
+  static {
+    observeGroup = (group, observer) => (group.#observer = observer);
+    deliverToGroup = (group, payload, options) => group.#deliver(payload, options);
+    logOfGroup = (group) => group.#log;
   }
 
-  constructor(name?: string, observer?: GroupObserver) {
+  /** The group's name in its registry, or undefined for a standalone group. */
+  readonly name: string | undefined;
+  readonly #members = new Set<ChannelCore>();
+  #observer: GroupObserver | undefined;
+  // Broadcasts to session members, kept once for all of them until acknowledged.
+  readonly #log = new MessageLog();
+  // What each member's core knows of this group: its log, and the way out when it closes.
+  readonly #membership: Membership;
+
+  constructor(name?: string) {
     this.name = name;
-    this.#observer = observer;
+    this.#membership = { log: this.#log, leave: (core) => this.#remove(core) };
   }
 
   /** How many channels are members. */
@@ -51,26 +60,24 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
 
   /** Adds (and claims) `channel`. A closed channel is not added. Returns the group. */
   add(channel: Channel): this {
-    if (this.#members.has(channel) || !channel.joined(this)) return this;
-    this.#members.add(channel);
+    const core = coreOf(channel);
+    if (this.#members.has(core) || !core.joined(this.#membership)) return this;
+    this.#members.add(core);
     if (this.#members.size === 1) this.#observer?.occupied(this);
     return this;
   }
 
   /** Removes `channel`; true if it was a member. */
   delete(channel: Channel): boolean {
-    if (!this.#members.delete(channel)) return false;
-    channel.left(this);
-    if (this.#members.size === 0) this.#observer?.emptied(this);
-    return true;
+    return this.#remove(coreOf(channel));
   }
 
   has(channel: Channel): boolean {
-    return this.#members.has(channel);
+    return channel instanceof Channel && this.#members.has(coreOf(channel));
   }
 
-  [Symbol.iterator](): IterableIterator<Channel> {
-    return this.#members.values();
+  *[Symbol.iterator](): IterableIterator<Channel> {
+    for (const core of this.#members) yield channelOf(core);
   }
 
   /**
@@ -85,17 +92,24 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
     assertNotReserved(options.event); // members may be sessions
     const payload = toPayload(data);
     this.#observer?.published(this, payload, options);
-    return this.deliver(payload, options);
+    return this.#deliver(payload, options);
   }
 
-  /** @internal Sends to this process's members only (used for adapter deliveries too). */
-  deliver(payload: Payload, options: BroadcastOptions): number {
-    const message = new LoggedMessage(payload, { event: options.event, id: options.id }, this.#log);
+  #remove(core: ChannelCore): boolean {
+    if (!this.#members.delete(core)) return false;
+    core.left(this.#membership);
+    if (this.#members.size === 0) this.#observer?.emptied(this);
+    return true;
+  }
+
+  // Sends to this process's members only (adapter deliveries come here too).
+  #deliver(payload: Payload, options: BroadcastOptions): number {
+    const log = this.#log;
+    const message = new LoggedMessage(payload, { event: options.event, id: options.id }, log);
     const except = options.except;
-    const skip = except === undefined ? undefined : except instanceof Channel ? new Set([except]) : new Set(except);
+    const skip = except === undefined ? undefined : new Set(except instanceof Channel ? [coreOf(except)] : [...except].map(coreOf));
     // The log keeps the message's position for the whole loop: a member left out of it may
     // be the last reader to let go of the log before the members after it keep it.
-    const log = this.#log;
     log.pin();
     try {
       return deliverToMembers(this.#members, message, skip);
@@ -105,11 +119,26 @@ export class ChannelGroup implements Membership, Iterable<Channel> {
   }
 }
 
+/** Makes `observer` hear of `group`'s occupancy and broadcasts (the registry). */
+export function observe(group: ChannelGroup, observer: GroupObserver): void {
+  observeGroup(group, observer);
+}
+
+/** Sends to `group`'s members on this process only (an adapter's delivery from elsewhere). */
+export function deliverLocally(group: ChannelGroup, payload: Payload, options: BroadcastOptions): number {
+  return deliverToGroup(group, payload, options);
+}
+
+/** Where `group` keeps its broadcasts for session members. */
+export function logOf(group: ChannelGroup): MessageLog {
+  return logOfGroup(group);
+}
+
 // Iterating the Set itself is safe while members leave (an http member closes as it is
 // answered; a slow consumer is closed): a Set iterator skips deleted entries. Nothing in this
 // loop may broadcast again or close a session: a session member that follows this group
 // counts every position of its log as handed to it by the end of the loop.
-function deliverToMembers(members: Set<Channel>, message: LoggedMessage, skip: Set<Channel> | undefined): number {
+function deliverToMembers(members: Set<ChannelCore>, message: LoggedMessage, skip: Set<ChannelCore> | undefined): number {
   let reached = 0;
   for (const member of members) {
     if (skip?.has(member) === true) {

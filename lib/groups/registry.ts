@@ -1,7 +1,7 @@
 import type { Adapter, AdapterMessage } from './adapter.js';
 import { newChannelId } from '../channel/ids.js';
 import { toPayload } from '../transports/payload.js';
-import { ChannelGroup, type BroadcastOptions, type GroupObserver } from './group.js';
+import { ChannelGroup, deliverLocally, observe, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from '../transports/wire.js';
 
 /**
@@ -28,7 +28,8 @@ export class GroupRegistry implements GroupObserver {
   group(name: string): ChannelGroup {
     const existing = this.#occupied.get(name) ?? this.#known.get(name)?.deref();
     if (existing !== undefined) return existing;
-    const group = new ChannelGroup(name, this);
+    const group = new ChannelGroup(name);
+    observe(group, this);
     this.#known.set(name, new WeakRef(group));
     this.#forget.register(group, name);
     return group;
@@ -60,7 +61,8 @@ export class GroupRegistry implements GroupObserver {
   #deliverRemote(message: AdapterMessage): void {
     if (message.origin === this.#origin) return; // our own broadcast, already delivered here
     // A serialising transport may hand bytes back as a plain Uint8Array: make them a Buffer.
-    this.#occupied.get(message.group)?.deliver(toPayload(message.payload), message.fields);
+    const group = this.#occupied.get(message.group);
+    if (group !== undefined) deliverLocally(group, toPayload(message.payload), message.fields);
   }
 
   #forgetIfCollected(name: string): void {

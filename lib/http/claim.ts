@@ -1,56 +1,45 @@
-import type { CloseReason } from '../protocol/close-reasons.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocketServer } from 'ws';
+import type { WireRequest } from '../channel/host.js';
 import { ChannelError } from '../errors.js';
-import type { ChannelHost, RequestContext } from '../channel/host.js';
+import type { CloseReason } from '../protocol/close-reasons.js';
 import { countsEvents } from '../protocol/params.js';
 import { HttpWire } from '../transports/http.js';
-import { PollWire, type PollSource } from '../transports/poll.js';
+import { PollWire } from '../transports/poll.js';
 import { SseWire } from '../transports/sse.js';
 import { acceptWebSocket } from '../transports/websocket.js';
-import type { Head, TransportName, Wire, WireSink } from '../transports/wire.js';
+import type { Wire } from '../transports/wire.js';
 
-/** What a session wire needs besides the request: the session id and where polls read. */
-export interface SessionWiring {
-  id: string;
-  ack: number;
-  source: PollSource;
+/** What opening a transport needs of the `live` instance (the hub). */
+export interface ClaimHost {
+  readonly closing: boolean;
+  readonly options: {
+    readonly shutdownRetry: number;
+    readonly pollTimeout: number;
+    isOriginAllowed(origin: string | undefined, req: IncomingMessage): boolean;
+  };
+  webSocketServer(): WebSocketServer;
 }
 
 /**
- * Builds the wire for `transport` on the request in `context`: completes the WebSocket
- * handshake, or writes the SSE headers; a plain HTTP wire writes nothing yet. When the
- * connection is refused, the client has already been answered and the channel's close reason
- * is returned instead: `'shutdown'` (503), `'policy-violation'` (a forbidden Origin, 403) or
- * `'protocol-error'` (an invalid WebSocket handshake, 400 from ws).
+ * Claims a request for its channel: completes the WebSocket handshake, or writes the SSE
+ * headers; a plain HTTP wire writes nothing yet. When the connection is refused, the client
+ * has already been answered and the channel's close reason is returned instead:
+ * `'shutdown'` (503), `'policy-violation'` (a forbidden Origin, 403) or `'protocol-error'`
+ * (an invalid WebSocket handshake, 400 from ws).
+ * @throws ChannelError when the request cannot carry its channel (answered already, or a
+ * WebSocket upgrade on a server without `live.attach`).
  */
-export function createWire(
-  transport: TransportName,
-  context: RequestContext,
-  host: ChannelHost,
-  sink: WireSink,
-  head: Head,
-  session?: SessionWiring,
-): Wire | CloseReason {
-  const { req, res, upgrade } = context;
+export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseReason {
+  const { transport, context, sink, head, session } = request;
+  const { req, res } = context;
   if (transport !== 'websocket' && res.headersSent) {
     throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
   }
-  if (host.closing) {
-    // Shutting down: nothing new is accepted; the client is told to come back later.
-    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', connection: 'close' }).end('Server is shutting down');
-    return 'shutdown';
-  }
+  if (host.closing) return refuseWhileClosing(res);
   switch (transport) {
-    case 'websocket': {
-      if (upgrade === undefined) {
-        throw new ChannelError('ERR_CHANNEL_NOT_ATTACHED', 'a WebSocket upgrade reached the middleware through a plain request; call live.attach(server) after app.listen()');
-      }
-      if (!host.options.isOriginAllowed(req.headers.origin, req)) {
-        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Origin not allowed');
-        return 'policy-violation';
-      }
-      upgrade.release();
-      return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined) ?? 'protocol-error';
-    }
+    case 'websocket':
+      return openWebSocket(request, host);
     case 'sse':
       return new SseWire(req, res, head, sink, host.options.shutdownRetry, session && { id: session.id, idLines: !countsEvents(req.url) });
     case 'poll':
@@ -59,4 +48,23 @@ export function createWire(
     case 'http':
       return new HttpWire(req, res, head, sink);
   }
+}
+
+// Shutting down: nothing new is accepted; the client is told to come back later.
+function refuseWhileClosing(res: ServerResponse): CloseReason {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', connection: 'close' }).end('Server is shutting down');
+  return 'shutdown';
+}
+
+function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost): Wire | CloseReason {
+  const { req, res, upgrade } = context;
+  if (upgrade === undefined) {
+    throw new ChannelError('ERR_CHANNEL_NOT_ATTACHED', 'a WebSocket upgrade reached the middleware through a plain request; call live.attach(server) after app.listen()');
+  }
+  if (!host.options.isOriginAllowed(req.headers.origin, req)) {
+    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Origin not allowed');
+    return 'policy-violation';
+  }
+  upgrade.release();
+  return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined) ?? 'protocol-error';
 }

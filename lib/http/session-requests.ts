@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { Channel } from '../channel/channel.js';
-import type { ChannelHub } from '../hub.js';
+import type { IncomingMessage as Request } from 'node:http';
+import type { WebSocketServer } from 'ws';
+import { channelOf, type Channel } from '../channel/channel.js';
+import type { ChannelCore } from '../channel/core.js';
 import type { UpgradeContext } from '../channel/host.js';
+import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
 import type { SessionRequest } from '../protocol/params.js';
@@ -33,13 +36,26 @@ const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'bad-request': 4400,
 };
 
+/** What answering session requests needs of the `live` instance (the hub). */
+export interface SessionRequestHost {
+  readonly closing: boolean;
+  readonly sessions: SessionStore<ChannelCore>;
+  readonly options: {
+    readonly maxPayload: number;
+    readonly authorizeResume: ((req: Request, channel: Channel) => boolean) | undefined;
+    isOriginAllowed(origin: string | undefined, req: Request): boolean;
+  };
+  webSocketServer(): WebSocketServer;
+  reportError(error: unknown): void;
+}
+
 /**
  * Answers a request that continues a session: a resume on WebSocket, SSE or poll, a POST of
  * client messages, or a DELETE that ends the session. These requests went through every
  * middleware mounted before `live` (so auth applies) but not through the route: the channel
  * and its handlers already exist.
  */
-export function handleSessionRequest(hub: ChannelHub, req: IncomingMessage, res: ServerResponse, request: SessionRequest, upgrade: UpgradeContext | undefined): void {
+export function handleSessionRequest(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, request: SessionRequest, upgrade: UpgradeContext | undefined): void {
   if (request.kind === 'invalid') return refuse(hub, res, upgrade, 400, 'bad-request', request.message);
   if (request.kind === 'open') return;
   if (hub.closing) return refuse(hub, res, upgrade, 503, 'shutting-down');
@@ -50,7 +66,7 @@ export function handleSessionRequest(hub: ChannelHub, req: IncomingMessage, res:
     return refuse(hub, res, upgrade, 404, 'unknown-session');
   }
   const authorize = hub.options.authorizeResume;
-  if (authorize !== undefined && !authorize(req, channel)) return refuse(hub, res, upgrade, 403, 'resume-refused');
+  if (authorize !== undefined && !authorize(req, channelOf(channel))) return refuse(hub, res, upgrade, 403, 'resume-refused');
   if (req.method === 'POST') return receivePost(hub, req, res, channel, request);
   if (req.method === 'DELETE') {
     channel.close('client-close');
@@ -60,14 +76,14 @@ export function handleSessionRequest(hub: ChannelHub, req: IncomingMessage, res:
   resumeConnection(hub, req, res, channel, request, upgrade);
 }
 
-function resumeConnection(hub: ChannelHub, req: IncomingMessage, res: ServerResponse, channel: Channel, request: ResumeRequest, upgrade: UpgradeContext | undefined): void {
+function resumeConnection(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, channel: ChannelCore, request: ResumeRequest, upgrade: UpgradeContext | undefined): void {
   const transport = request.poll ? 'poll' : transportFromHeaders(req.headers);
   if (transport === 'http') return refuse(hub, res, upgrade, 400, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
   if (channel.session?.isValidAck(request.ack) !== true) return refuse(hub, res, upgrade, 400, 'bad-request', 'eca is past the last message sent');
   channel.resume({ req, res, upgrade }, transport, request.ack);
 }
 
-function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse, channel: Channel, request: ResumeRequest): void {
+function receivePost(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, channel: ChannelCore, request: ResumeRequest): void {
   if (!hub.options.isOriginAllowed(req.headers.origin, req)) return refuse(hub, res, undefined, 403, 'origin-not-allowed');
   readBody(req, hub.options.maxPayload, (body) => {
     // Runs in the request's 'end' listener: a throw there would reach the process.
@@ -80,7 +96,7 @@ function receivePost(hub: ChannelHub, req: IncomingMessage, res: ServerResponse,
   });
 }
 
-function answerPost(hub: ChannelHub, res: ServerResponse, channel: Channel, request: ResumeRequest, body: string | undefined): void {
+function answerPost(hub: SessionRequestHost, res: ServerResponse, channel: ChannelCore, request: ResumeRequest, body: string | undefined): void {
   const first = request.firstMessage;
   if (body === undefined) return refuse(hub, res, undefined, 413, 'payload-too-large');
   const parsed = parseMessageList(body);
@@ -95,7 +111,7 @@ function answerPost(hub: ChannelHub, res: ServerResponse, channel: Channel, requ
 }
 
 /** The last poll of a session the application closed: what the client missed, and why. */
-function answerClosedPoll(hub: ChannelHub, res: ServerResponse, channel: Channel, ack: number): void {
+function answerClosedPoll(hub: SessionRequestHost, res: ServerResponse, channel: ChannelCore, ack: number): void {
   let answer;
   try {
     answer = channel.session?.pollAnswer(ack);
@@ -130,7 +146,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
   });
 }
 
-function refuse(hub: ChannelHub, res: ServerResponse, upgrade: UpgradeContext | undefined, status: number, code: SessionErrorCode, detail?: string, extra?: object): void {
+function refuse(hub: SessionRequestHost, res: ServerResponse, upgrade: UpgradeContext | undefined, status: number, code: SessionErrorCode, detail?: string, extra?: object): void {
   const closeCode = webSocketCloseCodes[code];
   if (upgrade !== undefined && closeCode !== undefined) {
     // A browser cannot read the status of a refused upgrade, but it can read a close code.

@@ -19,7 +19,7 @@ export class LoggedMessage extends LazyEncodedMessage {
 
 /**
  * A session that holds positions of a log: the log keeps what its readers may still replay.
- * SessionBuffer implements it.
+ * ReplayBuffer implements it.
  */
 export interface LogReader {
   /** The oldest position of `log` this reader still holds, or undefined if none. */
@@ -42,7 +42,7 @@ const passEveryBytes = 256 * 1024;
 /**
  * The messages of one group (or of one session's own sends), each at a position, kept while a
  * session may still have to replay them. A broadcast to many sessions is stored here once;
- * each session records only the runs of positions it was sent (SessionBuffer), so a member
+ * each session records only the runs of positions it was sent (ReplayBuffer), so a member
  * costs no per-message storage of its own.
  *
  * What is kept: everything from the oldest position any reader still holds. A reader that

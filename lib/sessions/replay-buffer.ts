@@ -41,7 +41,7 @@ interface Run {
  * `skipped` (left out of a broadcast) or `left` (out of the group). Because of it, the bounds
  * are applied lazily, whenever the buffer is read (`#settle`), never per message.
  */
-export class SessionBuffer implements LogReader {
+export class ReplayBuffer implements LogReader {
   // The newest run: positions #tailFrom (inclusive) to #tailEnd of #tailLog, or while
   // #implicit, to the log's next position.
   #tailLog: MessageLog | undefined;

@@ -1,5 +1,24 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Channel } from '../channel/channel.js';
+/** What a store keeps: anything with a session id (the hub keeps channel cores). */
+export interface HasSessionId {
+  readonly id: string;
+}
+
+/**
+ * Where a `live` instance finds its open sessions by id, and recently closed polling ones.
+ * The seam a store that is not in this process's memory plugs into; MemorySessionStore is
+ * the default.
+ */
+export interface SessionStore<T extends HasSessionId> extends Iterable<T> {
+  readonly size: number;
+  add(session: T): void;
+  delete(session: T): void;
+  find(id: string): T | undefined;
+  /** Keeps a closed polling session for `grace` ms, so its next poll learns why it closed. */
+  bury(session: T, grace: number): void;
+  /** A recently closed polling session, taken out of the store (it answers one poll). */
+  takeClosed(id: string): T | undefined;
+}
 
 /**
  * The open session channels, found by session id. Ids are bearer secrets, so a lookup must
@@ -7,19 +26,19 @@ import type { Channel } from '../channel/channel.js';
  * of the id (a hash lookup reveals nothing about the id itself), and the id found is then
  * compared with the presented one in constant time.
  */
-export class SessionTable implements Iterable<Channel> {
-  readonly #byDigest = new Map<string, Channel>();
-  readonly #closed = new Map<string, { channel: Channel; timer: NodeJS.Timeout }>();
+export class MemorySessionStore<T extends HasSessionId> implements SessionStore<T> {
+  readonly #byDigest = new Map<string, T>();
+  readonly #closed = new Map<string, { channel: T; timer: NodeJS.Timeout }>();
 
-  add(channel: Channel): void {
+  add(channel: T): void {
     this.#byDigest.set(digest(channel.id), channel);
   }
 
-  delete(channel: Channel): void {
+  delete(channel: T): void {
     this.#byDigest.delete(digest(channel.id));
   }
 
-  find(id: string): Channel | undefined {
+  find(id: string): T | undefined {
     return sameId(this.#byDigest.get(digest(id)), id);
   }
 
@@ -27,7 +46,7 @@ export class SessionTable implements Iterable<Channel> {
    * Keeps a closed polling session for `grace` ms: a poll that was not being held when the
    * application closed it still gets the last messages and the reason, not a bare 404.
    */
-  bury(channel: Channel, grace: number): void {
+  bury(channel: T, grace: number): void {
     const key = digest(channel.id);
     // Bounded: past the cap, the oldest tombstone goes first.
     if (this.#closed.size >= maxTombstones) this.#forget(this.#closed.keys().next().value as string);
@@ -37,7 +56,7 @@ export class SessionTable implements Iterable<Channel> {
   }
 
   /** A recently closed polling session, taken out of the table (it answers one poll). */
-  takeClosed(id: string): Channel | undefined {
+  takeClosed(id: string): T | undefined {
     const key = digest(id);
     const channel = sameId(this.#closed.get(key)?.channel, id);
     if (channel !== undefined) this.#forget(key);
@@ -58,19 +77,19 @@ export class SessionTable implements Iterable<Channel> {
     return this.#byDigest.size;
   }
 
-  [Symbol.iterator](): IterableIterator<Channel> {
+  [Symbol.iterator](): IterableIterator<T> {
     return this.#byDigest.values();
   }
 }
 
 const maxTombstones = 10_000;
 
-function forgetTombstone(table: SessionTable, key: string): void {
+function forgetTombstone(table: MemorySessionStore<HasSessionId>, key: string): void {
   table.forget(key);
 }
 
 // Compared in constant time, so the time taken says nothing of how much of an id was right.
-function sameId(channel: Channel | undefined, id: string): Channel | undefined {
+function sameId<T extends HasSessionId>(channel: T | undefined, id: string): T | undefined {
   if (channel === undefined) return undefined;
   const known = Buffer.from(channel.id);
   const presented = Buffer.from(id);

@@ -1,12 +1,9 @@
-import type { Channel } from '../channel/channel.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { ResolvedOptions } from '../options.js';
 import type { Hello } from '../protocol/control.js';
-import { SessionBuffer, type Replay } from './replay-buffer.js';
 import { toJsonMessage } from '../transports/json-messages.js';
-import type { PollAnswer, PollSource } from '../transports/poll.js';
-import type { Wire } from '../transports/wire.js';
-import type { SessionWiring } from '../http/claim.js';
+import type { PollAnswer, PollSource, SessionWiring, Wire } from '../transports/wire.js';
+import type { LoggedMessage, MessageLog } from './message-log.js';
+import { ReplayBuffer, type Replay } from './replay-buffer.js';
 
 // A connection that ends for one of these reasons ends the session too: the client said
 // goodbye (1000) or broke the protocol. Any other end is a lost connection to come back from.
@@ -20,26 +17,41 @@ const sessionEnders: ReadonlySet<CloseReason> = new Set<CloseReason>([
   'mandatory-extension',
 ]);
 
+/** The channel a session belongs to, as the session sees it. */
+export interface SessionOwner {
+  /** The session id. */
+  readonly id: string;
+  close(reason: CloseReason): boolean;
+  /** Something the session ran on its own threw: the owner reports it and closes. */
+  failed(error: unknown): void;
+}
+
+/** The options a session reads (a subset of `channels()`'s, resolved). */
+export interface SessionSettings {
+  readonly sessionMessages: number;
+  readonly sessionBytes: number;
+  readonly sessionTimeout: number;
+  readonly heartbeat: number;
+}
+
 /**
  * The session side of a channel: its replay buffer, the count of client messages delivered,
  * the timer that closes it with `'client-away'` when its client does not come back.
  */
-export class SessionLink extends SessionBuffer implements PollSource {
-  readonly #channel: Channel;
-  readonly #options: ResolvedOptions;
+export class Session implements PollSource {
+  readonly #owner: SessionOwner;
+  readonly #settings: SessionSettings;
+  readonly #buffer: ReplayBuffer;
   #received = 0;
   #awayTimer: NodeJS.Timeout | undefined;
   #ackWire: Wire | undefined;
   // The number of the last frame received on the current WebSocket (docs/protocol.md).
   #frameNumber = 0;
 
-  constructor(channel: Channel, options: ResolvedOptions) {
-    // The buffer is this object's base class rather than a field: one object less per session,
-    // and the counted path (a message from elsewhere than the group it follows) reaches it
-    // straight from the channel.
-    super({ messages: options.sessionMessages, bytes: options.sessionBytes });
-    this.#channel = channel;
-    this.#options = options;
+  constructor(owner: SessionOwner, settings: SessionSettings) {
+    this.#owner = owner;
+    this.#settings = settings;
+    this.#buffer = new ReplayBuffer({ messages: settings.sessionMessages, bytes: settings.sessionBytes });
   }
 
   /** True if a connection ending for `reason` ends the session as well. */
@@ -54,12 +66,59 @@ export class SessionLink extends SessionBuffer implements PollSource {
 
   /** Messages sent and not yet acknowledged. */
   get queued(): number {
-    return this.size;
+    return this.#buffer.size;
+  }
+
+  /** The number the next message gets. */
+  get nextSeq(): number {
+    return this.#buffer.nextSeq;
+  }
+
+  /**
+   * Numbers and keeps `message` until the client acknowledges it. Returns its sequence number
+   * when `numbered` (a stream that writes each message's number) or when it was counted.
+   */
+  keep(message: LoggedMessage, numbered: boolean): number | undefined {
+    const buffer = this.#buffer;
+    const log = message.log;
+    // The common case: the next broadcast of the group this session follows. The buffer
+    // counts it without being called (ReplayBuffer, "implicit"); the message only needs its
+    // place in the log.
+    if (log !== undefined && log === buffer.implicitLog) {
+      if (message.position < 0) log.positionOf(message);
+      return numbered ? buffer.nextSeq - 1 : undefined;
+    }
+    return buffer.append(message);
+  }
+
+  /** Left out of `message` (a broadcast's `except`). */
+  skipped(message: LoggedMessage): void {
+    this.#buffer.skipped(message);
+  }
+
+  /** Left the group whose log is `log`. */
+  left(log: MessageLog): void {
+    this.#buffer.left(log);
   }
 
   /** Forgets what the client acknowledged; an acknowledgement of unsent messages is ignored. */
-  override acknowledge(seq: number): void {
-    if (this.isValidAck(seq)) super.acknowledge(seq);
+  acknowledge(seq: number): void {
+    if (this.#buffer.isValidAck(seq)) this.#buffer.acknowledge(seq);
+  }
+
+  /** True if `seq` is a number this session could have sent (0 means "nothing yet"). */
+  isValidAck(seq: number): boolean {
+    return this.#buffer.isValidAck(seq);
+  }
+
+  /** Everything after `seq`, and the range no longer held, if any. */
+  since(seq: number): Replay {
+    return this.#buffer.since(seq);
+  }
+
+  /** The session is over: `keep` holds private copies for one last poll (ReplayBuffer.release). */
+  release(keep: boolean): void {
+    this.#buffer.release(keep);
   }
 
   /** Numbers a frame of the current WebSocket; true if that message was delivered already. */
@@ -81,19 +140,20 @@ export class SessionLink extends SessionBuffer implements PollSource {
     process.nextTick(sendReceivedAck, this);
   }
 
-  /** @internal */
+  /** The scheduled acknowledgement; a failure fails the owner, never the process. */
   sendReceivedAck(): void {
     const wire = this.#ackWire;
     this.#ackWire = undefined;
     try {
       wire?.sendControl?.({ type: 'ack', received: this.#received });
     } catch (error) {
-      this.#channel.failed(error);
+      this.#owner.failed(error);
     }
   }
 
+  /** What a session wire needs to start at `ack`. */
   wiring(ack: number): SessionWiring {
-    return { id: this.#channel.id, ack, source: this };
+    return { id: this.#owner.id, ack, source: this };
   }
 
   /**
@@ -103,10 +163,9 @@ export class SessionLink extends SessionBuffer implements PollSource {
   greet(wire: Wire, ack: number, opening: boolean): void {
     const replay = this.since(ack);
     this.#frameNumber = this.#received;
-    if (wire.name === 'poll') {
-      // A poll's answer carries the hello and the messages itself (pollAnswer): a send only
-      // tells it to answer now instead of waiting.
-      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.send(undefined, {}, false);
+    if (wire.answerNow !== undefined) {
+      // A poll's answer carries the hello and the messages itself (pollAnswer).
+      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.answerNow();
       return;
     }
     wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
@@ -118,10 +177,10 @@ export class SessionLink extends SessionBuffer implements PollSource {
     return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
   }
 
-  /** Closes the channel with 'client-away' unless its client is back within sessionTimeout. */
+  /** Closes the owner with 'client-away' unless its client is back within sessionTimeout. */
   startAwayTimer(alreadySilentFor = 0): void {
     clearTimeout(this.#awayTimer);
-    this.#awayTimer = setTimeout(closeAway, Math.max(0, this.#options.sessionTimeout - alreadySilentFor), this.#channel);
+    this.#awayTimer = setTimeout(closeAway, Math.max(0, this.#settings.sessionTimeout - alreadySilentFor), this.#owner);
     this.#awayTimer.unref();
   }
 
@@ -132,11 +191,11 @@ export class SessionLink extends SessionBuffer implements PollSource {
 
   #hello(replay: Replay): Hello {
     const hello: Hello = {
-      session: this.#channel.id,
+      session: this.#owner.id,
       next: replay.next,
       received: this.#received,
-      heartbeat: this.#options.heartbeat,
-      sessionTimeout: this.#options.sessionTimeout,
+      heartbeat: this.#settings.heartbeat,
+      sessionTimeout: this.#settings.sessionTimeout,
     };
     if (replay.gap !== undefined) hello.gap = replay.gap;
     return hello;
@@ -145,14 +204,14 @@ export class SessionLink extends SessionBuffer implements PollSource {
 
 // Scheduled by the library itself: a throw here would take the process down, so it fails
 // the channel concerned instead.
-function sendReceivedAck(link: SessionLink): void {
-  link.sendReceivedAck();
+function sendReceivedAck(session: Session): void {
+  session.sendReceivedAck();
 }
 
-function closeAway(channel: Channel): void {
+function closeAway(owner: SessionOwner): void {
   try {
-    channel.close('client-away');
+    owner.close('client-away');
   } catch (error) {
-    channel.failed(error);
+    owner.failed(error);
   }
 }

@@ -1,22 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { Hello, JsonMessage } from '../protocol/control.js';
-import type { Wire, WireSink } from './wire.js';
+import type { PollAnswer, PollSource, Wire, WireSink } from './wire.js';
 
 const kWire = Symbol('express-channel.poll');
 type TaggedResponse = ServerResponse & { [kWire]: PollWire };
-
-/** A poll answer (docs/protocol.md, "Polling"). */
-export interface PollAnswer extends Hello {
-  messages: JsonMessage[];
-  /** Set when the channel closed: the client must not poll again. */
-  closed?: CloseReason;
-}
-
-/** Where a poll gets its answer from: the session, as of the poll's acknowledgement. */
-export interface PollSource {
-  pollAnswer(ack: number): PollAnswer;
-}
 
 /**
  * One held poll of a `'poll'` session: streaming with a budget of one response. Messages do
@@ -56,6 +43,10 @@ export class PollWire implements Wire {
   }
 
   writeShared(): void {
+    this.#scheduleAnswer();
+  }
+
+  answerNow(): void {
     this.#scheduleAnswer();
   }
 

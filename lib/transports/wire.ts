@@ -1,6 +1,6 @@
 import type { CloseReason } from '../protocol/close-reasons.js';
+import type { ClientControl, Hello, JsonMessage, ServerControl } from '../protocol/control.js';
 import type { Payload } from './payload.js';
-import type { ClientControl, ServerControl } from '../protocol/control.js';
 
 export type { Payload } from './payload.js';
 
@@ -34,6 +34,25 @@ export interface EncodedMessage {
   forSessionWebSocket(): readonly Buffer[];
   /** The event for session SSE streams, without its per-channel `id:` line. */
   forSessionSse(): Buffer;
+}
+
+/** A poll answer (docs/protocol.md, "Polling"). */
+export interface PollAnswer extends Hello {
+  messages: JsonMessage[];
+  /** Set when the channel closed: the client must not poll again. */
+  closed?: CloseReason;
+}
+
+/** Where a poll reads its answer from: the session, as of the poll's acknowledgement. */
+export interface PollSource {
+  pollAnswer(ack: number): PollAnswer;
+}
+
+/** What a session wire needs besides the request: the session id and where polls read. */
+export interface SessionWiring {
+  id: string;
+  ack: number;
+  source: PollSource;
 }
 
 /** Where a wire reports what its peer did. The channel implements it. */
@@ -79,6 +98,11 @@ export interface Wire {
   flush?(): boolean;
   /** HTTP: a send's status and headers, used if the response has not started yet. */
   applyHead?(head: Head): void;
+  /**
+   * A wire that answers from the session's buffer (a poll): answer now with what it holds,
+   * instead of waiting for a message or the poll timeout.
+   */
+  answerNow?(): void;
   /** Session wires: writes a control message (hello, ack). */
   sendControl?(control: ServerControl): void;
   /** Session wires: stop reporting to the sink and end the connection quietly (superseded). */
