@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LoggedMessage, MessageLog } from '../lib/sessions/message-log.js';
-import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
+import { ReplayBuffer } from '../lib/sessions/replay-buffer.js';
 
-const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
+const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
 /** n broadcasts of one group, as ChannelGroup.deliver builds them. */
 function broadcasts(log: MessageLog, from: number, to: number): LoggedMessage[] {
@@ -23,7 +23,7 @@ describe('MessageLog', () => {
 
   it('keeps a broadcast once however many sessions hold it', () => {
     const log = new MessageLog();
-    const sessions = Array.from({ length: 50 }, () => new SessionBuffer({ messages: 100, bytes: 1 << 20 }));
+    const sessions = Array.from({ length: 50 }, () => new ReplayBuffer({ messages: 100, bytes: 1 << 20 }));
     for (const message of broadcasts(log, 1, 10)) for (const session of sessions) session.append(message);
     assert.equal(log.length, 10);
     for (const session of sessions) assert.deepEqual(texts(session, 7), ['8', '9', '10']);
@@ -31,7 +31,7 @@ describe('MessageLog', () => {
 
   it('lets go of what every session acknowledged, and empties when the last session is released', () => {
     const log = new MessageLog();
-    const [a, b] = [new SessionBuffer({ messages: 1000, bytes: 1 << 20 }), new SessionBuffer({ messages: 1000, bytes: 1 << 20 })];
+    const [a, b] = [new ReplayBuffer({ messages: 1000, bytes: 1 << 20 }), new ReplayBuffer({ messages: 1000, bytes: 1 << 20 })];
     for (const message of broadcasts(log, 1, 100)) {
       a.append(message);
       b.append(message);
@@ -57,7 +57,7 @@ describe('MessageLog', () => {
 
   it('keeps copies for a closed polling session while the group log lets go', () => {
     const log = new MessageLog();
-    const closing = new SessionBuffer({ messages: 100, bytes: 1 << 20 });
+    const closing = new ReplayBuffer({ messages: 100, bytes: 1 << 20 });
     for (const message of broadcasts(log, 1, 3)) closing.append(message);
     closing.release(true);
     assert.equal(log.length, 0);
@@ -68,7 +68,7 @@ describe('MessageLog', () => {
   // message alive in a saved register, and the check would see a leak that is not there.
   it('frees what a session acknowledged, even from a group that never broadcasts again', async () => {
     const sent = (() => {
-      const session = new SessionBuffer({ messages: 100, bytes: 1 << 20 });
+      const session = new ReplayBuffer({ messages: 100, bytes: 1 << 20 });
       const refs: WeakRef<LoggedMessage>[] = [];
       for (let room = 0; room < 20; room++) {
         const log = new MessageLog();
@@ -107,8 +107,8 @@ const keep: object[] = [];
  */
 function leaverBehind(last: number) {
   const log = new MessageLog();
-  const leaver = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
-  const member = new SessionBuffer({ messages: 10, bytes: 1 << 20 });
+  const leaver = new ReplayBuffer({ messages: 10, bytes: 1 << 20 });
+  const member = new ReplayBuffer({ messages: 10, bytes: 1 << 20 });
   const early = broadcasts(log, 1, 5);
   for (const message of early) {
     leaver.append(message);

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { SessionBuffer } from '../lib/sessions/replay-buffer.js';
+import { ReplayBuffer } from '../lib/sessions/replay-buffer.js';
 import { LoggedMessage } from '../lib/sessions/message-log.js';
 import { runs } from './support/property.js';
 
 const message = (text: string) => new LoggedMessage(text, {});
-const texts = (buffer: SessionBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
+const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
-describe('SessionBuffer', () => {
+describe('ReplayBuffer', () => {
   it('numbers messages from 1 and replays everything after an acknowledgement', () => {
-    const buffer = new SessionBuffer({ messages: 10, bytes: 1024 });
+    const buffer = new ReplayBuffer({ messages: 10, bytes: 1024 });
     assert.equal(buffer.append(message('a')), 1);
     assert.equal(buffer.append(message('b')), 2);
     assert.equal(buffer.append(message('c')), 3);
@@ -20,7 +20,7 @@ describe('SessionBuffer', () => {
   });
 
   it('forgets acknowledged messages', () => {
-    const buffer = new SessionBuffer({ messages: 10, bytes: 1024 });
+    const buffer = new ReplayBuffer({ messages: 10, bytes: 1024 });
     for (const t of ['a', 'b', 'c']) buffer.append(message(t));
     buffer.acknowledge(2);
     assert.equal(buffer.size, 1);
@@ -28,14 +28,14 @@ describe('SessionBuffer', () => {
   });
 
   it('lets the oldest go past the count bound and reports them as a gap', () => {
-    const buffer = new SessionBuffer({ messages: 2, bytes: 1024 });
+    const buffer = new ReplayBuffer({ messages: 2, bytes: 1024 });
     for (const t of ['a', 'b', 'c', 'd']) buffer.append(message(t));
     assert.deepEqual(buffer.since(0), { next: 3, gap: [1, 2], messages: buffer.since(2).messages });
     assert.deepEqual(texts(buffer, 0), ['c', 'd']);
   });
 
   it('lets the oldest go past the byte bound but always keeps the newest', () => {
-    const buffer = new SessionBuffer({ messages: 100, bytes: 5 });
+    const buffer = new ReplayBuffer({ messages: 100, bytes: 5 });
     buffer.append(message('abc'));
     buffer.append(message('defg'));
     assert.deepEqual(texts(buffer, 0), ['defg']);
@@ -45,7 +45,7 @@ describe('SessionBuffer', () => {
   });
 
   it('accepts only acknowledgements of messages it sent', () => {
-    const buffer = new SessionBuffer({ messages: 10, bytes: 1024 });
+    const buffer = new ReplayBuffer({ messages: 10, bytes: 1024 });
     buffer.append(message('a'));
     assert.equal(buffer.isValidAck(0), true);
     assert.equal(buffer.isValidAck(1), true);
@@ -57,7 +57,7 @@ describe('SessionBuffer', () => {
   it('never replays partially: what follows an acknowledgement is either all there or the gap says what is not', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }), (limit, count, ackSeed) => {
-        const buffer = new SessionBuffer({ messages: limit, bytes: 1 << 20 });
+        const buffer = new ReplayBuffer({ messages: limit, bytes: 1 << 20 });
         for (let i = 1; i <= count; i++) buffer.append(message(String(i)));
         const ack = count === 0 ? 0 : ackSeed % (count + 1);
         const replay = buffer.since(ack);
