@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sessionRequestOf } from '../lib/protocol/params.js';
+import { sessionRequestOf } from '../../lib/protocol/params.js';
 
 const id = 'AbCdEfGhIjKlMnOpQrSt_-';
 

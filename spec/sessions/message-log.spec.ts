@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LoggedMessage, MessageLog } from '../lib/sessions/message-log.js';
-import { ReplayBuffer } from '../lib/sessions/replay-buffer.js';
+import { LoggedMessage, MessageLog } from '../../lib/sessions/message-log.js';
+import { ReplayBuffer } from '../../lib/sessions/replay-buffer.js';
 
 const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 

@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import { ChannelGroup, type Channel, type CloseReason } from '../lib/index.js';
-import { Inbox, rawSse, startLiveServer, type LiveServer } from './support/live-server.js';
+import { ChannelGroup, type Channel, type CloseReason } from '../../lib/index.js';
+import { Inbox, rawSse, startLiveServer, type LiveServer } from '../support/live-server.js';
 
 /** A server whose `/join` route adds each request's channel to `live.group('room')` only. */
 async function roomServer(t: TestContext, extra?: ChannelGroup): Promise<{ s: LiveServer; joined: Inbox<Channel> }> {

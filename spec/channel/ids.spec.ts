@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newChannelId } from '../lib/channel/ids.js';
+import { newChannelId } from '../../lib/channel/ids.js';
 
 describe('newChannelId', () => {
   it('gives 128 random bits as 22 base64url characters, never twice, across pool refills', () => {

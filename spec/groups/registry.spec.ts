@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
-import type { Channel, ChannelGroup, Message } from '../lib/index.js';
-import { GroupRegistry } from '../lib/groups/registry.js';
-import { collectUntil, Inbox, rawSse, settledHeapUsed, startLiveServer, type LiveServer } from './support/live-server.js';
+import type { Channel, ChannelGroup, Message } from '../../lib/index.js';
+import { GroupRegistry } from '../../lib/groups/registry.js';
+import { collectUntil, Inbox, rawSse, settledHeapUsed, startLiveServer, type LiveServer } from '../support/live-server.js';
 
 const CHURN = 100_000;
 

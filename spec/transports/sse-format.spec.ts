@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
-import { assertSseFields, formatSseEvent, formatSseRetry, sseHeartbeat } from '../lib/transports/sse-format.js';
-import { runs } from './support/property.js';
+import { assertSseFields, formatSseEvent, formatSseRetry, sseHeartbeat } from '../../lib/transports/sse-format.js';
+import { runs } from '../support/property.js';
 
 /** What a spec-conforming EventSource makes of a stream. */
 function parse(stream: string): { events: EventSourceMessage[]; comments: string[]; retries: number[] } {

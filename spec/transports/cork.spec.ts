@@ -4,9 +4,9 @@ import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { corkForTick } from '../lib/transports/cork.js';
-import type { Channel } from '../lib/index.js';
-import { Inbox, startLiveServer } from './support/live-server.js';
+import { corkForTick } from '../../lib/transports/cork.js';
+import type { Channel } from '../../lib/index.js';
+import { Inbox, startLiveServer } from '../support/live-server.js';
 
 /** A stream that records how many chunks each underlying write carried. */
 function batchRecorder(): { stream: Writable; batches: number[] } {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ReplayBuffer } from '../lib/sessions/replay-buffer.js';
-import { LoggedMessage } from '../lib/sessions/message-log.js';
-import { runs } from './support/property.js';
+import { ReplayBuffer } from '../../lib/sessions/replay-buffer.js';
+import { LoggedMessage } from '../../lib/sessions/message-log.js';
+import { runs } from '../support/property.js';
 
 const message = (text: string) => new LoggedMessage(text, {});
 const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);

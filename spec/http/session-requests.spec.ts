@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
-import { channels, type Channel, type ChannelsOptions, type CloseReason, type Message } from '../lib/index.js';
-import { deferred, serve, withTimeout } from './support/harness.js';
-import { SessionPeer } from './support/session-peer.js';
+import { channels, type Channel, type ChannelsOptions, type CloseReason, type Message } from '../../lib/index.js';
+import { deferred, serve, withTimeout } from '../support/harness.js';
+import { SessionPeer } from '../support/session-peer.js';
 
 async function app(t: TestContext, options: ChannelsOptions = {}, before?: express.RequestHandler) {
   const live = channels(options);

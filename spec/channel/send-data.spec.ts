@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeSendData, type SendData } from '../lib/channel/send-data.js';
-import { payloadBytes, toPayload } from '../lib/transports/payload.js';
+import { normalizeSendData, type SendData } from '../../lib/channel/send-data.js';
+import { payloadBytes, toPayload } from '../../lib/transports/payload.js';
 
 function assertInvalidData(data: unknown, message: string): void {
   assert.throws(

@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
-import { channels, type Adapter, type AdapterMessage, type Live } from '../lib/index.js';
-import { deferred, serve, withTimeout } from './support/harness.js';
+import { channels, type Adapter, type AdapterMessage, type Live } from '../../lib/index.js';
+import { deferred, serve, withTimeout } from '../support/harness.js';
 
 function bus(): () => Adapter {
   const subscribers = new Set<(message: AdapterMessage) => void>();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closeCodeForReason, isCloseReason, reasonForCloseCode, type CloseReason } from '../lib/protocol/close-reasons.js';
+import { closeCodeForReason, isCloseReason, reasonForCloseCode, type CloseReason } from '../../lib/protocol/close-reasons.js';
 
 // http-kit's names, one per WebSocket close code (RFC 6455 §7.4.1).
 const byCode: [number, CloseReason][] = [

@@ -9,9 +9,9 @@ import { describe, it, type TestContext } from 'node:test';
 import { EventSource } from 'eventsource';
 import { createParser } from 'eventsource-parser';
 import WebSocket from 'ws';
-import { channels, type BufferPolicy, type Channel, type CloseReason } from '../lib/index.js';
-import { withTimeout } from './support/harness.js';
-import { FrameReader, Inbox, rawSse, rawWebSocket, startLiveServer, type LiveServer, type RawClient } from './support/live-server.js';
+import { channels, type BufferPolicy, type Channel, type CloseReason } from '../../lib/index.js';
+import { withTimeout } from '../support/harness.js';
+import { FrameReader, Inbox, rawSse, rawWebSocket, startLiveServer, type LiveServer, type RawClient } from '../support/live-server.js';
 
 const LIMIT = 64 * 1024;
 const MESSAGE_BYTES = 8 * 1024;

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import WebSocket from 'ws';
-import { channels, type Live } from '../lib/index.js';
-import { deferred, openWebSocket, serve, withTimeout, wsInbox } from './support/harness.js';
+import { channels, type Live } from '../../lib/index.js';
+import { deferred, openWebSocket, serve, withTimeout, wsInbox } from '../support/harness.js';
 
 /** Opens a WebSocket that the server refuses; resolves with the HTTP answer and its body. */
 async function refusedUpgrade(t: TestContext, url: string): Promise<{ res: IncomingMessage; body: string; closed: Promise<unknown> }> {

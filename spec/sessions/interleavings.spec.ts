@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
-import { channels, type Channel, type ChannelsOptions } from '../lib/index.js';
-import { serve, withTimeout } from './support/harness.js';
-import { SessionPeer } from './support/session-peer.js';
+import { channels, type Channel, type ChannelsOptions } from '../../lib/index.js';
+import { serve, withTimeout } from '../support/harness.js';
+import { SessionPeer } from '../support/session-peer.js';
 
 interface PollAnswer {
   session: string;

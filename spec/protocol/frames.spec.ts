@@ -4,12 +4,12 @@ import { describe, it } from 'node:test';
 import express from 'express';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { channels, type CloseReason } from '../lib/index.js';
-import { parseClientText, webSocketControlText } from '../lib/protocol/frames.js';
-import { parseMessageList, toJsonMessage } from '../lib/transports/json-messages.js';
-import { sseControlEvent, sseSessionEvent } from '../lib/transports/sse-session-events.js';
-import { deferred, serve, withTimeout } from './support/harness.js';
-import { runs } from './support/property.js';
+import { channels, type CloseReason } from '../../lib/index.js';
+import { parseClientText, webSocketControlText } from '../../lib/protocol/frames.js';
+import { parseMessageList, toJsonMessage } from '../../lib/transports/json-messages.js';
+import { sseControlEvent, sseSessionEvent } from '../../lib/transports/sse-session-events.js';
+import { deferred, serve, withTimeout } from '../support/harness.js';
+import { runs } from '../support/property.js';
 
 describe('session codec', () => {
   it('reads client text frames: m for messages, c for acknowledgements', () => {

@@ -5,10 +5,10 @@ import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
 import { EventSource } from 'eventsource';
-import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../lib/index.js';
-import { deferred, serve, withTimeout } from './support/harness.js';
-import { SessionPeer, type PeerTransport } from './support/session-peer.js';
-import { propertySeed, seeded } from './support/property.js';
+import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../../lib/index.js';
+import { deferred, serve, withTimeout } from '../support/harness.js';
+import { SessionPeer, type PeerTransport } from '../support/session-peer.js';
+import { propertySeed, seeded } from '../support/property.js';
 
 /** An app whose `/live` route claims the channel and hands it to the test. */
 async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { transportFromHeaders } from '../lib/http/negotiate.js';
-import type { TransportName } from '../lib/transports/wire.js';
+import { transportFromHeaders } from '../../lib/http/negotiate.js';
+import type { TransportName } from '../../lib/transports/wire.js';
 
 describe('transportFromHeaders', () => {
   const table: [string, IncomingHttpHeaders, TransportName][] = [

@@ -4,9 +4,9 @@ import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import * as wsModule from 'ws';
 import WebSocket from 'ws';
-import type { Channel } from '../lib/index.js';
-import { LazyEncodedMessage } from '../lib/transports/encoded-message.js';
-import { Inbox, rawSse, startLiveServer, type LiveServer } from './support/live-server.js';
+import type { Channel } from '../../lib/index.js';
+import { LazyEncodedMessage } from '../../lib/transports/encoded-message.js';
+import { Inbox, rawSse, startLiveServer, type LiveServer } from '../support/live-server.js';
 
 const MEMBERS = 50;
 

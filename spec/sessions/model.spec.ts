@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { coreOf } from '../lib/channel/channel.js';
-import { logOf } from '../lib/groups/group.js';
-import type { Channel, ChannelGroup } from '../lib/index.js';
-import { startLiveServer, type LiveServer } from './support/live-server.js';
-import { runs } from './support/property.js';
-import { withTimeout } from './support/harness.js';
+import { coreOf } from '../../lib/channel/channel.js';
+import { logOf } from '../../lib/groups/group.js';
+import type { Channel, ChannelGroup } from '../../lib/index.js';
+import { startLiveServer, type LiveServer } from '../support/live-server.js';
+import { runs } from '../support/property.js';
+import { withTimeout } from '../support/harness.js';
 
 type Step =
   | { kind: 'broadcast'; group: number; except: number }
