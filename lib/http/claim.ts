@@ -41,12 +41,19 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
     case 'websocket':
       return openWebSocket(request, host);
     case 'sse':
-      return new SseWire(req, res, head, sink, host.options.shutdownRetry, session && { id: session.id, idLines: !countsEvents(req.url) });
+      return new SseWire({
+        req,
+        res,
+        head,
+        sink,
+        shutdownRetry: host.options.shutdownRetry,
+        session: session && { id: session.id, idLines: !countsEvents(req.url) },
+      });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');
-      return new PollWire(res, sink, session.source, session.ack, host.options.pollTimeout);
+      return new PollWire({ res, sink, source: session.source, ack: session.ack, pollTimeout: host.options.pollTimeout });
     case 'http':
-      return new HttpWire(req, res, head, sink);
+      return new HttpWire({ req, res, head, sink });
   }
 }
 
@@ -66,5 +73,7 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
     return 'policy-violation';
   }
   upgrade.release();
-  return acceptWebSocket(host.webSocketServer(), req, upgrade.socket, upgrade.head, sink, session !== undefined) ?? 'protocol-error';
+  const server = host.webSocketServer();
+  const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined });
+  return wire ?? 'protocol-error';
 }

@@ -5,6 +5,15 @@ import type { Head, Payload, EncodedMessage, Wire, WireSink } from './wire.js';
 const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink; flush?: () => void };
 
+/** What opening a plain HTTP channel takes. */
+export interface HttpWireOptions {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Status and headers for the first send; validated now, written then. */
+  head: Head;
+  sink: WireSink;
+}
+
 /**
  * http-kit's plain HTTP channel. The first send writes status, headers and body; with
  * close-after-send (the default) it also ends the response, which makes one send a long-poll
@@ -17,7 +26,7 @@ export class HttpWire implements Wire {
   readonly #res: TaggedResponse;
   #head: Head;
 
-  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink) {
+  constructor({ req, res, head, sink }: HttpWireOptions) {
     // The head is written only at the first send; checking it now makes a send with a bad
     // header (CR/LF injection) throw before the channel opens, with nothing written.
     validateHead(head);

@@ -5,6 +5,18 @@ import type { PollAnswer, PollSource, Wire, WireSink } from './wire.js';
 const kWire = Symbol('express-channel.poll');
 type TaggedResponse = ServerResponse & { [kWire]: PollWire };
 
+/** What holding one poll takes. */
+export interface PollWireOptions {
+  res: ServerResponse;
+  sink: WireSink;
+  /** The session whose buffer the answer is read from. */
+  source: PollSource;
+  /** The last sequence number the poll acknowledged: the answer holds what follows it. */
+  ack: number;
+  /** Milliseconds the poll is held when there is nothing to answer. */
+  pollTimeout: number;
+}
+
 /**
  * One held poll of a `'poll'` session: streaming with a budget of one response. Messages do
  * not travel through the wire; they wait in the session buffer, and the wire answers with
@@ -21,7 +33,7 @@ export class PollWire implements Wire {
   #answerScheduled = false;
   #done = false;
 
-  constructor(res: ServerResponse, sink: WireSink, source: PollSource, ack: number, pollTimeout: number) {
+  constructor({ res, sink, source, ack, pollTimeout }: PollWireOptions) {
     const tagged = res as TaggedResponse;
     tagged[kWire] = this;
     tagged.on('close', pollOnClose);

@@ -16,6 +16,19 @@ export interface SseSession {
   idLines: boolean;
 }
 
+/** What opening an event stream takes. */
+export interface SseWireOptions {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Status and headers of the first send, written with the stream's own headers. */
+  head: Head;
+  sink: WireSink;
+  /** The `retry:` hint, in milliseconds, written when the server shuts down. */
+  shutdownRetry: number;
+  /** Makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
+  session?: SseSession | undefined;
+}
+
 const sessionRetry = 1000;
 const slowConsumerGrace = 1000;
 
@@ -43,8 +56,7 @@ export class SseWire implements Wire {
   readonly #sessionId: string | undefined;
   readonly #idLines: boolean;
 
-  /** `session` makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
-  constructor(req: IncomingMessage, res: ServerResponse, head: Head, sink: WireSink, shutdownRetry: number, session?: SseSession) {
+  constructor({ req, res, head, sink, shutdownRetry, session }: SseWireOptions) {
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;

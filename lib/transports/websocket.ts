@@ -30,18 +30,24 @@ interface SenderState {
   _queue: unknown[];
 }
 
+/** What completing a WebSocket handshake takes: the upgrade, and where the wire reports. */
+export interface WebSocketAcceptOptions {
+  /** The `noServer` ws server that runs the handshake. */
+  server: WebSocketServer;
+  req: IncomingMessage;
+  /** The upgrade's raw socket, and the bytes read past the request head. */
+  socket: Duplex;
+  head: Buffer;
+  sink: WireSink;
+  /** True on a session: text frames carry their one-character type. */
+  session: boolean;
+}
+
 /**
  * Completes the WebSocket handshake on `socket` and wraps the connection. Returns undefined
  * when the request is not a valid upgrade: `ws` has then already answered 400 with a reason.
  */
-export function acceptWebSocket(
-  server: WebSocketServer,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-  sink: WireSink,
-  session: boolean,
-): WebSocketWire | undefined {
+export function acceptWebSocket({ server, req, socket, head, sink, session }: WebSocketAcceptOptions): WebSocketWire | undefined {
   let accepted: WebSocket | undefined;
   // With no verifyClient and no async protocol choice, ws completes the handshake
   // synchronously: if the callback has not run when handleUpgrade returns, it refused.
