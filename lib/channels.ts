@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import type { Channel } from './channel/channel.js';
 import { ChannelSetView } from './channel/channel-set.js';
 import type { ChannelGroup } from './groups/group.js';
+import { invalidArgument } from './errors.js';
 import { ChannelHub, type ChannelStats, type ErrorListener } from './hub.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
 import { handleSessionRequest } from './http/session-requests.js';
@@ -53,7 +54,7 @@ const channelProperty: PropertyDescriptor = {
   configurable: true,
   enumerable: false,
   get(this: ChannelRequest): Channel {
-    return (this[kChannel] ??= this[kHub].createChannel(this, this[kResponse], upgradeOf(this), this[kOpenSession]));
+    return (this[kChannel] ??= this[kHub].createChannel({ req: this, res: this[kResponse], upgrade: upgradeOf(this) }, this[kOpenSession]));
   },
 };
 
@@ -63,6 +64,17 @@ const channelProperty: PropertyDescriptor = {
 function resumableOrNew(hub: ChannelHub, request: SessionRequest | undefined): SessionRequest | undefined {
   if (request?.kind !== 'resume' || request.fromLastEventId !== true || hub.sessions.find(request.id) !== undefined) return request;
   return { kind: 'open', poll: request.poll };
+}
+
+// 'error' is the one event: a misspelt or unsupported name ('connection') must not be taken
+// silently and then never fire.
+function assertErrorListener(method: string, event: unknown, listener: unknown): void {
+  if (event !== 'error') {
+    throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `live.${method}() knows one event, 'error'; got ${JSON.stringify(event)}`);
+  }
+  if (typeof listener !== 'function') {
+    throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `live.${method}('error', listener) takes a function, got ${listener === null ? 'null' : typeof listener}`);
+  }
 }
 
 /**
@@ -83,7 +95,7 @@ export function channels(options?: ChannelsOptions): Live {
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
     // A request that continues a session is answered here: its route already ran once.
     if (session !== undefined && session.kind !== 'open') {
-      handleSessionRequest(hub, req, res, session, upgradeOf(req));
+      handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
       return;
     }
     const r = req as ChannelRequest;
@@ -99,18 +111,20 @@ export function channels(options?: ChannelsOptions): Live {
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
   const isClosing = () => hub.closing;
   const reportError = (error: unknown) => hub.reportError(error);
-  live.attach = (server, handler) => routeUpgrades(server, handler, isClosing, reportError);
+  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing, reportError });
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);
   };
   live.stats = () => hub.stats();
   live.close = () => hub.close();
-  live.on = (_event, listener) => {
+  live.on = (event, listener) => {
+    assertErrorListener('on', event, listener);
     hub.onError(listener);
     return live;
   };
-  live.off = (_event, listener) => {
+  live.off = (event, listener) => {
+    assertErrorListener('off', event, listener);
     hub.offError(listener);
     return live;
   };

@@ -1,8 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from './channel/channel.js';
 import { ChannelCore, type ChannelHost } from './channel/core.js';
-import type { Counters, UpgradeContext, WireRequest } from './channel/host.js';
+import type { Counters, RequestContext, WireRequest } from './channel/host.js';
 import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
 import { createWire } from './http/claim.js';
@@ -63,9 +62,9 @@ export class ChannelHub implements ChannelHost {
    * The channel of a request. `openSession` is set when the request asked for a new session
    * (`ecs=new`); a plain HTTP request cannot carry one and stays a plain channel.
    */
-  createChannel(req: IncomingMessage, res: ServerResponse, upgrade: UpgradeContext | undefined, openSession?: { poll: boolean }): Channel {
-    const transport: TransportName = openSession?.poll === true ? 'poll' : transportFromHeaders(req.headers);
-    return channelOf(new ChannelCore(this, { req, res, upgrade }, transport, openSession !== undefined && transport !== 'http'));
+  createChannel(context: RequestContext, openSession?: { poll: boolean }): Channel {
+    const transport: TransportName = openSession?.poll === true ? 'poll' : transportFromHeaders(context.req.headers);
+    return channelOf(new ChannelCore(this, { context, transport, session: openSession !== undefined && transport !== 'http' }));
   }
 
   openWire(request: WireRequest): Wire | CloseReason {
@@ -145,7 +144,7 @@ export class ChannelHub implements ChannelHost {
     const open: Record<TransportName, number> = { websocket: 0, sse: 0, http: 0, poll: 0 };
     for (const channel of this.open) open[channel.transport]++;
     let queued = 0;
-    for (const channel of this.sessions) queued += channel.session?.queued ?? 0;
+    for (const channel of this.sessions) queued += channel.session?.queued() ?? 0;
     return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued };
   }
 

@@ -77,6 +77,15 @@ describe('channels() middleware', () => {
   });
 
   describe('errors in user handlers', () => {
+    it("refuses live.on() for any event but 'error', and a listener that is not a function", () => {
+      const live = channels();
+      const on = live.on as (event: string, listener: unknown) => Live;
+      assert.throws(() => on('connection', () => undefined), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_DATA', message: `live.on() knows one event, 'error'; got "connection"` });
+      assert.throws(() => on('error', 'log'), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_DATA', message: `live.on('error', listener) takes a function, got string` });
+      assert.throws(() => (live.off as (event: string, listener: unknown) => Live)('eror', () => undefined), { code: 'ERR_CHANNEL_INVALID_DATA' });
+      assert.equal(live.on('error', () => undefined), live);
+    });
+
     it("reports an error thrown in onReceive to live.on('error') and keeps serving", async (t) => {
       const live = channels({ heartbeat: 0 });
       const errors = new Inbox<Error>();

@@ -86,10 +86,10 @@ export class Channel {
   send(data: SendData, options: SendOptions = {}): boolean {
     const core = this.#core;
     if (!core.isOpen) return false;
-    const { head, payload } = normalizeSendData(data);
+    const normalized = normalizeSendData(data);
     assertSseFields(options);
     if (core.session !== undefined) assertNotReserved(options.event);
-    return core.send(head, payload, options, options.close ?? core.transport === 'http');
+    return core.send(normalized, options, options.close ?? core.transport === 'http');
   }
 
   /**

@@ -8,6 +8,7 @@ import { hasRoom } from './flow-control.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
 import type { ChannelSettings, Counters, RequestContext, WireRequest } from './host.js';
 import { newChannelId } from './ids.js';
+import type { NormalizedSend } from './send-data.js';
 
 /**
  * What a channel needs from the `live` instance that made it. The hub implements it; the
@@ -40,6 +41,13 @@ export interface PostOutcome {
   outcome: 'ok' | 'out-of-order' | 'closed' | 'busy';
 }
 
+/** The request a channel is made for, the transport its headers chose, and whether it is a session. */
+export interface ChannelRequest {
+  context: RequestContext;
+  transport: TransportName;
+  session: boolean;
+}
+
 const enum State {
   Unclaimed,
   Open,
@@ -67,7 +75,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /** The session side, for a channel that asked for one. */
   readonly session: Session | undefined;
 
-  constructor(host: ChannelHost, context: RequestContext, transport: TransportName, session: boolean) {
+  constructor(host: ChannelHost, { context, transport, session }: ChannelRequest) {
     this.#host = host;
     this.#context = context;
     this.#transport = transport;
@@ -87,7 +95,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   }
 
   /** `send`, its data checked (channel.ts): false when closed or dropped. */
-  send(head: Head, payload: Payload | undefined, fields: SendFields, closeAfter: boolean): boolean {
+  send({ head, payload }: NormalizedSend, fields: SendFields, closeAfter: boolean): boolean {
     if (this.#state === State.Closed) return false;
     if (this.#state === State.Unclaimed) {
       if (this.#claim(head) === undefined) return false;

@@ -26,11 +26,14 @@ export function normalizeSendData(data: SendData): NormalizedSend {
   if (typeof data === 'string' || data instanceof Uint8Array) return { head: {}, payload: toPayload(data) };
   if (data === null || typeof data !== 'object') throw invalidData(data);
   const { status, headers, body } = data;
-  if (status !== undefined && !(Number.isInteger(status) && status >= 100 && status <= 999)) {
-    throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `status must be an integer from 100 to 999, got ${String(status)}`);
-  }
+  assertStatus(status);
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) throw invalidData(body);
   return { head: { status, headers }, payload: body === undefined ? undefined : toPayload(body) };
+}
+
+function assertStatus(status: number | undefined): void {
+  if (status === undefined || (Number.isInteger(status) && status >= 100 && status <= 999)) return;
+  throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `status must be an integer from 100 to 999, got ${String(status)}`);
 }
 
 function invalidData(value: unknown): TypeError {

@@ -4,7 +4,7 @@ import type { IncomingMessage as Request } from 'node:http';
 import type { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
-import type { UpgradeContext } from '../channel/host.js';
+import type { RequestContext, UpgradeContext } from '../channel/host.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
@@ -29,6 +29,17 @@ const messages: Record<SessionErrorCode, string> = {
 const failedPoll = 'The server failed to answer this poll; the session is closed.';
 const failedPost = 'The server failed to take these messages; the session is closed.';
 
+const statuses: Record<SessionErrorCode, number> = {
+  'bad-request': 400,
+  'origin-not-allowed': 403,
+  'resume-refused': 403,
+  'unknown-session': 404,
+  'out-of-order': 409,
+  'payload-too-large': 413,
+  busy: 503,
+  'shutting-down': 503,
+};
+
 // Close codes a browser can read on a WebSocket whose resume failed (4000-4999 are ours).
 const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'unknown-session': 4404,
@@ -49,78 +60,89 @@ export interface SessionRequestHost {
   reportError(error: unknown): void;
 }
 
+/** One session request being answered: the hub, and the request with its raw upgrade. */
+interface Exchange {
+  readonly hub: SessionRequestHost;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly upgrade: UpgradeContext | undefined;
+}
+
 /**
  * Answers a request that continues a session: a resume on WebSocket, SSE or poll, a POST of
  * client messages, or a DELETE that ends the session. These requests went through every
  * middleware mounted before `live` (so auth applies) but not through the route: the channel
  * and its handlers already exist.
  */
-export function handleSessionRequest(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, request: SessionRequest, upgrade: UpgradeContext | undefined): void {
-  if (request.kind === 'invalid') return refuse(hub, res, upgrade, 400, 'bad-request', request.message);
+export function handleSessionRequest(hub: SessionRequestHost, context: RequestContext, request: SessionRequest): void {
+  const x: Exchange = { hub, ...context };
+  if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
-  if (hub.closing) return refuse(hub, res, upgrade, 503, 'shutting-down');
+  if (hub.closing) return refuse(x, 'shutting-down');
   const channel = hub.sessions.find(request.id);
-  if (channel === undefined) {
-    const closed = request.poll && req.method === 'GET' ? hub.sessions.takeClosed(request.id) : undefined;
-    if (closed !== undefined) return answerClosedPoll(hub, res, closed, request.ack);
-    return refuse(hub, res, upgrade, 404, 'unknown-session');
-  }
+  if (channel === undefined) return answerUnknown(x, request);
   const authorize = hub.options.authorizeResume;
-  if (authorize !== undefined && !authorize(req, channelOf(channel))) return refuse(hub, res, upgrade, 403, 'resume-refused');
-  if (req.method === 'POST') return receivePost(hub, req, res, channel, request);
-  if (req.method === 'DELETE') {
+  if (authorize !== undefined && !authorize(x.req, channelOf(channel))) return refuse(x, 'resume-refused');
+  if (x.req.method === 'POST') return receivePost(x, channel, request);
+  if (x.req.method === 'DELETE') {
     channel.close('client-close');
-    res.writeHead(204, { 'cache-control': 'no-store' }).end();
+    x.res.writeHead(204, { 'cache-control': 'no-store' }).end();
     return;
   }
-  resumeConnection(hub, req, res, channel, request, upgrade);
+  resumeConnection(x, channel, request);
 }
 
-function resumeConnection(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, channel: ChannelCore, request: ResumeRequest, upgrade: UpgradeContext | undefined): void {
-  const transport = request.poll ? 'poll' : transportFromHeaders(req.headers);
-  if (transport === 'http') return refuse(hub, res, upgrade, 400, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
-  if (channel.session?.isValidAck(request.ack) !== true) return refuse(hub, res, upgrade, 400, 'bad-request', 'eca is past the last message sent');
-  channel.resume({ req, res, upgrade }, transport, request.ack);
+// No open session by that id: a closed polling one still answers its last poll.
+function answerUnknown(x: Exchange, request: ResumeRequest): void {
+  const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id) : undefined;
+  if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
+  refuse(x, 'unknown-session');
 }
 
-function receivePost(hub: SessionRequestHost, req: IncomingMessage, res: ServerResponse, channel: ChannelCore, request: ResumeRequest): void {
-  if (!hub.options.isOriginAllowed(req.headers.origin, req)) return refuse(hub, res, undefined, 403, 'origin-not-allowed');
-  readBody(req, hub.options.maxPayload, (body) => {
+function resumeConnection(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
+  const transport = request.poll ? 'poll' : transportFromHeaders(x.req.headers);
+  if (transport === 'http') return refuse(x, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
+  if (channel.session?.isValidAck(request.ack) !== true) return refuse(x, 'bad-request', 'eca is past the last message sent');
+  channel.resume({ req: x.req, res: x.res, upgrade: x.upgrade }, transport, request.ack);
+}
+
+function receivePost(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
+  if (!x.hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return refuse(x, 'origin-not-allowed');
+  readBody(x.req, x.hub.options.maxPayload, (body) => {
     // Runs in the request's 'end' listener: a throw there would reach the process.
     try {
-      answerPost(hub, res, channel, request, body);
+      answerPost(x, channel, { request, body });
     } catch (error) {
       channel.failed(error);
-      sendJson(res, 500, { error: 'internal-error', message: failedPost });
+      sendJson(x.res, 500, { error: 'internal-error', message: failedPost });
     }
   });
 }
 
-function answerPost(hub: SessionRequestHost, res: ServerResponse, channel: ChannelCore, request: ResumeRequest, body: string | undefined): void {
+function answerPost(x: Exchange, channel: ChannelCore, { request, body }: { request: ResumeRequest; body: string | undefined }): void {
   const first = request.firstMessage;
-  if (body === undefined) return refuse(hub, res, undefined, 413, 'payload-too-large');
+  if (body === undefined) return refuse(x, 'payload-too-large');
   const parsed = parseMessageList(body);
-  if (!Array.isArray(parsed)) return refuse(hub, res, undefined, 400, 'bad-request', parsed.error);
-  if (parsed.length > 0 && first === undefined) return refuse(hub, res, undefined, 400, 'bad-request', 'a POST with messages needs ecm');
+  if (!Array.isArray(parsed)) return refuse(x, 'bad-request', parsed.error);
+  if (parsed.length > 0 && first === undefined) return refuse(x, 'bad-request', 'a POST with messages needs ecm');
   channel.session?.acknowledge(request.ack);
   const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
-  if (result.outcome === 'closed') return refuse(hub, res, undefined, 404, 'unknown-session');
-  if (result.outcome === 'busy') return refuse(hub, res, undefined, 503, 'busy', undefined, { received: result.received });
-  if (result.outcome === 'out-of-order') return refuse(hub, res, undefined, 409, 'out-of-order', undefined, { received: result.received });
-  sendJson(res, 200, { received: result.received });
+  if (result.outcome === 'closed') return refuse(x, 'unknown-session');
+  if (result.outcome === 'busy' || result.outcome === 'out-of-order') return refuse(x, result.outcome, { received: result.received });
+  sendJson(x.res, 200, { received: result.received });
 }
 
 /** The last poll of a session the application closed: what the client missed, and why. */
-function answerClosedPoll(hub: SessionRequestHost, res: ServerResponse, channel: ChannelCore, ack: number): void {
+function answerClosedPoll(x: Exchange, channel: ChannelCore, ack: number): void {
   let answer;
   try {
     answer = channel.session?.pollAnswer(ack);
   } catch (error) {
-    hub.reportError(error);
-    return sendJson(res, 500, { error: 'internal-error', message: failedPoll });
+    x.hub.reportError(error);
+    return sendJson(x.res, 500, { error: 'internal-error', message: failedPoll });
   }
   if (answer === undefined) return;
-  sendJson(res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
+  sendJson(x.res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
 }
 
 /** Reads a body up to `limit` bytes; calls back with undefined past it. */
@@ -146,18 +168,22 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
   });
 }
 
-function refuse(hub: SessionRequestHost, res: ServerResponse, upgrade: UpgradeContext | undefined, status: number, code: SessionErrorCode, detail?: string, extra?: object): void {
+// A refusal: JSON with its stable code, or on a WebSocket a close code a browser can read
+// (it cannot read the status of a refused upgrade). `detail` replaces the stock message or
+// adds fields (the count of messages received).
+function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number }): void {
   const closeCode = webSocketCloseCodes[code];
+  const upgrade = x.upgrade;
   if (upgrade !== undefined && closeCode !== undefined) {
-    // A browser cannot read the status of a refused upgrade, but it can read a close code.
     upgrade.release();
-    hub.webSocketServer().handleUpgrade(res.req, upgrade.socket, upgrade.head, (ws) => {
+    x.hub.webSocketServer().handleUpgrade(x.req, upgrade.socket, upgrade.head, (ws) => {
       ws.on('error', terminateOnError); // a bad frame before the close completes must not crash
       ws.close(closeCode, code);
     });
     return;
   }
-  sendJson(res, status, { error: code, message: detail ?? messages[code], ...extra });
+  const message = typeof detail === 'string' ? detail : messages[code];
+  sendJson(x.res, statuses[code], { error: code, message, ...(typeof detail === 'object' ? detail : {}) });
 }
 
 function sendJson(res: ServerResponse, status: number, body: object): void {

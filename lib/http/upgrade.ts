@@ -4,12 +4,22 @@ import { ChannelError } from '../errors.js';
 import type { UpgradeContext } from '../channel/host.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
-const routers = new WeakMap<Server, () => boolean>();
+const routers = new WeakMap<Server, UpgradeRouting>();
 type UpgradeRequest = IncomingMessage & { [kUpgrade]?: UpgradeContext };
 
 /** The raw socket of an upgrade request that came through `live.attach`, if any. */
 export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
   return (req as UpgradeRequest)[kUpgrade];
+}
+
+/** How `live.attach` routes a server's upgrades. */
+export interface UpgradeRouting {
+  /** The request listener upgrades go through; by default the server's own (the app). */
+  handler?: RequestListener | undefined;
+  /** True once `live.close()` was called: upgrades are then answered 503. */
+  isClosing(): boolean;
+  /** Where a failure of the routing itself goes (`live.on('error')`). */
+  reportError(error: unknown): void;
 }
 
 /**
@@ -18,15 +28,15 @@ export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
  * or an unmatched route's 404 goes out as a real HTTP response; only a handler that claims
  * `req.channel` completes the handshake.
  */
-export function routeUpgrades(server: Server, handler: RequestListener | undefined, isClosing: () => boolean, reportError: (error: unknown) => void): void {
+export function routeUpgrades(server: Server, routing: UpgradeRouting): void {
   // Two routers on one server would both handshake the same socket: one per server, and
   // attaching the same `live` again changes nothing.
   const attached = routers.get(server);
-  if (attached === isClosing) return;
+  if (attached?.isClosing === routing.isClosing) return;
   if (attached !== undefined) {
     throw new ChannelError('ERR_CHANNEL_ALREADY_ATTACHED', 'this server already routes its upgrades through another channels() instance; attach one per server');
   }
-  routers.set(server, isClosing);
+  routers.set(server, routing);
   server.on('upgrade', function routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     socket.on('error', destroyOnError);
     // An upgrade pipelined behind a request whose response still owns the socket cannot be
@@ -36,27 +46,32 @@ export function routeUpgrades(server: Server, handler: RequestListener | undefin
       return;
     }
     try {
-      dispatchUpgrade(server, handler, isClosing, req, socket, head);
+      dispatchUpgrade(routing.handler ?? (server.listeners('request')[0] as RequestListener | undefined), routing, { req, socket, head });
     } catch (error) {
       // Nothing may throw out of an 'upgrade' listener (it would crash the process): the
       // connection goes, the error is reported.
       socket.destroy();
-      reportError(error);
+      routing.reportError(error);
     }
   });
 }
 
-function dispatchUpgrade(server: Server, handler: RequestListener | undefined, isClosing: () => boolean, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+interface Upgrade {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
+
+function dispatchUpgrade(listener: RequestListener | undefined, routing: UpgradeRouting, { req, socket, head }: Upgrade): void {
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
   res.on('finish', endSocketAfterResponse);
   (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
-  if (isClosing()) {
+  if (routing.isClosing()) {
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
     return;
   }
-  const listener = handler ?? (server.listeners('request')[0] as RequestListener | undefined);
   if (listener === undefined) {
     res.writeHead(404).end();
     return;

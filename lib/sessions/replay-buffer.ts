@@ -73,8 +73,11 @@ export class ReplayBuffer implements LogReader {
     return this.#first + this.#olderCount + this.#tailCount();
   }
 
-  /** Messages held (sent, not yet acknowledged, still within bounds). */
-  get size(): number {
+  /**
+   * Messages held (sent, not yet acknowledged, still within bounds). A method, not a getter:
+   * it applies the bounds first, which may let the oldest go.
+   */
+  held(): number {
     this.#settle();
     return this.#olderCount + this.#tailCount();
   }
@@ -122,7 +125,7 @@ export class ReplayBuffer implements LogReader {
 
   /** Forgets every message up to and including `seq`: the client has it. */
   acknowledge(seq: number): void {
-    const held = this.size; // settles first: #first may move
+    const held = this.held(); // settles first: #first may move
     const count = Math.min(seq - this.#first + 1, held);
     if (count <= 0) return;
     this.#dropOldest(count);

@@ -64,9 +64,9 @@ export class Session implements PollSource {
     return this.#received;
   }
 
-  /** Messages sent and not yet acknowledged. */
-  get queued(): number {
-    return this.#buffer.size;
+  /** Messages sent and not yet acknowledged (applies the buffer's bounds first). */
+  queued(): number {
+    return this.#buffer.held();
   }
 
   /** The number the next message gets. */
