@@ -1,22 +1,21 @@
 // The session protocol's encodings (docs/protocol.md), pure so they are tested without sockets.
 // No Node built-ins: base64 goes through atob/btoa, which browsers and Node 20 both have.
+// The shapes both sides share are lib/protocol/'s; what is here is the client's reading of them.
+import { parseJson, type ClientControl, type Hello as SessionHello, type JsonMessage } from '../protocol/control.js';
+import { webSocketMessageText } from '../protocol/frames.js';
 
 /** A message as the application sees it: text, or bytes as an ArrayBuffer. */
 export type Data = string | ArrayBuffer;
 /** A message waiting to be sent: text, or a private copy of the caller's bytes. */
 export type Outgoing = string | Uint8Array;
-/** A message inside a JSON body (poll answers, POSTs): a string, or bytes in base64. */
-export type WireMessage = string | { base64: string };
 
-/** What the server says first on every connection and in every poll answer. */
-export interface Hello {
-  session: string;
-  next: number;
-  received: number;
-  gap?: [number, number];
-  heartbeat?: number;
-  sessionTimeout?: number;
-}
+/**
+ * What the server says first on every connection and in every poll answer: the protocol's
+ * hello, with `heartbeat` and `sessionTimeout` optional. The client tolerates a hello
+ * without them, and a poll session resumed by an empty POST opens from an answer that
+ * carries neither (transports/poll.ts).
+ */
+export type Hello = Omit<SessionHello, 'heartbeat' | 'sessionTimeout'> & Partial<Pick<SessionHello, 'heartbeat' | 'sessionTimeout'>>;
 
 /** A frame from the server, decoded. */
 export type Frame =
@@ -49,7 +48,7 @@ export function toOutgoing(data: unknown): Outgoing {
   throw new TypeError(`send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}`);
 }
 
-export function toWire(message: Outgoing): WireMessage {
+export function toWire(message: Outgoing): JsonMessage {
   return typeof message === 'string' ? message : { base64: bytesToBase64(message) };
 }
 
@@ -61,12 +60,13 @@ export function fromWire(message: unknown): Data | undefined {
 
 /** A WebSocket frame for a message: `m` + text, or the bytes as a binary frame. */
 export function encodeFrame(message: Outgoing): string | Uint8Array {
-  return typeof message === 'string' ? 'm' + message : message;
+  return typeof message === 'string' ? webSocketMessageText(message) : message;
 }
 
 /** The WebSocket control frame acknowledging server messages up to `seq`. */
 export function ackFrame(seq: number): string {
-  return `c{"type":"ack","seq":${seq}}`;
+  const ack: ClientControl = { type: 'ack', seq };
+  return 'c' + JSON.stringify(ack);
 }
 
 export function decodeFrame(data: unknown): Frame | undefined {
@@ -95,10 +95,15 @@ export function parseHello(value: unknown): Hello | undefined {
   const { session, next, received, gap, heartbeat, sessionTimeout } = value;
   if (typeof session !== 'string' || session === '' || !isCount(next) || next < 1 || !isCount(received)) return undefined;
   const hello: Hello = { session, next, received };
-  if (Array.isArray(gap) && gap.length === 2 && isCount(gap[0]) && isCount(gap[1]) && gap[0] <= gap[1]) hello.gap = [gap[0], gap[1]];
+  if (isGap(gap)) hello.gap = [gap[0], gap[1]];
   if (isCount(heartbeat)) hello.heartbeat = heartbeat;
   if (isCount(sessionTimeout)) hello.sessionTimeout = sessionTimeout;
   return hello;
+}
+
+/** A gap as the hello gives it: `[first, last]`, inclusive. */
+function isGap(value: unknown): value is [number, number] {
+  return Array.isArray(value) && value.length === 2 && isCount(value[0]) && isCount(value[1]) && value[0] <= value[1];
 }
 
 /** The count in an SSE `ec-ack` event's data: the server delivered the client's messages up to it. */
@@ -120,14 +125,6 @@ export function seqFromEventId(id: string | undefined): number | undefined {
   if (id === undefined) return undefined;
   const seq = Number(id.slice(id.lastIndexOf('.') + 1));
   return isCount(seq) && seq > 0 ? seq : undefined;
-}
-
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

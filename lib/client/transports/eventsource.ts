@@ -2,7 +2,8 @@
 // cannot send headers or read an error status, and it hears only unnamed events and the
 // reserved `ec-*` ones. Its own reconnection is switched off by closing it on the first
 // error: the Connection reconnects, with its backoff and its resume parameters.
-import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
+import { ackReceived, base64ToBuffer, closeReason, parseHello, seqFromEventId, type Hello } from '../codec.js';
+import { parseJson } from '../../protocol/control.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { sessionParams, sessionUrl } from './http.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';

@@ -1,5 +1,6 @@
 // What the fetch-based transports (SSE, poll, POST) share: URLs and error answers.
-import { isRecord, parseJson } from '../codec.js';
+import { isRecord } from '../codec.js';
+import { parseJson } from '../../protocol/control.js';
 import { ClientError, type ClientErrorCode } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 

@@ -1,7 +1,8 @@
 // Session over polling (docs/protocol.md, "Polling"): GET answers carry the hello fields and
 // the messages from `next` on; each GET's `eca` acknowledges what the last one brought, so an
 // answer lost on the way is sent again. Client messages go by POST.
-import { fromWire, isCount, isRecord, parseHello, parseJson, type Data, type Hello } from '../codec.js';
+import { fromWire, isCount, isRecord, parseHello, type Data, type Hello } from '../codec.js';
+import { parseJson } from '../../protocol/control.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';

@@ -2,7 +2,8 @@
 // carries the outbox from its first message, numbered by `ecm`; the server skips what it
 // already delivered, so resending after a lost answer is harmless. POSTs also carry `eca`,
 // which is how an SSE client acknowledges server messages.
-import { isCount, isRecord, parseJson, toWire } from '../codec.js';
+import { isCount, isRecord, toWire } from '../codec.js';
+import { parseJson } from '../../protocol/control.js';
 import { ClientError, isFinal, unavailable } from '../errors.js';
 import type { Outbox } from '../outbox.js';
 import type { ResolvedOptions } from '../options.js';

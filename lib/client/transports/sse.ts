@@ -1,7 +1,8 @@
 // Session over Server-Sent Events read with fetch + eventsource-parser (docs/protocol.md,
 // "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { ackReceived, base64ToBuffer, closeReason, parseHello, parseJson, seqFromEventId, type Hello } from '../codec.js';
+import { ackReceived, base64ToBuffer, closeReason, parseHello, seqFromEventId, type Hello } from '../codec.js';
+import { parseJson } from '../../protocol/control.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
