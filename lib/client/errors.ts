@@ -26,6 +26,7 @@ export class ClientError extends Error {
   /** The HTTP status or WebSocket close code that caused it, if any. */
   readonly status: number | undefined;
 
+  // eslint-disable-next-line max-params -- public constructor (exported): callers build (code, message, status?, cause?)
   constructor(code: ClientErrorCode, message: string, status?: number, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'ClientError';

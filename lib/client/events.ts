@@ -41,6 +41,7 @@ export class ChannelCloseEvent extends Event {
   readonly wasClean: boolean;
   /** true when the server said the session no longer exists (expired, closed or unknown). */
   readonly sessionGone: boolean;
+  // eslint-disable-next-line max-params -- public constructor (exported): mirrors the DOM's CloseEvent fields (code, reason, wasClean), then sessionGone
   constructor(code: number, reason: string, wasClean: boolean, sessionGone: boolean) {
     super('close');
     this.code = code;

@@ -95,24 +95,31 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
   if (transports.length === 0 || transports.some((t) => !known.includes(t))) {
     throw new TypeError(`transports must list some of 'websocket', 'sse', 'poll', got ${JSON.stringify(transports)}`);
   }
-  const headers = options.headers;
   const g = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: typeof fetch };
   return {
     transports,
     openTimeout: positive('openTimeout', options.openTimeout, 5000),
-    reconnect: {
-      minDelay: positive('reconnect.minDelay', options.reconnect?.minDelay, 250),
-      maxDelay: positive('reconnect.maxDelay', options.reconnect?.maxDelay, 10_000),
-      maxAttempts: positive('reconnect.maxAttempts', options.reconnect?.maxAttempts, Infinity),
-    },
+    reconnect: resolveReconnect(options.reconnect),
     maxQueued: positive('maxQueued', options.maxQueued, 1000),
-    headers: typeof headers === 'function' ? headers : () => headers ?? {},
+    headers: resolveHeaders(options.headers),
     credentials: options.credentials ?? 'same-origin',
     useNativeEventSource: options.useNativeEventSource ?? false,
     fetch: options.fetch ?? (g.fetch && g.fetch.bind(globalThis)),
     WebSocket: options.WebSocket ?? g.WebSocket,
     EventSource: options.EventSource ?? g.EventSource,
     random: options.random ?? Math.random,
+  };
+}
+
+function resolveHeaders(headers: HeadersOption | undefined): () => Record<string, string> {
+  return typeof headers === 'function' ? headers : () => headers ?? {};
+}
+
+function resolveReconnect(reconnect: ReconnectOptions | undefined): Required<ReconnectOptions> {
+  return {
+    minDelay: positive('reconnect.minDelay', reconnect?.minDelay, 250),
+    maxDelay: positive('reconnect.maxDelay', reconnect?.maxDelay, 10_000),
+    maxAttempts: positive('reconnect.maxAttempts', reconnect?.maxAttempts, Infinity),
   };
 }
 
