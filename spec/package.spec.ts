@@ -99,6 +99,42 @@ app.get('/x', (req) => {
     run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], project);
   });
 
+  it('shows only the documented API in the shipped declarations: no internal member compiles', () => {
+    writeFileSync(
+      join(project, 'internals.ts'),
+      `import { channels, type Channel, type ChannelGroup, type Live } from 'express-channel';
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const exact = <T extends true>(proof: T): T => proof;
+// Every key of the public classes, and nothing else.
+exact<Equals<keyof Channel, 'id' | 'transport' | 'isOpen' | 'isWebSocket' | 'isSession' | 'closeReason' | 'send' | 'close' | 'onReceive' | 'onClose'>>(true);
+exact<Equals<keyof ChannelGroup, 'name' | 'size' | 'add' | 'delete' | 'has' | 'broadcast' | typeof Symbol.iterator>>(true);
+exact<Equals<keyof Live, 'attach' | 'group' | 'channels' | 'stats' | 'close' | 'on' | 'off'>>(true);
+export function misuse(ch: Channel, group: ChannelGroup, live: Live): void {
+  // @ts-expect-error the wire's entry point is not the user's
+  ch.received('forged');
+  // @ts-expect-error the session behind a channel is internal
+  ch.session.release();
+  // @ts-expect-error so is the way a wire reports an acknowledgement
+  ch.control({ type: 'ack', seq: 1 });
+  // @ts-expect-error a group delivers only through broadcast()
+  group.deliver('x', {});
+  // @ts-expect-error and keeps its log to itself
+  group.log.trim();
+  // @ts-expect-error a channel is made by the middleware, never by hand
+  new (ch.constructor as typeof Channel)();
+  // @ts-expect-error only 'error' events
+  live.on('connection', () => undefined);
+}
+void channels;
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.internals.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['internals.ts'] }),
+    );
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, 'tsconfig.internals.json')], project);
+  });
+
   it('passes publint and arethetypeswrong', () => {
     run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict'], root);
     // node10 resolution cannot see subpath exports ("./client"); every modern mode must pass.
