@@ -1,34 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import * as wsModule from 'ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
 import { corkForTick, uncorkNow } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
 import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
 import { detachedSink, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
+import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
 
 const kSink = Symbol('express-channel.sink');
 const kWire = Symbol('express-channel.wire');
 const kErrorReason = Symbol('express-channel.error-reason');
 type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kErrorReason]?: CloseReason };
-
-// ws exports its frame builder (`Sender.frame`) but @types/ws does not declare it.
-interface FrameOptions {
-  fin: boolean;
-  opcode: number;
-  mask: boolean;
-  readOnly: boolean;
-  rsv1: boolean;
-}
-const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
-
-// The parts of ws's private Sender state we read to know whether writing a prebuilt frame
-// straight to the socket keeps order with what ws itself has queued (see writeShared).
-interface SenderState {
-  _state: number;
-  _queue: unknown[];
-}
 
 /** What completing a WebSocket handshake takes: the upgrade, and where the wire reports. */
 export interface WebSocketAcceptOptions {
@@ -66,9 +49,10 @@ export class WebSocketWire implements Wire {
   /** True on a session: text frames carry their one-character type. */
   readonly session: boolean;
   readonly #ws: TaggedWebSocket;
-  // Read on every write of every broadcast: looked up once. ws sets both in its handshake.
-  readonly #socket: Duplex;
-  readonly #sender: SenderState;
+  // Read on every write of every broadcast: looked up once, with what they mean and what
+  // happens without them in ws-internals.ts. A null #sender sends every broadcast through ws.
+  readonly #socket: Duplex | null;
+  readonly #sender: SenderState | null;
   #missedPongs = 0;
   #lastHeard = performance.now();
 
@@ -77,9 +61,9 @@ export class WebSocketWire implements Wire {
     tagged[kSink] = sink;
     tagged[kWire] = this;
     this.session = session;
-    const internals = ws as unknown as { _socket: Duplex; _sender: SenderState };
-    this.#socket = internals._socket;
-    this.#sender = internals._sender;
+    const { socket, sender } = webSocketInternals(ws);
+    this.#socket = socket;
+    this.#sender = sender;
     tagged.on('message', wsOnMessage);
     tagged.on('close', wsOnClose);
     tagged.on('error', wsOnError);
@@ -93,19 +77,19 @@ export class WebSocketWire implements Wire {
 
   send(payload: Payload | undefined): void {
     if (payload === undefined || this.#ws.readyState !== WebSocket.OPEN) return;
-    corkForTick(this.#socket);
+    if (this.#socket !== null) corkForTick(this.#socket);
     const isText = typeof payload === 'string';
     this.#ws.send(isText && this.session ? webSocketMessageText(payload) : payload, { binary: !isText });
   }
 
   sendControl(control: ServerControl): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    corkForTick(this.#socket);
+    if (this.#socket !== null) corkForTick(this.#socket);
     this.#ws.send(webSocketControlText(control));
   }
 
   flush(): boolean {
-    return uncorkNow(this.#socket);
+    return this.#socket !== null && uncorkNow(this.#socket);
   }
 
   detach(): void {
@@ -116,10 +100,10 @@ export class WebSocketWire implements Wire {
   writeShared(message: EncodedMessage): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     const sender = this.#sender;
+    const socket = this.#socket;
     // Writing the shared frame directly is only safe while ws's sender has nothing of its
     // own pending (deflate or Blob reads); otherwise route through ws to keep order.
-    if (sender._state !== 0 || sender._queue.length !== 0) return this.send(message.payload);
-    const socket = this.#socket;
+    if (sender === null || socket === null || !senderIdle(sender)) return this.send(message.payload);
     corkForTick(socket);
     for (const chunk of this.session ? message.forSessionWebSocket() : message.forWebSocket()) socket.write(chunk);
   }
@@ -172,8 +156,7 @@ function terminateSocket(ws: WebSocket): void {
 /** Builds the unmasked server frame of a broadcast once, for every WebSocket member. */
 export function frameForWebSocket(payload: Payload): Buffer[] {
   const isText = typeof payload === 'string';
-  const data = isText ? Buffer.from(payload) : payload;
-  const parts = Sender.frame(data, { fin: true, opcode: isText ? 1 : 2, mask: false, readOnly: true, rsv1: false });
+  const parts = buildServerFrame(isText ? Buffer.from(payload) : payload, isText ? 1 : 2);
   // One buffer per frame: a member's write is then one chunk, not header + payload, which
   // halves the stream bookkeeping and the iovecs of every writev.
   return parts.length === 1 ? parts : [Buffer.concat(parts)];
@@ -215,18 +198,7 @@ function wsOnClose(this: WebSocket, code: number): void {
 // The listener also keeps the error from crashing the process ('error' with no listener throws).
 function wsOnError(this: WebSocket, error: Error): void {
   const ws = this as TaggedWebSocket;
-  ws[kErrorReason] ??= reasonForCloseCode(statusCodeOf(error));
-}
-
-// ws tags its protocol errors with the close code it sends, under a private symbol.
-function statusCodeOf(error: Error): number {
-  const symbol = Object.getOwnPropertySymbols(error).find((s) => s.description === 'status-code');
-  const code = symbol === undefined ? undefined : (error as unknown as Record<symbol, unknown>)[symbol];
-  if (typeof code === 'number') return code;
-  const name = (error as { code?: string }).code;
-  if (name === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
-  if (name === 'WS_ERR_INVALID_UTF8') return 1007;
-  return 1002;
+  ws[kErrorReason] ??= reasonForCloseCode(closeCodeOfError(error));
 }
 
 function wsOnPong(this: WebSocket): void {
