@@ -6,18 +6,13 @@ import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
-import { channels, type Adapter, type AdapterMessage, type Live } from '../../lib/index.js';
+import { channels, type Adapter, type Live } from '../../lib/index.js';
+import { MemoryBus } from '../../lib/groups/memory-adapter.js';
 import { deferred, serve, withTimeout } from '../support/harness.js';
 
 function bus(): () => Adapter {
-  const subscribers = new Set<(message: AdapterMessage) => void>();
-  return () => ({
-    publish: (message) => {
-      // Asynchronous, as a network hop is.
-      for (const deliver of subscribers) setImmediate(deliver, structuredClone(message));
-    },
-    subscribe: (deliver) => void subscribers.add(deliver),
-  });
+  const shared = new MemoryBus();
+  return () => shared.adapter();
 }
 
 async function node(t: TestContext, adapter: Adapter): Promise<{ live: Live; wsUrl: string }> {
