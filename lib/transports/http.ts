@@ -1,8 +1,7 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { Head, Payload, EncodedMessage, Wire, WireSink } from './wire.js';
+import { kSink, type Head, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
-const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink; flush?: () => void };
 
 /** What opening a plain HTTP channel takes. */

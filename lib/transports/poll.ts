@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { PollAnswer, PollSource, Wire, WireSink } from './wire.js';
+import { kWire, type PollAnswer, type PollSource, type Wire, type WireSink } from './wire.js';
 
-const kWire = Symbol('express-channel.poll');
 type TaggedResponse = ServerResponse & { [kWire]: PollWire };
 
 /** What holding one poll takes. */

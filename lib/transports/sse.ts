@@ -6,10 +6,10 @@ import { formatSseEvent, formatSseRetry, sseHeartbeat } from './sse-format.js';
 import type { ServerControl } from '../protocol/control.js';
 import { sseIdLine } from '../protocol/frames.js';
 import { sseControlEvent } from './sse-session-events.js';
-import { detachedSink, type Head, type Payload, type SendFields, type EncodedMessage, type Wire, type WireSink } from './wire.js';
+import { detachedSink, kSink, type Head, type Payload, type SendFields, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
-const kSink = Symbol('express-channel.sink');
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
+
 /** A session stream: its id, and whether events carry `id: SESSION.SEQ` lines. */
 export interface SseSession {
   id: string;

@@ -5,11 +5,9 @@ import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../pro
 import { corkForTick, uncorkNow } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
 import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
-import { detachedSink, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
+import { detachedSink, kSink, kWire, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
 
-const kSink = Symbol('express-channel.sink');
-const kWire = Symbol('express-channel.wire');
 const kErrorReason = Symbol('express-channel.error-reason');
 type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kErrorReason]?: CloseReason };
 

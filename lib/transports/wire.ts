@@ -72,6 +72,15 @@ export interface WireSink {
   failed(error: unknown): void;
 }
 
+/**
+ * The property under which a wire keeps its channel's sink on the object it listens to (a ws
+ * WebSocket, a ServerResponse), and `kWire` the wire itself where a listener needs it: the
+ * listeners are then module-level functions bound once, reading `this[kSink]`, with no
+ * closure per connection. One symbol per role for every transport.
+ */
+export const kSink = Symbol('express-channel.sink');
+export const kWire = Symbol('express-channel.wire');
+
 /** Where a detached (superseded) connection reports: nowhere. */
 // Nothing a detached wire does reaches a channel, so nothing it does can fail one either.
 export const detachedSink: WireSink = { received() {}, ended() {}, control() {}, released() {}, failed() {} };
