@@ -87,20 +87,24 @@ export class Poster {
         this.#failures = 0;
       }
     } catch (error) {
-      const failed = error instanceof ClientError ? error : networkError('POST', error);
-      host.error(failed);
-      this.#ackWanted = true;
-      if (this.enabled) {
-        const delay = backoffDelay(this.#failures++, host.options.reconnect, host.options.random);
-        this.#retry = setTimeout(() => {
-          this.#retry = undefined;
-          this.kick();
-        }, delay);
-      }
+      this.#failed(error);
     } finally {
       this.#busy = false;
     }
     if (this.#retry === undefined) host.idle();
+  }
+
+  /** A POST failed: reported, and retried with backoff (acknowledging too) while enabled. */
+  #failed(error: unknown): void {
+    const host = this.#host;
+    host.error(error instanceof ClientError ? error : networkError('POST', error));
+    this.#ackWanted = true;
+    if (!this.enabled) return;
+    const delay = backoffDelay(this.#failures++, host.options.reconnect, host.options.random);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.kick();
+    }, delay);
   }
 
   /** One POST; throws on failures worth retrying. */
