@@ -21,49 +21,39 @@ interface Answer {
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
-  let session = ctx.session;
-  let opened = false;
+  let session: string | undefined; // known once the first answer opened the transport
 
+  /** Stops polling; false when already stopped. */
+  const stop = (): boolean => {
+    if (done) return false;
+    done = true;
+    controller.abort();
+    return true;
+  };
   const end = (error: ClientError): false => {
-    if (!done) {
-      done = true;
-      controller.abort();
-      sink.end(error);
-    }
+    if (stop()) sink.end(error);
     return false;
   };
 
-  // A held poll is answered only when there is something to say, so a resuming poll could
-  // not tell within openTimeout whether its session still exists; an empty POST can, at once.
-  const resume = async (id: string): Promise<boolean> => {
-    const received = await postNothing(ctx, id, controller.signal);
+  /** Hands an answer to the sink: the first opens the transport, later ones sync it; then its messages, numbered from `next`. False when the loop must stop. */
+  const take = (answer: Answer | ClientError | typeof superseded): boolean => {
     if (done) return false;
-    if (!isCount(received)) return end(new ClientError('protocol', 'poll: the resuming POST answered without "received"'));
-    opened = true;
-    sink.open({ session: id, next: ctx.lastSeq() + 1, received });
-    return true;
-  };
-
-  /** One poll; false when the loop must stop. */
-  const poll = async (): Promise<boolean> => {
-    const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
-    const body = await fetchJson(ctx.options, url, {}, controller.signal);
-    if (done) return false;
-    if (body === superseded && opened) return true;
-    const answer = parseAnswer(body);
-    if (answer === undefined) return end(new ClientError('protocol', 'poll: malformed answer'));
-    const first = !opened;
-    opened = true;
-    if (first) session = answer.hello.session;
-    deliver(answer, first, sink, () => done);
-    if (answer.closed !== undefined) return end(sessionClosed(answer.closed, 200));
+    if (answer === superseded) return true;
+    if (answer instanceof ClientError) return end(answer);
+    const { hello, messages, closed } = answer;
+    const first = session === undefined;
+    session ??= hello.session;
+    if (first) sink.open(hello);
+    else sink.sync(hello);
+    for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i] as Data, hello.next + i);
+    if (closed !== undefined) return end(sessionClosed(closed, 200));
     return !done;
   };
 
   void (async () => {
     try {
-      if (session !== undefined && !(await resume(session))) return;
-      while (await poll());
+      if (ctx.session !== undefined && !take(await resume(ctx, ctx.session, controller.signal))) return;
+      while (take(await poll(ctx, session, controller.signal)));
     } catch (error) {
       end(error instanceof ClientError ? error : networkError('poll', error));
     }
@@ -72,19 +62,36 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
   // No `ack`: every poll carries `eca`, acknowledging is what polling does.
   return {
     name: 'poll',
-    close() {
-      done = true;
-      controller.abort();
-    },
+    close: () => void stop(),
   };
 }
 
-/** The answer's JSON body; `superseded` for a 204. */
-async function fetchJson(options: ResolvedOptions, url: string, init: RequestInit, signal: AbortSignal): Promise<unknown> {
+/** One poll: its answer, `superseded` (a 204: a newer poll took over), or why it is not an answer. */
+async function poll(ctx: TransportContext, session: string | undefined, signal: AbortSignal): Promise<Answer | ClientError | typeof superseded> {
+  const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
+  const body = await fetchJson(ctx.options, url, { signal });
+  // Only a poll of an open transport can be superseded: a 204 to the first one is malformed.
+  if (body === superseded && session !== undefined) return superseded;
+  return parseAnswer(body) ?? new ClientError('protocol', 'poll: malformed answer');
+}
+
+// A held poll is answered only when there is something to say, so a resuming poll could
+// not tell within openTimeout whether its session still exists; an empty POST can, at once.
+/** Resumes session `id` with a POST of no messages: the answer to open with, or why there is none. */
+async function resume(ctx: TransportContext, id: string, signal: AbortSignal): Promise<Answer | ClientError> {
+  const init = { method: 'POST', body: '[]', headers: { ...ctx.options.headers(), 'Content-Type': 'application/json' }, signal };
+  const body = await fetchJson(ctx.options, sessionUrl(ctx.url, { ecs: id, eca: ctx.lastSeq() }), init);
+  const received = isRecord(body) ? body['received'] : undefined;
+  if (!isCount(received)) return new ClientError('protocol', 'poll: the resuming POST answered without "received"');
+  return { hello: { session: id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined };
+}
+
+/** The answer's JSON body; `superseded` for a 204. `init` is laid over the default request. */
+async function fetchJson(options: ResolvedOptions, url: string, init: RequestInit & { signal: AbortSignal }): Promise<unknown> {
   const fetch = options.fetch;
   if (fetch === undefined) throw unavailable('fetch');
   try {
-    const response = await fetch(url, { ...requestInit(options, { Accept: 'application/json' }, signal), ...init });
+    const response = await fetch(url, { ...requestInit(options, { Accept: 'application/json' }, init.signal), ...init });
     // 204: a newer poll superseded this one.
     if (response.status === 204) return superseded;
     if (!response.ok) throw await failure(response, 'poll');
@@ -92,20 +99,6 @@ async function fetchJson(options: ResolvedOptions, url: string, init: RequestIni
   } catch (error) {
     throw error instanceof ClientError ? error : networkError('poll', error);
   }
-}
-
-/** POSTs no messages to session `id`: the `received` of the answer, unchecked. */
-async function postNothing(ctx: TransportContext, id: string, signal: AbortSignal): Promise<unknown> {
-  const init = { method: 'POST', body: '[]', headers: { ...ctx.options.headers(), 'Content-Type': 'application/json' } };
-  const body = await fetchJson(ctx.options, sessionUrl(ctx.url, { ecs: id, eca: ctx.lastSeq() }), init, signal);
-  return isRecord(body) ? body['received'] : undefined;
-}
-
-/** The first answer opens the transport, later ones only sync it; then its messages, numbered from `next`. */
-function deliver({ hello, messages }: Answer, first: boolean, sink: TransportSink, stopped: () => boolean): void {
-  if (first) sink.open(hello);
-  else sink.sync(hello);
-  for (let i = 0; i < messages.length && !stopped(); i++) sink.message(messages[i] as Data, hello.next + i);
 }
 
 /** The hello, messages and close reason of a poll answer; undefined when it is malformed. */
