@@ -1,19 +1,23 @@
 // Session over Server-Sent Events read with fetch + eventsource-parser (docs/protocol.md,
 // "Server-Sent Events"), so that headers and credentials work. Client messages go by POST.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { ackReceived, base64ToBuffer, closeReason, parseHello, seqFromEventId, type Hello } from '../codec.js';
-import { parseJson } from '../../protocol/control.js';
+import { closeReason, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
+import { ackEvent, helloEvent, messageData } from './sse-events.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
+
+/** How the event stream is read: `feed` takes its text until `stopped()`; `end` hears why it ended. */
+interface StreamReader {
+  stopped(): boolean;
+  feed(text: string): void;
+  end(error: ClientError): void;
+}
 
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
-  let hello: Hello | undefined;
-  // We ask for `eco=1`: events are numbered by order from the hello's `next`, like WebSocket
-  // frames, so the server can send every member the same bytes.
-  let next = 0;
+  let heartbeat = 0; // the hello's: ms between the server's comments
   let watchdog: ReturnType<typeof setTimeout> | undefined;
 
   /** Stops reading; false when already stopped. */
@@ -32,36 +36,23 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   // stream is dead even if TCP has not noticed (a half-open connection).
   const watch = (): void => {
     clearTimeout(watchdog);
-    const beat = hello?.heartbeat ?? 0;
-    if (beat > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${beat * 2.5} ms`)), beat * 2.5);
+    if (heartbeat > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${heartbeat * 2.5} ms`)), heartbeat * 2.5);
   };
 
-  const onEvent = (event: EventSourceMessage): void => {
-    if (done) return;
-    if (event.event === 'ec-hello') {
-      const h = parseHello(parseJson(event.data));
-      if (h === undefined || hello !== undefined) return end(new ClientError('protocol', 'SSE: malformed or repeated ec-hello'));
-      hello = h;
-      next = h.next;
-      watch();
-      return sink.open(h);
-    }
-    if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
-    if (event.event === 'ec-ack') {
-      const received = ackReceived(event.data);
-      if (received !== undefined) sink.received(received);
-      return;
-    }
-    if (event.event === 'ec-close') return end(sessionClosed(closeReason(event.data)));
-    onMessage(event, sink, end, next++);
-  };
-
-  const parser = createParser({ onEvent });
+  const onEvent = sessionEvents(sink, end, (hello) => {
+    heartbeat = hello.heartbeat ?? 0;
+    watch();
+  });
+  const parser = createParser({
+    onEvent: (event) => {
+      if (!done) onEvent(event);
+    },
+  });
   const feed = (text: string): void => {
     watch();
     parser.feed(text);
   };
-  void read(ctx, controller.signal, () => done, feed, end);
+  void read(ctx, controller.signal, { stopped: () => done, feed, end });
 
   return {
     name: 'sse',
@@ -70,42 +61,62 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   };
 }
 
-/** A server message, number `counted` by order (an `id:` must agree): unnamed for text, `ec-binary` for base64. */
-function onMessage(event: EventSourceMessage, sink: TransportSink, end: (error: ClientError) => void, counted: number): void {
-  const seq = event.id === undefined ? counted : seqFromEventId(event.id);
-  if (seq === undefined || seq !== counted) return end(new ClientError('protocol', `SSE: message ${String(event.id)} where ${counted} was expected`));
-  sink.message(event.event === 'ec-binary' ? base64ToBuffer(event.data) : event.data, seq);
+/**
+ * The session's reading of its events: the hello first (`opened` hears it before the sink),
+ * then acknowledgements, the close, and messages. We ask for `eco=1`: messages are numbered
+ * by order from the hello's `next`, like WebSocket frames, so the server can send every member
+ * the same bytes; an `id:` must agree. Unnamed events are text, `ec-binary` ones base64.
+ */
+function sessionEvents(sink: TransportSink, end: (error: ClientError) => void, opened: (hello: Hello) => void): (event: EventSourceMessage) => void {
+  let hello: Hello | undefined;
+  let next = 0;
+  return (event) => {
+    if (event.event === 'ec-hello') {
+      const h = helloEvent(event.data, hello);
+      if (h instanceof ClientError) return end(h);
+      hello = h;
+      next = h.next;
+      opened(h);
+      return sink.open(h);
+    }
+    if (hello === undefined) return end(new ClientError('protocol', 'SSE: an event came before ec-hello'));
+    if (event.event === 'ec-ack') return ackEvent(event.data, sink);
+    if (event.event === 'ec-close') return end(sessionClosed(closeReason(event.data)));
+    const seq = next++;
+    if (event.id !== undefined && seqFromEventId(event.id) !== seq) return end(new ClientError('protocol', `SSE: message ${event.id} where ${seq} was expected`));
+    sink.message(messageData(event.event === 'ec-binary', event.data), seq);
+  };
 }
 
-/** Reads the session's event stream into `feed` until it ends or `stopped()`; `end` hears why it ended. */
-async function read(ctx: TransportContext, signal: AbortSignal, stopped: () => boolean, feed: (text: string) => void, end: (error: ClientError) => void): Promise<void> {
+/** Reads the session's event stream into the reader until it ends or is stopped. */
+async function read(ctx: TransportContext, signal: AbortSignal, reader: StreamReader): Promise<void> {
   const url = sessionUrl(ctx.url, { ...sessionParams(ctx.session, ctx.lastSeq()), eco: 1 });
   const fetch = ctx.options.fetch;
-  if (fetch === undefined) return end(unavailable('fetch'));
+  if (fetch === undefined) return reader.end(unavailable('fetch'));
   let response: Response;
   try {
     response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, signal));
   } catch (error) {
-    return end(networkError('SSE request', error));
+    return reader.end(networkError('SSE request', error));
   }
-  if (!response.ok || response.body === null) return end(await failure(response, 'SSE request'));
+  if (!response.ok || response.body === null) return reader.end(await failure(response, 'SSE request'));
   if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
-    return end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
+    return reader.end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
   }
-  const error = await readStream(response.body, stopped, feed);
-  if (error !== undefined) end(error);
+  const error = await readStream(response.body, reader);
+  if (error !== undefined) reader.end(error);
 }
 
-/** Passes the stream's text to `feed` until it ends: the error that ends the transport, or undefined once `stopped()`. */
-async function readStream(body: ReadableStream<Uint8Array>, stopped: () => boolean, feed: (text: string) => void): Promise<ClientError | undefined> {
-  const reader = body.getReader();
+/** Passes the stream's text to `reader.feed` until it ends: the error that ends the transport, or undefined once stopped. */
+async function readStream(body: ReadableStream<Uint8Array>, reader: StreamReader): Promise<ClientError | undefined> {
+  const stream = body.getReader();
   const decoder = new TextDecoder();
   try {
     for (;;) {
-      const { done, value } = await reader.read();
-      if (stopped()) return undefined;
+      const { done, value } = await stream.read();
+      if (reader.stopped()) return undefined;
       if (done) return new ClientError('lost', 'SSE stream ended');
-      feed(decoder.decode(value, { stream: true }));
+      reader.feed(decoder.decode(value, { stream: true }));
     }
   } catch (error) {
     return networkError('SSE stream', error);
