@@ -1,6 +1,6 @@
 // Session over WebSocket (docs/protocol.md, "WebSocket"): server messages are numbered by
 // order from the hello's `next`; client messages likewise from the hello's `received` + 1.
-import { ackFrame, decodeFrame, encodeFrame, type Hello } from '../codec.js';
+import { ackFrame, decodeFrame, encodeFrame, type Frame, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
 import { sessionParams, sessionUrl } from './http.js';
@@ -37,12 +37,19 @@ function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
   }
 }
 
+/** What a session socket has heard and written: the numbering of messages both ways. */
+interface Numbering {
+  hello: Hello | undefined;
+  /** The sequence number of the next server message. */
+  next: number;
+  /** The client sequence number of the last message written on this socket. */
+  written: number;
+}
+
 /** The transport over a socket just created: handlers are set before it can say anything. */
 function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: TransportSink): Transport {
   let done = false;
-  let hello: Hello | undefined;
-  let nextSeq = 0; // sequence number of the next server message
-  let written = 0; // client sequence number of the last message written on this socket
+  const n: Numbering = { hello: undefined, next: 0, written: 0 };
 
   const end = (error: ClientError, closeSocket = false): void => {
     if (done) return;
@@ -52,25 +59,9 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   };
 
   ws.onmessage = (event) => {
-    if (done) return;
-    const frame = decodeFrame(event.data);
-    if (frame === undefined || (hello === undefined) !== (frame.kind === 'hello')) {
-      return end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
-    }
-    if (frame.kind === 'hello') {
-      hello = frame.hello;
-      nextSeq = hello.next;
-      written = hello.received;
-      sink.open(hello);
-    } else if (frame.kind === 'message') {
-      sink.message(frame.data, nextSeq++);
-    } else if (frame.kind === 'ack') {
-      // Never release what this socket has not written: a POST still in flight when we
-      // switched may have delivered those, and they must still be numbered here.
-      sink.received(Math.min(frame.received, written));
-    }
+    if (!done && !onFrame(decodeFrame(event.data), n, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
   };
-  ws.onclose = (event) => end(closeError(event, hello !== undefined));
+  ws.onclose = (event) => end(closeError(event, n.hello !== undefined));
   // An error is always followed by a close, which reports it. The listener must exist: `ws`
   // in Node throws an 'error' nobody listens to.
   ws.onerror = () => undefined;
@@ -78,16 +69,16 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   return {
     name: 'websocket',
     flush() {
-      if (done || hello === undefined || ws.readyState !== 1) return;
+      if (done || n.hello === undefined || ws.readyState !== 1) return;
       // Counted message by message, so a send that throws leaves `written` true.
-      written = Math.max(written, ctx.outbox.first - 1);
-      for (let message = ctx.outbox.at(written + 1); message !== undefined; message = ctx.outbox.at(written + 1)) {
+      n.written = Math.max(n.written, ctx.outbox.first - 1);
+      for (let message = ctx.outbox.at(n.written + 1); message !== undefined; message = ctx.outbox.at(n.written + 1)) {
         ws.send(encodeFrame(message));
-        written += 1;
+        n.written += 1;
       }
     },
     ack(seq) {
-      if (!done && hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
+      if (!done && n.hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
     },
     close(final) {
       if (done) return;
@@ -97,6 +88,24 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
       ws.close(final ? 1000 : 4000, final ? 'client-close' : 'abandoned');
     },
   };
+}
+
+/** Hands a server frame to the sink; false when the protocol does not allow it here (the hello comes first, once). */
+function onFrame(frame: Frame | undefined, n: Numbering, sink: TransportSink): boolean {
+  if (frame === undefined || (n.hello === undefined) !== (frame.kind === 'hello')) return false;
+  if (frame.kind === 'hello') {
+    n.hello = frame.hello;
+    n.next = frame.hello.next;
+    n.written = frame.hello.received;
+    sink.open(frame.hello);
+  } else if (frame.kind === 'message') {
+    sink.message(frame.data, n.next++);
+  } else if (frame.kind === 'ack') {
+    // Never release what this socket has not written: a POST still in flight when we
+    // switched may have delivered those, and they must still be numbered here.
+    sink.received(Math.min(frame.received, n.written));
+  }
+  return true;
 }
 
 /** What a close means: a resume refused for good, the channel closed by the server, or a lost socket. */
