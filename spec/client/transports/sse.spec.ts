@@ -164,4 +164,51 @@ describe('SSE transport', () => {
     await until(conn, 'message', () => got.length === 2);
     assert.deepEqual(got, ['native', [255]]);
   });
+
+  for (const reader of ['fetch', 'native'] as const) {
+    const options = reader === 'native' ? { useNativeEventSource: true, EventSource: EventSource as unknown as EventSourceConstructor } : {};
+
+    it(`releases what the server acknowledged in ec-ack, and closes with sessionGone on ec-close (${reader} reader)`, async (t) => {
+      let stream!: ServerResponse;
+      const srv = await handServer(t, (req, res) => {
+        if (req.method === 'POST') return void req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":0}'));
+        stream = res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(hello());
+      });
+      const conn = connect(srv.url, { transports: ['sse'], ...options });
+      t.after(() => conn.close());
+      await nextEvent(conn, 'open');
+      conn.send('a');
+      assert.equal(conn.queued, 1);
+      // A malformed ec-ack is skipped; the message after the acks shows they were read.
+      stream.write('event: ec-ack\ndata: {"received":"x"}\n\n' + 'event: ec-ack\ndata: {"received":1}\n\n' + `id: ${id}.1\ndata: after\n\n`);
+      assert.equal((await nextEvent(conn, 'message')).data, 'after');
+      assert.equal(conn.queued, 0);
+      stream.write('event: ec-close\ndata: {"reason":"server-close"}\n\n');
+      const closed = await nextEvent(conn, 'close');
+      assert.deepEqual([closed.code, closed.reason, closed.sessionGone], [1000, 'server-close', true]);
+    });
+  }
+
+  const faults: { name: string; reader: 'fetch' | 'native'; events: string; message: string }[] = [
+    { name: 'a second ec-hello', reader: 'fetch', events: hello() + hello(), message: 'SSE: malformed or repeated ec-hello' },
+    { name: 'a malformed ec-hello', reader: 'fetch', events: 'event: ec-hello\ndata: {"session":""}\n\n', message: 'SSE: malformed or repeated ec-hello' },
+    { name: 'an event before ec-hello', reader: 'fetch', events: `id: ${id}.1\ndata: early\n\n`, message: 'SSE: an event came before ec-hello' },
+    { name: 'a message whose id is not the next', reader: 'fetch', events: hello() + `id: ${id}.2\ndata: skipped one\n\n`, message: `SSE: message ${id}.2 where 1 was expected` },
+    { name: 'a second ec-hello', reader: 'native', events: hello() + hello(), message: 'SSE: malformed or repeated ec-hello' },
+    { name: 'a message without an id', reader: 'native', events: hello() + 'data: no id\n\n', message: 'SSE: a message before ec-hello or without a sequence number' },
+  ];
+  for (const fault of faults) {
+    it(`ends the stream with a protocol error on ${fault.name} (${fault.reader} reader)`, async (t) => {
+      const srv = await handServer(t, (_req, res) => {
+        stream(res);
+        res.write(fault.events);
+      });
+      const native = fault.reader === 'native' ? { useNativeEventSource: true, EventSource: EventSource as unknown as EventSourceConstructor } : {};
+      const conn = connect(srv.url, { transports: ['sse'], reconnect: { minDelay: 1000, maxDelay: 1000 }, ...native });
+      t.after(() => conn.close());
+      const error = await nextEvent(conn, 'error');
+      assert.deepEqual([error.transport, error.error.code, error.error.message], ['sse', 'protocol', fault.message]);
+    });
+  }
 });
