@@ -49,7 +49,7 @@ interface Numbering {
 /** The transport over a socket just created: handlers are set before it can say anything. */
 function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: TransportSink): Transport {
   let done = false;
-  const n: Numbering = { hello: undefined, next: 0, written: 0 };
+  const numbering: Numbering = { hello: undefined, next: 0, written: 0 };
 
   const end = (error: ClientError, closeSocket = false): void => {
     if (done) return;
@@ -59,9 +59,9 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   };
 
   ws.onmessage = (event) => {
-    if (!done && !onFrame(decodeFrame(event.data), n, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
+    if (!done && !onFrame(decodeFrame(event.data), numbering, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
   };
-  ws.onclose = (event) => end(closeError(event, n.hello !== undefined));
+  ws.onclose = (event) => end(closeError(event, numbering.hello !== undefined));
   // An error is always followed by a close, which reports it. The listener must exist: `ws`
   // in Node throws an 'error' nobody listens to.
   ws.onerror = () => undefined;
@@ -69,16 +69,16 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   return {
     name: 'websocket',
     flush() {
-      if (done || n.hello === undefined || ws.readyState !== 1) return;
+      if (done || numbering.hello === undefined || ws.readyState !== 1) return;
       // Counted message by message, so a send that throws leaves `written` true.
-      n.written = Math.max(n.written, ctx.outbox.first - 1);
-      for (let message = ctx.outbox.at(n.written + 1); message !== undefined; message = ctx.outbox.at(n.written + 1)) {
+      numbering.written = Math.max(numbering.written, ctx.outbox.first - 1);
+      for (let message = ctx.outbox.at(numbering.written + 1); message !== undefined; message = ctx.outbox.at(numbering.written + 1)) {
         ws.send(encodeFrame(message));
-        n.written += 1;
+        numbering.written += 1;
       }
     },
     ack(seq) {
-      if (!done && n.hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
+      if (!done && numbering.hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
     },
     close(final) {
       if (done) return;
@@ -91,19 +91,19 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
 }
 
 /** Hands a server frame to the sink; false when the protocol does not allow it here (the hello comes first, once). */
-function onFrame(frame: Frame | undefined, n: Numbering, sink: TransportSink): boolean {
-  if (frame === undefined || (n.hello === undefined) !== (frame.kind === 'hello')) return false;
+function onFrame(frame: Frame | undefined, numbering: Numbering, sink: TransportSink): boolean {
+  if (frame === undefined || (numbering.hello === undefined) !== (frame.kind === 'hello')) return false;
   if (frame.kind === 'hello') {
-    n.hello = frame.hello;
-    n.next = frame.hello.next;
-    n.written = frame.hello.received;
+    numbering.hello = frame.hello;
+    numbering.next = frame.hello.next;
+    numbering.written = frame.hello.received;
     sink.open(frame.hello);
   } else if (frame.kind === 'message') {
-    sink.message(frame.data, n.next++);
+    sink.message(frame.data, numbering.next++);
   } else if (frame.kind === 'ack') {
     // Never release what this socket has not written: a POST still in flight when we
     // switched may have delivered those, and they must still be numbered here.
-    sink.received(Math.min(frame.received, n.written));
+    sink.received(Math.min(frame.received, numbering.written));
   }
   return true;
 }
