@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { channels, type Channel, type ChannelGroup, type Live } from '../../lib/index.js';
-import { chatGroup, type ClientSpec, type Transport } from './model.js';
+import { chatGroup, nameOf, type Scenario, type Transport } from './model.js';
 
 /** How long one wait for something that should happen at once may take (a loaded CI too). */
 export const waitMs = Number(process.env['FUZZ_WAIT_MS'] ?? 5000);
@@ -67,17 +67,32 @@ export class Faults {
   }
 }
 
-/** Routes the process's uncaught exceptions and unhandled rejections into `faults` until the returned function runs. */
-export function recordProcessFaults(faults: () => Faults | undefined): () => void {
-  const onException = (error: unknown): void => faults()?.record('uncaughtException', error);
-  const onRejection = (error: unknown): void => faults()?.record('unhandledRejection', error);
-  process.on('uncaughtException', onException);
-  process.on('unhandledRejection', onRejection);
+/**
+ * Routes the process's uncaught exceptions and unhandled rejections into `faults()` until the
+ * returned function runs. The test runner's own listeners are set aside meanwhile: they would
+ * end the running test at the first fault, and fast-check, still shrinking behind it, could
+ * no longer report the scenario that caused it. The fault fails that scenario instead.
+ */
+export function recordProcessFaults(faults: () => Faults): () => void {
+  // Typed as a plain emitter: process's overloads cannot take the event name as a variable.
+  const emitter = process as unknown as { listeners(event: string): Listener[]; on(event: string, l: Listener): void; off(event: string, l: Listener): void; removeAllListeners(event: string): void };
+  const saved = processFaults.map((event) => {
+    const theirs = emitter.listeners(event);
+    const ours: Listener = (error) => faults().record(event, error);
+    emitter.removeAllListeners(event);
+    emitter.on(event, ours);
+    return { event, theirs, ours };
+  });
   return () => {
-    process.off('uncaughtException', onException);
-    process.off('unhandledRejection', onRejection);
+    for (const { event, theirs, ours } of saved) {
+      emitter.off(event, ours);
+      for (const listener of theirs) emitter.on(event, listener);
+    }
   };
 }
+
+type Listener = (error: unknown) => void;
+const processFaults = ['uncaughtException', 'unhandledRejection'];
 
 type RequestKind = Transport | 'post';
 
@@ -100,6 +115,8 @@ export interface FuzzServer {
   active(name: string, kind: RequestKind): number;
   /** Requests of `name` of this kind seen so far. */
   seen(name: string, kind: RequestKind): number;
+  /** Clients whose requests on this transport are answered 403, by name. */
+  refused: Map<string, Transport>;
   /** Destroys the sockets of `name`'s open WebSocket, event stream or held poll; returns how many. */
   cut(name: string): number;
   close(): Promise<void>;
@@ -114,22 +131,41 @@ function kindOf(req: IncomingMessage): RequestKind {
 }
 
 /**
+ * Whether `req` uses the `refused` transport. Polling opens with an empty POST (no `ecm`)
+ * before its first GET: refused too, or the client would take polling as working.
+ */
+function isRefused(refused: Transport | undefined, req: IncomingMessage): boolean {
+  if (refused === undefined) return false;
+  const kind = kindOf(req);
+  return kind === refused || (refused === 'poll' && req.method === 'POST' && !/[?&]ecm=/.test(req.url ?? ''));
+}
+
+/**
  * Starts the server. The route claims `/live/NAME` for client NAME: adds the channel to its
  * `joins`, sends its welcome, records what it receives and broadcasts a chat message to the
  * group it names, except to its sender (as a chat room does).
  */
-export async function startServer(specs: ReadonlyMap<string, ClientSpec>, groupCount: number, faults: Faults, pulse: Pulse): Promise<FuzzServer> {
-  // heartbeat 0: no timers; the session and poll timeouts and the buffer lie past any scenario.
-  const live = channels({ heartbeat: 0, sessionTimeout: 120_000, pollTimeout: 120_000, sessionBuffer: { messages: 1_000_000, bytes: 1 << 30 } });
+export async function startServer(scenario: Scenario, faults: Faults, pulse: Pulse): Promise<FuzzServer> {
+  const specs = new Map(scenario.clients.map((spec, i) => [nameOf(i), spec]));
+  // heartbeat 0: no timers; the session and poll timeouts lie past any scenario, and so does
+  // the buffer unless the scenario bounds it. No socket buffer is ever too full either: a
+  // dropped connection would be a cut the scenario did not ask for.
+  const sessionBuffer = scenario.buffer ?? { messages: 1_000_000, bytes: 1 << 30 };
+  const options = { heartbeat: 0, sessionTimeout: 120_000, pollTimeout: 120_000, maxBufferedBytes: 1 << 30, sessionBuffer };
+  const live = channels(options);
+  const groupCount = scenario.groups;
   live.on('error', (error) => faults.record('live error', error));
   const groups = Array.from({ length: groupCount }, (_, i) => live.group(`g${i}`));
   const state = { channels: new Map<string, Channel>(), received: new Map<string, string[]>(), closeReasons: new Map<string, string>() };
   const active = new Map<string, Set<Active>>();
   const seen = new Map<string, number>();
+  const refused = new Map<string, Transport>();
   const app = express();
   app.use((req: IncomingMessage, res: ServerResponse, next: () => void) => {
     const name = /^\/live\/([A-Z])(?:\?|$)/.exec(req.url ?? '')?.[1];
-    if (name !== undefined) track(name, req, res);
+    if (name === undefined) return next();
+    if (isRefused(refused.get(name), req)) return void res.writeHead(403).end();
+    track(name, req, res);
     next();
   });
   app.use(live);
@@ -173,6 +209,12 @@ export async function startServer(specs: ReadonlyMap<string, ClientSpec>, groupC
     setImmediate(pulse.notify);
   }
 
+  // A middleware or the route that throws is a server fault too (Express would answer 500).
+  app.use((error: unknown, _req: IncomingMessage, res: ServerResponse, _next: () => void) => {
+    faults.record('request error', error);
+    res.statusCode = 500;
+    res.end();
+  });
   const server = createServer(app);
   live.attach(server);
   const sockets = new Set<Socket>();
@@ -187,6 +229,7 @@ export async function startServer(specs: ReadonlyMap<string, ClientSpec>, groupC
   return {
     live,
     groups,
+    refused,
     ...state,
     url: (name) => `http://127.0.0.1:${port}/live/${name}`,
     active: count,
@@ -197,9 +240,16 @@ export async function startServer(specs: ReadonlyMap<string, ClientSpec>, groupC
       return main.length;
     },
     async close() {
-      await faults.within(live.close(), () => 'live.close() at the end of the scenario');
+      // Bounded by a plain timer, not by the faults: a server a fault left wedged must still
+      // let go of its port and sockets (and the wait is short then, to keep shrinking quick).
+      let timer: NodeJS.Timeout | undefined;
+      const ms = faults.list.length > 0 ? 200 : waitMs;
+      const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+      const closed = await Promise.race([live.close().then(() => true), timeout]);
+      clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (!closed && faults.list.length === 0) faults.record('live.close()', new Error(`did not resolve within ${ms} ms`));
     },
   };
 }
