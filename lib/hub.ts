@@ -137,7 +137,7 @@ export class ChannelHub implements ChannelHost {
       console.error('express-channel:', err);
       return;
     }
-    for (const listener of this.#errorListeners) listener(err);
+    for (const listener of this.#errorListeners) callErrorListener(listener, err);
   }
 
   stats(): ChannelStats {
@@ -154,11 +154,30 @@ export class ChannelHub implements ChannelHost {
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
-    for (const channel of [...this.open]) channel.close('shutdown');
+    for (const channel of [...this.open]) shutDown(channel);
     if (this.open.size > 0) await drained;
     await this.options.adapter?.close?.();
     // Let the close handlers (scheduled on nextTick) run before resolving.
     await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+// One channel failing to close must not leave the others open, nor reject live.close().
+function shutDown(channel: ChannelCore): void {
+  try {
+    channel.close('shutdown');
+  } catch (error) {
+    channel.failed(error);
+  }
+}
+
+// reportError runs inside timers and socket events: a listener that throws there would take
+// the process down. It cannot be reported to itself, so it is said on stderr.
+function callErrorListener(listener: ErrorListener, error: Error): void {
+  try {
+    listener(error);
+  } catch (listenerError) {
+    console.error('express-channel: a live.on("error") listener threw:', listenerError, 'while handling:', error);
   }
 }
 

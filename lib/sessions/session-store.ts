@@ -48,6 +48,7 @@ export class MemorySessionStore<T extends HasSessionId> implements SessionStore<
    */
   bury(channel: T, grace: number): void {
     const key = digest(channel.id);
+    this.#forget(key); // buried again: its earlier timer must not cut the new grace short
     // Bounded: past the cap, the oldest tombstone goes first.
     if (this.#closed.size >= maxTombstones) this.#forget(this.#closed.keys().next().value as string);
     const timer = setTimeout(forgetTombstone, grace, this, key);

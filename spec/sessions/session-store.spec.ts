@@ -91,6 +91,17 @@ describe('MemorySessionStore', () => {
     assert.equal(store.takeClosed(a.id), a, 'still there at 1100: the first burial was forgotten with its timer');
   });
 
+  it('gives a session buried twice (never taken) the second grace, not the first', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const store = new MemorySessionStore<Entry>();
+    const a = entry();
+    store.bury(a, 1000);
+    t.mock.timers.tick(500);
+    store.bury(a, 1000); // now expires at 1500
+    t.mock.timers.tick(600);
+    assert.equal(store.takeClosed(a.id), a, 'still there at 1100: the first timer was cleared');
+  });
+
   it(`keeps at most ${maxTombstones.toLocaleString('en')} buried sessions, letting the oldest go first`, (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const store = new MemorySessionStore<Entry>();
