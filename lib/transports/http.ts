@@ -77,8 +77,12 @@ export class HttpWire implements Wire {
     // Nothing is read after the request.
   }
 
-  end(_reason: CloseReason): void {
+  end(reason: CloseReason): void {
     const res = this.#res;
+    // A client that stopped reading would never take the end of the stream, and its socket
+    // would hold the unread bytes and its file descriptor until the client left: let it go
+    // after the same grace as the WebSocket and SSE wires.
+    if (reason === 'slow-consumer') setTimeout(destroyUnfinished, slowConsumerGrace, res).unref();
     if (res.writableEnded) return;
     if (!res.headersSent) res.writeHead(this.#head.status ?? 200, this.#head.headers as Record<string, string>);
     res.end();
@@ -89,6 +93,14 @@ export class HttpWire implements Wire {
     const status = this.#res.statusCode;
     return this.#req.method === 'HEAD' || status === 204 || status === 304;
   }
+}
+
+const slowConsumerGrace = 1000;
+
+function destroyUnfinished(res: ServerResponse): void {
+  // Finished means the client read everything in time; its keep-alive socket is then no
+  // longer this response's (res.socket is null) and may already carry its next request.
+  if (!res.writableFinished) res.socket?.destroy();
 }
 
 function responseOnClose(this: TaggedResponse): void {

@@ -1,17 +1,22 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent, get, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import compression from 'compression';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { channels, ChannelError, type Channel, type CloseReason, type Live } from '../../lib/index.js';
+import { channels, ChannelError, type Channel, type ChannelsOptions, type CloseReason, type Live } from '../../lib/index.js';
 import { deferred, Inbox, rawExchange, serve, withTimeout, type Served } from '../support/harness.js';
 
 /** An Express app with `live` (and optionally something before it); `setup` adds routes. */
-async function httpServer(t: TestContext, setup: (app: Express, live: Live) => void, before?: (app: Express) => void): Promise<Served & { live: Live }> {
-  const live = channels({ heartbeat: 0 });
+async function httpServer(
+  t: TestContext,
+  setup: (app: Express, live: Live) => void,
+  before?: (app: Express) => void,
+  options: ChannelsOptions = {},
+): Promise<Served & { live: Live }> {
+  const live = channels({ heartbeat: 0, ...options });
   const app = express();
   before?.(app);
   app.use(live);
@@ -183,6 +188,102 @@ describe('HTTP channel', () => {
       await once(res, 'data');
       req.destroy();
       assert.equal(await reasons.next(), 'client-close');
+    });
+  });
+
+  describe('a slow consumer of a stream', () => {
+    it("destroys the socket of a client that stopped reading, a second after its 'slow-consumer' close, and keeps serving a reader", async (t) => {
+      const parked = new Inbox<{ ch: Channel; socket: Socket; reason: Promise<CloseReason> }>();
+      const s = await httpServer(
+        t,
+        (app) =>
+          app.get('/stream', (req) => {
+            const closed = deferred<CloseReason>();
+            req.channel!.onClose(closed.resolve);
+            parked.push({ ch: req.channel!, socket: req.socket, reason: closed.promise });
+          }),
+        undefined,
+        { maxBufferedBytes: 64 * 1024 },
+      );
+      // The reader, served before, during and after the slow one's end.
+      const response = fetch(`${s.url}/stream`);
+      const reader = await parked.next();
+      reader.ch.send('first;', { close: false });
+      const body = (await withTimeout(response, 2000, 'the response head')).body!.getReader();
+      const decoder = new TextDecoder();
+      const readChunk = async (): Promise<string> => decoder.decode((await withTimeout(body.read(), 2000, 'a chunk')).value);
+      assert.equal(await readChunk(), 'first;');
+
+      // The slow one asks for the stream and never reads it (no 'data' listener).
+      const client = connect(s.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      t.after(() => client.destroy());
+      client.write('GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      const slow = await parked.next();
+      const socketClosed = once(slow.socket, 'close');
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      // Fills the client's and the kernel's buffers, then passes maxBufferedBytes.
+      let chunks = 0;
+      while (slow.ch.send(chunk, { close: false })) {
+        assert.ok(++chunks < 4096, 'the stream never passed maxBufferedBytes');
+        await new Promise(setImmediate);
+      }
+      assert.equal(await withTimeout(slow.reason, 2000, 'the slow consumer to close'), 'slow-consumer');
+      const closedAt = performance.now();
+      assert.equal(reader.ch.send('second;', { close: false }), true);
+      assert.equal(await readChunk(), 'second;');
+
+      await withTimeout(socketClosed, 3000, "the slow consumer's socket to be destroyed");
+      const held = performance.now() - closedAt;
+      assert.equal(slow.socket.destroyed, true);
+      assert.ok(held >= 900 && held < 2500, `the socket went ${held.toFixed(0)} ms after the close, not about 1000`);
+      assert.equal(reader.ch.send('third;', { close: false }), true);
+      assert.equal(await readChunk(), 'third;');
+      assert.equal(reader.ch.isOpen, true);
+    });
+
+    it('leaves the keep-alive socket of a slow consumer that caught up within the grace to its next request', async (t) => {
+      const parked = new Inbox<{ ch: Channel; reason: Promise<CloseReason> }>();
+      const s = await httpServer(
+        t,
+        (app) =>
+          app.get('/stream', (req) => {
+            const closed = deferred<CloseReason>();
+            req.channel!.onClose(closed.resolve);
+            parked.push({ ch: req.channel!, reason: closed.promise });
+          }),
+        undefined,
+        { maxBufferedBytes: 64 * 1024 },
+      );
+      const client = connect(s.port, '127.0.0.1');
+      client.on('error', () => undefined);
+      t.after(() => client.destroy());
+      client.setEncoding('latin1');
+      client.write('GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      const first = await parked.next();
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      while (first.ch.send(chunk, { close: false })) await new Promise(setImmediate);
+      assert.equal(await withTimeout(first.reason, 2000, 'the slow consumer to close'), 'slow-consumer');
+      const closedAt = performance.now();
+      // It reads again, to the end of the stream, and asks for the next one on the same socket.
+      const received = new Inbox<string>();
+      let tail = '';
+      client.on('data', (text: string) => {
+        tail = (tail + text).slice(-64);
+        received.push(tail);
+      });
+      while (!(await received.next()).endsWith('\r\n0\r\n\r\n'));
+      assert.ok(performance.now() - closedAt < 900, 'the client caught up within the grace');
+      client.write('GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      const second = await parked.next();
+      // Served past the grace of the first response: its timer must not take this socket.
+      let ticks = 0;
+      while (performance.now() - closedAt < 1500) {
+        assert.equal(second.ch.send(`tick ${++ticks};`, { close: false }), true);
+        while (!(await received.next()).includes(`tick ${ticks};`));
+      }
+      assert.equal(client.destroyed, false);
+      assert.equal(second.ch.isOpen, true);
     });
   });
 
