@@ -26,9 +26,15 @@ export interface WebSocketAcceptOptions {
 
 /**
  * Completes the WebSocket handshake on `socket` and wraps the connection. Returns undefined
- * when the request is not a valid upgrade: `ws` has then already answered 400 with a reason.
+ * when the request is not a valid upgrade: it has then already been answered 400 with a
+ * reason (by `ws`, or here for a version other than 13).
  */
 export function acceptWebSocket({ server, req, socket, head, sink, session }: WebSocketAcceptOptions): WebSocketWire | undefined {
+  // ws also accepts version 8 (the pre-RFC hybi-08 draft), and names it in its refusals.
+  if (req.headers['sec-websocket-version'] !== '13') {
+    refuseVersion(socket);
+    return undefined;
+  }
   let accepted: WebSocket | undefined;
   // With no verifyClient and no async protocol choice, ws completes the handshake
   // synchronously: if the callback has not run when handleUpgrade returns, it refused.
@@ -36,6 +42,22 @@ export function acceptWebSocket({ server, req, socket, head, sink, session }: We
     accepted = ws;
   });
   return accepted === undefined ? undefined : new WebSocketWire(accepted, sink, session);
+}
+
+// [RFC 6455 §4.2.2] "If this version does not match a version understood by the server, the
+// server MUST abort the WebSocket handshake [...] and instead send an appropriate HTTP error
+// code (such as 426 Upgrade Required) and a |Sec-WebSocket-Version| header field indicating
+// the version(s) the server is capable of understanding." 400, not 426: the example answer
+// of §4.4 is a 400, ws answers 400 for every other version, and a 426 would also owe an
+// `Upgrade` header (RFC 9110 §15.5.22). Written as ws's abortHandshake writes its answers.
+const versionBody = 'Missing or invalid Sec-WebSocket-Version header';
+const versionRefusal =
+  'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+  `Content-Length: ${versionBody.length}\r\nSec-WebSocket-Version: 13\r\n\r\n${versionBody}`;
+
+function refuseVersion(socket: Duplex): void {
+  socket.once('finish', socket.destroy);
+  socket.end(versionRefusal);
 }
 
 /**

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Message } from '../../lib/index.js';
-import { deferred, Inbox, openWebSocket, serve, withTimeout, wsInbox, type Served } from '../support/harness.js';
+import { deferred, Inbox, openWebSocket, rawExchange, serve, withTimeout, wsInbox, type Served } from '../support/harness.js';
 
 /** An Express app with `live` whose `/ws` route hands each channel to `route`. */
 async function wsServer(
@@ -33,6 +34,12 @@ function closed(ch: Channel): Promise<CloseReason> {
   const done = deferred<CloseReason>();
   ch.onClose(done.resolve);
   return withTimeout(done.promise, 2000, 'onClose');
+}
+
+/** A raw upgrade request with RFC 6455's sample key, and the given version header if any. */
+function handshake(version: string | undefined): string {
+  const versionLine = version === undefined ? '' : `Sec-WebSocket-Version: ${version}\r\n`;
+  return `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${versionLine}\r\n`;
 }
 
 /** Sends a raw upgrade request and returns the (non-101) response with its body. */
@@ -334,12 +341,57 @@ describe('WebSocket channel', () => {
       assert.equal(s.live.channels.size, 0);
     });
 
-    it('answers an unsupported Sec-WebSocket-Version with 400, the reason and the versions it speaks', async (t) => {
-      const s = await wsServer(t, (ch) => ch.onReceive(() => undefined));
-      const { res, body } = await rawUpgrade(`${s.url}/ws`, { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '12' });
+    const versionRefusal =
+      'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 47\r\n' +
+      'Sec-WebSocket-Version: 13\r\n\r\nMissing or invalid Sec-WebSocket-Version header';
+    for (const version of ['8', '12', undefined]) {
+      const what = version === undefined ? 'no Sec-WebSocket-Version' : `Sec-WebSocket-Version: ${version}`;
+      it(`answers ${what} with 400 and Sec-WebSocket-Version: 13, before any 101, and closes with 'protocol-error'`, async (t) => {
+        const reasons = new Inbox<CloseReason>();
+        const s = await wsServer(t, (ch) => ch.onClose((r) => reasons.push(r)));
+        const raw = await rawExchange(s.port, handshake(version));
+        assert.equal(raw, versionRefusal);
+        assert.equal(await reasons.next(), 'protocol-error');
+        assert.equal(s.live.channels.size, 0);
+      });
+    }
+
+    it('completes the handshake of Sec-WebSocket-Version: 13 with 101', async (t) => {
+      const opened = new Inbox<Channel>();
+      const s = await wsServer(t, (ch) => claimAndKeep(ch, opened));
+      const socket = connect(s.port, '127.0.0.1');
+      t.after(() => socket.destroy());
+      socket.setEncoding('latin1');
+      socket.write(handshake('13'));
+      const head = async (): Promise<string> => {
+        let text = '';
+        for await (const chunk of socket) {
+          text += chunk as string;
+          if (text.includes('\r\n\r\n')) return text;
+        }
+        return text;
+      };
+      assert.equal(
+        await withTimeout(head(), 2000, 'the 101'),
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+      );
+      assert.equal((await opened.next()).isOpen, true);
+    });
+
+    it('refuses a ws client speaking the version 8 draft and still connects a ws client speaking 13', async (t) => {
+      const s = await wsServer(t, (ch) => ch.onReceive((m) => void ch.send(m)));
+      const draft = new WebSocket(`${s.wsUrl}/ws`, { protocolVersion: 8 });
+      draft.on('error', () => undefined);
+      t.after(() => draft.terminate());
+      const [, res] = (await withTimeout(once(draft, 'unexpected-response'), 2000, 'the refusal')) as [unknown, IncomingMessage];
       assert.equal(res.statusCode, 400);
-      assert.equal(body, 'Missing or invalid Sec-WebSocket-Version header');
-      assert.equal(res.headers['sec-websocket-version'], '13, 8');
+      assert.equal(res.headers['sec-websocket-version'], '13');
+      const ws = await openWebSocket(t, `${s.wsUrl}/ws`);
+      const inbox = wsInbox(ws);
+      ws.send('still served');
+      const echo = await inbox.next();
+      assert.equal(echo.data.toString(), 'still served');
+      assert.equal(echo.isBinary, false);
     });
 
     it('leaves the channel closed: send returns false and close returns false', async (t) => {
