@@ -38,12 +38,17 @@ export interface ChannelsOptions {
    */
   maxHeldMessages?: number;
   /**
-   * `Origin`s allowed to open a WebSocket or POST to a session. A list of exact origins
-   * (`'https://app.example.com'`) or a predicate. Requests without `Origin` (non-browser
-   * clients) are allowed.
-   * @defaultValue undefined (every origin)
+   * `Origin`s allowed to open a WebSocket or POST to a session (others are answered 403).
+   * By default a browser request is allowed only from the server's own host: the `Origin`'s
+   * host and port must match the `Host` header (the scheme is not compared, so TLS may end at
+   * a proxy; ports 80 and 443 count as no port). A list of exact origins
+   * (`'https://app.example.com'`) or a predicate replaces that check; `'*'` allows every
+   * origin (cross-site WebSocket hijacking becomes possible: see docs/security.md). Requests
+   * without `Origin` (non-browser clients) are always allowed. Behind a proxy that rewrites
+   * `Host`, set this explicitly.
+   * @defaultValue undefined (same host only)
    */
-  allowedOrigins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
+  allowedOrigins?: '*' | readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
   /**
    * Milliseconds a session waits for its client to come back before closing with
    * `'client-away'`.
@@ -139,8 +144,39 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 }
 
 function originCheck(allowed: ChannelsOptions['allowedOrigins']): ResolvedOptions['isOriginAllowed'] {
-  if (allowed === undefined) return () => true;
+  if (allowed === '*') return () => true;
+  if (allowed === undefined) return (origin, req) => origin === undefined || isSameHost(origin, req.headers.host);
   if (typeof allowed === 'function') return (origin, req) => origin === undefined || allowed(origin, req);
+  if (!Array.isArray(allowed)) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `allowedOrigins must be '*', a list of origins or a function, got ${JSON.stringify(allowed)}`);
+  }
   const set = new Set(allowed.map((o) => o.toLowerCase()));
   return (origin) => origin === undefined || set.has(origin.toLowerCase());
+}
+
+/**
+ * Whether `origin` names the host the request was sent to (its `Host` header): host and
+ * port compared, case-insensitively, scheme ignored (TLS may end at a proxy in front), and
+ * the default ports 80 and 443 taken as no port on both sides. An unparsable or opaque
+ * Origin (`null`, from a sandboxed frame or a file) matches nothing, nor does a request
+ * without `Host`.
+ */
+export function isSameHost(origin: string, host: string | undefined): boolean {
+  if (host === undefined || host === '' || /[/?#@\\\s]/.test(host)) return false;
+  const from = hostOf(origin);
+  const to = hostOf(`http://${host}`);
+  return from !== undefined && from === to;
+}
+
+function hostOf(href: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    return undefined;
+  }
+  if (url.hostname === '' || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
+  // URL drops a port that is the default of its own scheme; the other default goes too.
+  const port = url.port === '80' || url.port === '443' ? '' : url.port;
+  return port === '' ? url.hostname : `${url.hostname}:${port}`;
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { channels } from '../lib/index.js';
 import { resolveOptions } from '../lib/options.js';
 
-const req = {} as IncomingMessage;
+const req = { headers: {} } as IncomingMessage;
 
 describe('options', () => {
   it('fills every default', () => {
@@ -27,7 +27,8 @@ describe('options', () => {
         adapter: undefined,
       },
     );
-    assert.equal(o.isOriginAllowed('https://anywhere.example', req), true);
+    assert.equal(o.isOriginAllowed('https://anywhere.example', req), false);
+    assert.equal(o.isOriginAllowed(undefined, req), true);
   });
 
   it('rejects nonsense at once with the option named', () => {
@@ -38,6 +39,7 @@ describe('options', () => {
       [{ sessionTimeout: Infinity }, 'sessionTimeout must be a finite number > 0, got Infinity'],
       [{ sessionBuffer: { messages: 0 } }, 'sessionBuffer.messages must be a finite number > 0, got 0'],
       [{ bufferPolicy: 'queue' as 'drop' }, `bufferPolicy must be 'close' or 'drop', got "queue"`],
+      [{ allowedOrigins: 'https://app.example' as '*' }, `allowedOrigins must be '*', a list of origins or a function, got "https://app.example"`],
     ];
     for (const [options, message] of cases) {
       assert.throws(() => channels(options), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_OPTION', message });
@@ -52,5 +54,28 @@ describe('options', () => {
     const predicate = resolveOptions({ allowedOrigins: (origin) => origin.endsWith('.example') }).isOriginAllowed;
     assert.equal(predicate('https://a.example', req), true);
     assert.equal(predicate('https://a.test', req), false);
+  });
+
+  it('allows by default only an Origin whose host and port match the Host header, scheme and default ports aside', () => {
+    const same = resolveOptions().isOriginAllowed;
+    const to = (host: string | undefined) => ({ headers: host === undefined ? {} : { host } }) as IncomingMessage;
+    const cases: Array<[string, string | undefined, boolean]> = [
+      ['http://app.example', 'app.example', true],
+      ['https://App.Example', 'app.example', true], // TLS ended at a proxy: scheme not compared
+      ['https://app.example', 'app.example:443', true],
+      ['http://app.example', 'app.example:80', true],
+      ['http://127.0.0.1:3000', '127.0.0.1:3000', true],
+      ['http://[::1]:3000', '[::1]:3000', true],
+      ['http://127.0.0.1:3001', '127.0.0.1:3000', false],
+      ['http://app.example:8080', 'app.example', false],
+      ['http://evil.example', 'app.example', false],
+      ['http://app.example.evil.example', 'app.example', false],
+      ['null', 'app.example', false],
+      ['file://', 'app.example', false],
+      ['http://app.example', undefined, false],
+      ['http://app.example', 'app.example@evil.example', false],
+    ];
+    for (const [origin, host, allowed] of cases) assert.equal(same(origin, to(host)), allowed, `${origin} to ${String(host)}`);
+    assert.equal(resolveOptions({ allowedOrigins: '*' }).isOriginAllowed('http://evil.example', to('app.example')), true);
   });
 });

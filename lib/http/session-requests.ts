@@ -78,6 +78,8 @@ export function handleSessionRequest(hub: SessionRequestHost, context: RequestCo
   const x: Exchange = { hub, ...context };
   if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
+  // A cross-site resume is refused before any 101, whether or not the session exists.
+  if (x.upgrade !== undefined && !hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return refuse(x, 'origin-not-allowed');
   if (hub.closing) return refuse(x, 'shutting-down');
   const channel = hub.sessions.find(request.id);
   if (channel === undefined) return answerUnknown(x, request);
