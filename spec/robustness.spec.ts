@@ -127,7 +127,7 @@ describe('robustness', () => {
     const peer = new SessionPeer(s.url, '/live');
     await peer.connect('sse');
     t.after(() => peer.cut());
-    const post = (ecm: number, body: string) => fetch(`${s.url}/live?ecs=${peer.sessionId}&ecm=${ecm}`, { method: 'POST', body });
+    const post = (ecm: number, body: string) => fetch(`${s.url}/live?ecs=${peer.sessionId}&ecm=${ecm}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     assert.deepEqual(await (await post(1, '["a","b","c"]')).json(), { received: 2 });
     const busy = await post(3, '["c"]');
     assert.equal(busy.status, 503);

@@ -5,6 +5,8 @@ import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
 import { channels, type ChannelsOptions, type CloseReason, type Message } from '../lib/index.js';
+import { connect } from '../lib/client/node.js';
+import { nextEvent, quick } from './client/support.js';
 import { Inbox, serve, withTimeout, type Served } from './support/harness.js';
 import { SessionPeer } from './support/session-peer.js';
 
@@ -88,5 +90,68 @@ describe('cross-site WebSocket hijacking', () => {
     const s = await site(t, { allowedOrigins: ['https://app.example'] });
     assert.equal((await openWebSocket(t, s, s.url)).status, 403);
     assert.deepEqual(await openWebSocket(t, s, 'https://app.example'), { status: 101, first: 'hi' });
+  });
+});
+
+/** A session opened by the real client library over polling (its POSTs carry application/json). */
+async function pollClient(t: TestContext, s: Site) {
+  const conn = connect(`${s.url}/live`, { ...quick, transports: ['poll'] });
+  t.after(() => conn.close());
+  await nextEvent(conn, 'open');
+  const id = conn.sessionId as string;
+  const forge = (headers: Record<string, string>) =>
+    fetch(`${s.url}/live?ecs=${id}&ecm=1`, { method: 'POST', body: '["csrf"]', headers });
+  return { conn, forge };
+}
+
+async function refusal(res: Response): Promise<[number, unknown]> {
+  return [res.status, ((await res.json()) as { error: unknown }).error];
+}
+
+/** The client's two messages arrive, once each and in order, and nothing else does. */
+async function servesTheClient(s: Site, conn: ReturnType<typeof connect>): Promise<void> {
+  conn.send('real');
+  conn.send('second');
+  assert.equal(await s.received.next(3000, 'the client message'), 'real');
+  assert.equal(await s.received.next(3000, 'the second client message'), 'second');
+  assert.equal(s.received.size, 0);
+}
+
+describe('forged session POSTs (CSRF)', () => {
+  it('refuses a cross-site simple POST (text/plain, Origin of another site) with 403 origin-not-allowed', async (t) => {
+    const s = await site(t);
+    const { conn, forge } = await pollClient(t, s);
+    assert.deepEqual(await refusal(await forge({ 'content-type': 'text/plain', origin: evil })), [403, 'origin-not-allowed']);
+    await servesTheClient(s, conn);
+  });
+
+  it('refuses a session POST that is not application/json, with or without Origin, with 403 json-required', async (t) => {
+    const s = await site(t, { allowedOrigins: ['https://app.example'] });
+    const { conn, forge } = await pollClient(t, s);
+    for (const headers of [
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'text/plain', origin: 'https://app.example' },
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      { 'content-type': 'multipart/form-data; boundary=x' },
+      { 'content-type': 'text/plain; application/json' },
+    ]) {
+      assert.deepEqual(await refusal(await forge(headers)), [403, 'json-required'], JSON.stringify(headers));
+    }
+    await servesTheClient(s, conn);
+  });
+
+  it('refuses a text/plain POST when express.json() runs before live, and still reads the JSON the client sends', async (t) => {
+    const s = await site(t, {}, express.json());
+    const { conn, forge } = await pollClient(t, s);
+    assert.deepEqual(await refusal(await forge({ 'content-type': 'text/plain' })), [403, 'json-required']);
+    await servesTheClient(s, conn);
+  });
+
+  it('takes a session POST with application/json and a charset from a non-browser client', async (t) => {
+    const s = await site(t);
+    const { forge } = await pollClient(t, s);
+    const res = await forge({ 'content-type': 'Application/JSON; charset=utf-8' });
+    assert.deepEqual([res.status, await res.json()], [200, { received: 1 }]);
+    assert.equal(await s.received.next(2000, 'the POSTed message'), 'csrf');
   });
 });

@@ -13,11 +13,12 @@ import type { SessionRequest } from '../protocol/params.js';
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"). */
-type SessionErrorCode = 'bad-request' | 'origin-not-allowed' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
+type SessionErrorCode = 'bad-request' | 'origin-not-allowed' | 'json-required' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
   'origin-not-allowed': 'This Origin may not use this endpoint.',
+  'json-required': 'A session POST must carry Content-Type: application/json.',
   'resume-refused': 'The server refused to resume this session.',
   'unknown-session': 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
   'out-of-order': 'A message is missing before this batch: resend from received + 1.',
@@ -32,6 +33,7 @@ const failedPost = 'The server failed to take these messages; the session is clo
 const statuses: Record<SessionErrorCode, number> = {
   'bad-request': 400,
   'origin-not-allowed': 403,
+  'json-required': 403,
   'resume-refused': 403,
   'unknown-session': 404,
   'out-of-order': 409,
@@ -110,6 +112,7 @@ function resumeConnection(x: Exchange, channel: ChannelCore, request: ResumeRequ
 
 function receivePost(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
   if (!x.hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return refuse(x, 'origin-not-allowed');
+  if (!isJson(x.req.headers['content-type'])) return refuse(x, 'json-required');
   readBody(x.req, x.hub.options.maxPayload, (body) => {
     // Runs in the request's 'end' listener: a throw there would reach the process.
     try {
@@ -145,6 +148,15 @@ function answerClosedPoll(x: Exchange, channel: ChannelCore, ack: number): void 
   }
   if (answer === undefined) return;
   sendJson(x.res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
+}
+
+/**
+ * Whether a POST says its body is JSON. A cross-site page can send a "simple" request
+ * (`text/plain`, a form's types) with the user's cookies and no CORS preflight, but not
+ * `application/json`: requiring it is what keeps session POSTs from being forged (CSRF).
+ */
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
 /** Reads a body up to `limit` bytes; calls back with undefined past it. */

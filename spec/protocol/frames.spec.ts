@@ -96,7 +96,7 @@ describe('session POSTs with arbitrary bodies and parameters', () => {
       }),
       runs(120),
     );
-    const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]' });
+    const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } });
     assert.equal(check.status, 200);
   });
 });
