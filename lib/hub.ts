@@ -4,6 +4,7 @@ import { ChannelCore, type ChannelHost } from './channel/core.js';
 import type { Counters, RequestContext, WireRequest } from './channel/host.js';
 import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
+import { Admission, type Refusals } from './http/admission.js';
 import { createWire } from './http/claim.js';
 import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,6 +28,8 @@ export interface ChannelStats {
   received: number;
   /** Messages waiting in session buffers for their client to come back. */
   queued: number;
+  /** New channels refused by `maxChannels` and by `maxChannelsPerIp`, since start. */
+  refused: Refusals;
 }
 
 /** Listens for errors the library could not hand to a caller (handler throws, I/O). */
@@ -47,10 +50,12 @@ export class ChannelHub implements ChannelHost {
   #webSocketServer: WebSocketServer | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
+  readonly #admission: Admission;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
+    this.#admission = new Admission(options);
   }
 
   /** What channels read of the options. */
@@ -68,7 +73,11 @@ export class ChannelHub implements ChannelHost {
   }
 
   openWire(request: WireRequest): Wire | CloseReason {
-    return createWire(request, this);
+    const admitted = this.closing ? '' : this.#admission.admit(request.sink, request.context.req, request.context.res);
+    if (typeof admitted !== 'string') return admitted.refused;
+    const wire = createWire(request, this);
+    if (typeof wire !== 'string') this.#admission.opened(request.sink, admitted);
+    return wire;
   }
 
   group(name: string): ChannelGroup {
@@ -96,6 +105,7 @@ export class ChannelHub implements ChannelHost {
 
   channelClosed(channel: ChannelCore): void {
     this.open.delete(channel);
+    this.#admission.closed(channel);
     if (channel.session !== undefined) {
       this.sessions.delete(channel);
       // A polling client learns of a close from its next poll: keep the session for it.
@@ -145,7 +155,7 @@ export class ChannelHub implements ChannelHost {
     for (const channel of this.open) open[channel.transport]++;
     let queued = 0;
     for (const channel of this.sessions) queued += channel.session?.queued() ?? 0;
-    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued };
+    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused: { ...this.#admission.refused } };
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */

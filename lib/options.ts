@@ -3,6 +3,7 @@ import { invalidArgument } from './errors.js';
 import type { Channel } from './channel/channel.js';
 import type { BufferPolicy } from './channel/flow-control.js';
 import type { Adapter } from './groups/adapter.js';
+import { trustFunction, type TrustProxy } from './http/client-address.js';
 
 /** Options of {@link channels}. Every one is optional and has a safe default. */
 export interface ChannelsOptions {
@@ -74,6 +75,26 @@ export interface ChannelsOptions {
    */
   authorizeResume?: (req: IncomingMessage, channel: Channel) => boolean;
   /**
+   * Most channels this instance holds open at once; a new one past it is answered 503
+   * `too-many-channels` with `Retry-After` (before the 101 of a WebSocket). A resume is not
+   * a new channel.
+   * @defaultValue Infinity (no limit: set one for a public server)
+   */
+  maxChannels?: number;
+  /**
+   * Most channels open at once from one client address; past it, 429
+   * `too-many-channels-from-address` with `Retry-After`. The address is the socket's peer,
+   * or the one `trustProxy` lets `X-Forwarded-For` tell.
+   * @defaultValue Infinity (no limit: set one for a public server)
+   */
+  maxChannelsPerIp?: number;
+  /**
+   * Which proxies in front to believe about the client's address (`X-Forwarded-For`), as
+   * Express's `trust proxy`: `false`, `true`, a number of hops, or `(address, hop) => boolean`.
+   * @defaultValue false (the socket's peer is the client)
+   */
+  trustProxy?: TrustProxy;
+  /**
    * The `retry:` hint, in milliseconds, sent to SSE clients on `live.close()`.
    * @defaultValue 1000
    */
@@ -100,6 +121,10 @@ export interface ResolvedOptions {
   authorizeResume: ((req: IncomingMessage, channel: Channel) => boolean) | undefined;
   shutdownRetry: number;
   adapter: Adapter | undefined;
+  maxChannels: number;
+  maxChannelsPerIp: number;
+  /** `trustProxy` as a predicate: is the hop at `address` a proxy to believe? */
+  trusts: (address: string, hop: number) => boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -124,7 +149,25 @@ export function resolveOptions(options: ChannelsOptions = {}): ResolvedOptions {
     authorizeResume: options.authorizeResume,
     shutdownRetry: nonNegative('shutdownRetry', options.shutdownRetry, 1000),
     adapter: options.adapter,
+    maxChannels: limit('maxChannels', options.maxChannels),
+    maxChannelsPerIp: limit('maxChannelsPerIp', options.maxChannelsPerIp),
+    trusts: trustFunction(checkedTrustProxy(options.trustProxy)),
   };
+}
+
+// A count limit: a whole number >= 1, or no limit at all.
+function limit(name: string, value: number | undefined): number {
+  if (value === undefined || value === Infinity) return Infinity;
+  if (!Number.isInteger(value) || value < 1) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `${name} must be a whole number >= 1 (or Infinity), got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkedTrustProxy(value: TrustProxy | undefined): TrustProxy {
+  if (value === undefined) return false;
+  if (typeof value === 'boolean' || typeof value === 'function' || (Number.isInteger(value) && value >= 0)) return value;
+  throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `trustProxy must be a boolean, a hop count >= 0 or a function, got ${JSON.stringify(value)}`);
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

@@ -76,6 +76,7 @@ describe('docs/examples/groups-chat.ts', () => {
       dropped: 0,
       received: 1,
       queued: 0,
+      refused: { maxChannels: 0, maxChannelsPerIp: 0 },
     });
   });
 

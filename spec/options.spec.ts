@@ -10,7 +10,7 @@ describe('options', () => {
   it('fills every default', () => {
     const o = resolveOptions();
     assert.deepEqual(
-      { ...o, isOriginAllowed: undefined },
+      { ...o, isOriginAllowed: undefined, trusts: undefined },
       {
         heartbeat: 25_000,
         maxPayload: 1024 * 1024,
@@ -25,8 +25,12 @@ describe('options', () => {
         authorizeResume: undefined,
         shutdownRetry: 1000,
         adapter: undefined,
+        maxChannels: Infinity,
+        maxChannelsPerIp: Infinity,
+        trusts: undefined,
       },
     );
+    assert.equal(o.trusts('10.0.0.1', 0), false, 'no proxy is trusted by default');
     assert.equal(o.isOriginAllowed('https://anywhere.example', req), false);
     assert.equal(o.isOriginAllowed(undefined, req), true);
   });
