@@ -8,6 +8,7 @@ import type { RequestContext, UpgradeContext } from '../channel/host.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
+import { refusedVersion } from '../transports/websocket.js';
 import type { SessionRequest } from '../protocol/params.js';
 
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
@@ -190,6 +191,7 @@ function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { receive
   const upgrade = x.upgrade;
   if (upgrade !== undefined && closeCode !== undefined) {
     upgrade.release();
+    if (refusedVersion(x.req, upgrade.socket)) return; // no 101 for a version we do not speak
     x.hub.webSocketServer().handleUpgrade(x.req, upgrade.socket, upgrade.head, (ws) => {
       ws.on('error', terminateOnError); // a bad frame before the close completes must not crash
       ws.close(closeCode, code);

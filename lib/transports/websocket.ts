@@ -30,11 +30,7 @@ export interface WebSocketAcceptOptions {
  * reason (by `ws`, or here for a version other than 13).
  */
 export function acceptWebSocket({ server, req, socket, head, sink, session }: WebSocketAcceptOptions): WebSocketWire | undefined {
-  // ws also accepts version 8 (the pre-RFC hybi-08 draft), and names it in its refusals.
-  if (req.headers['sec-websocket-version'] !== '13') {
-    refuseVersion(socket);
-    return undefined;
-  }
+  if (refusedVersion(req, socket)) return undefined;
   let accepted: WebSocket | undefined;
   // With no verifyClient and no async protocol choice, ws completes the handshake
   // synchronously: if the callback has not run when handleUpgrade returns, it refused.
@@ -54,6 +50,16 @@ const versionBody = 'Missing or invalid Sec-WebSocket-Version header';
 const versionRefusal =
   'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
   `Content-Length: ${versionBody.length}\r\nSec-WebSocket-Version: 13\r\n\r\n${versionBody}`;
+
+/**
+ * Answers 400 with `Sec-WebSocket-Version: 13` and returns true when `req` asks for any other
+ * version: ws also accepts version 8 (the pre-RFC hybi-08 draft), which we do not.
+ */
+export function refusedVersion(req: IncomingMessage, socket: Duplex): boolean {
+  if (req.headers['sec-websocket-version'] === '13') return false;
+  refuseVersion(socket);
+  return true;
+}
 
 function refuseVersion(socket: Duplex): void {
   socket.once('finish', socket.destroy);

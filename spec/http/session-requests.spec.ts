@@ -4,7 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Message } from '../../lib/index.js';
-import { deferred, serve, withTimeout } from '../support/harness.js';
+import { deferred, rawExchange, serve, withTimeout } from '../support/harness.js';
 import { SessionPeer } from '../support/session-peer.js';
 
 async function app(t: TestContext, options: ChannelsOptions = {}, before?: express.RequestHandler) {
@@ -151,6 +151,18 @@ describe('session requests', () => {
     const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
     assert.equal(code, 4403);
     assert.equal(reason.toString(), 'resume-refused');
+  });
+
+  it('answers a refused resume in a WebSocket version other than 13 with 400, not a 101 and a close', async (t) => {
+    const { served } = await app(t);
+    const unknown = 'A'.repeat(22);
+    const answer = await rawExchange(served.port, `GET /live?ecs=${unknown}&eca=0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n`);
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(answer, /\r\nSec-WebSocket-Version: 13\r\n/);
+    // The same resume in version 13 completes the handshake and is closed with 4404.
+    const ws = new WebSocket(`${served.wsUrl}/live?ecs=${unknown}&eca=0`);
+    const [code] = (await once(ws, 'close')) as [number];
+    assert.equal(code, 4404);
   });
 
   it('runs the middleware mounted before live on every resume (auth applies)', async (t) => {
