@@ -6,13 +6,10 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
-import { channels } from '../../lib/index.js';
 import { withTimeout } from '../support/harness.js';
+import { startLiveServer } from '../support/live-server.js';
 
 const clients = 1000;
 const windowMs = 100;
@@ -56,37 +53,23 @@ describe('a reconnect storm', () => {
   // times the single client's mean reconnect delay. The harness stays to measure the fix.
   const notMet = 'issue 12 item 5: the first retry alone does not spread a storm enough';
   it(`spreads ${clients} clients cut at once to at most 200 handshakes in any ${windowMs} ms, all resumed within 5 s`, { todo: notMet }, async (t) => {
-    const live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', (req) => req.channel!.onReceive(() => undefined));
-    const server = createServer(app);
-    live.attach(server);
-    const sockets = new Set<Socket>();
-    server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
+    const server = await startLiveServer({ heartbeat: 0 }, (app) => app.get('/live', (req) => req.channel!.onReceive(() => undefined)));
     const handshakes: number[] = [];
-    server.on('upgrade', () => handshakes.push(performance.now()));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live`;
+    server.server.on('upgrade', () => handshakes.push(performance.now()));
+    const url = server.url('/live');
     const fixture = fileURLToPath(new URL('fixtures/storm-clients.ts', import.meta.url));
     const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, STORM_URL: url, STORM_CLIENTS: String(clients) } });
     t.after(async () => {
       if (child.connected) child.send({ op: 'stop' });
       if (child.exitCode === null) await withTimeout(once(child, 'exit'), 10_000, 'the client process to end').catch(() => child.kill());
-      await live.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     });
     const opened = await next(child, 'opened', 60_000);
     assert.equal(new Set(opened.sessions).size, clients);
 
     handshakes.length = 0;
     const resumed = next(child, 'resumed', 30_000);
-    for (const socket of sockets) socket.destroy();
+    for (const socket of server.sockets) socket.destroy();
     const report = await resumed;
     const back = [...(report.back as number[])].sort((a, b) => a - b);
     const busiest = busiestWindow(handshakes, windowMs);

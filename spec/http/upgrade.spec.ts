@@ -27,6 +27,15 @@ function echo(req: Request): void {
   ch.onReceive((message) => ch.send(message));
 }
 
+/** `channels()` in an app whose `/live` runs `before`, then echoes. */
+function echoApp(...before: ((req: Request, res: Response, next: NextFunction) => void)[]): { live: Live; app: express.Express } {
+  const live = channels({ heartbeat: 0 });
+  const app = express();
+  app.use(live);
+  app.get('/live', ...before, echo);
+  return { live, app };
+}
+
 function requireToken(req: Request, res: Response, next: NextFunction): void {
   if (req.query['token'] === 'secret') return next();
   res.status(401).set('www-authenticate', 'Bearer').send('who are you?');
@@ -34,10 +43,7 @@ function requireToken(req: Request, res: Response, next: NextFunction): void {
 
 describe('live.attach (upgrades routed through the app)', () => {
   it('sends a real 401 over the socket when a middleware refuses the upgrade, and lets the right one through', async (t) => {
-    const live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', requireToken, echo);
+    const { live, app } = echoApp(requireToken);
     const s = await serve(t, app, live);
 
     const refused = await refusedUpgrade(t, `${s.wsUrl}/live`);
@@ -54,10 +60,7 @@ describe('live.attach (upgrades routed through the app)', () => {
   });
 
   it("answers an upgrade that no route claims with the app's own 404", async (t) => {
-    const live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', echo);
+    const { live, app } = echoApp();
     const s = await serve(t, app, live);
     const { res, body, closed } = await refusedUpgrade(t, `${s.wsUrl}/nowhere`);
     assert.equal(res.statusCode, 404);
@@ -66,10 +69,7 @@ describe('live.attach (upgrades routed through the app)', () => {
   });
 
   it('lets the very first request to a fresh server be an upgrade', async (t) => {
-    const live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', echo);
+    const { live, app } = echoApp();
     const s = await serve(t, app, live);
     // No plain request reached this server (or app) before the upgrade.
     const ws = await openWebSocket(t, `${s.wsUrl}/live`);
@@ -78,25 +78,14 @@ describe('live.attach (upgrades routed through the app)', () => {
   });
 
   it('routes upgrades through a named handler: attach(server, app)', async (t) => {
-    const live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', echo);
+    const { live, app } = echoApp();
     // The server's own listener knows nothing of `app`.
-    const server = createServer((_req, res) => res.writeHead(418).end('not the app'));
-    live.attach(server, app);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    t.after(async () => {
-      await live.close();
-      server.closeAllConnections();
-      server.close();
-    });
-    const { port } = server.address() as AddressInfo;
-    const ws = await openWebSocket(t, `ws://127.0.0.1:${port}/live`);
+    const s = await serve(t, (_req, res) => res.writeHead(418).end('not the app'), live, { attach: false });
+    live.attach(s.server, app);
+    const ws = await openWebSocket(t, `${s.wsUrl}/live`);
     ws.send('via the named handler');
     assert.equal((await wsInbox(ws).next()).data.toString(), 'via the named handler');
-    assert.equal(await (await fetch(`http://127.0.0.1:${port}/live`)).text(), 'not the app');
+    assert.equal(await (await fetch(`${s.url}/live`)).text(), 'not the app');
   });
 
   it('answers 404 when the server has no request listener and none is named', async (t) => {
@@ -154,10 +143,7 @@ describe('live.attach (upgrades routed through the app)', () => {
   });
 
   it('refuses upgrades with 503 once live.close() was called', async (t) => {
-    const live: Live = channels({ heartbeat: 0 });
-    const app = express();
-    app.use(live);
-    app.get('/live', echo);
+    const { live, app } = echoApp();
     const s = await serve(t, app, live);
     await live.close();
     const { res, body } = await refusedUpgrade(t, `${s.wsUrl}/live`);
