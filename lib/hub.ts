@@ -12,6 +12,8 @@ import type { CloseReason } from './protocol/close-reasons.js';
 import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
 import type { TransportName, Wire } from './transports/wire.js';
 
+const noRefusals: Refusals = { maxChannels: 0, maxChannelsPerIp: 0 };
+
 // How long a closed polling session still answers one poll with its last messages and the
 // reason. A polling client asks again as soon as an answer arrives, so a few seconds suffice.
 const closedPollGrace = 5000;
@@ -50,17 +52,13 @@ export class ChannelHub implements ChannelHost {
   #webSocketServer: WebSocketServer | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
-  readonly #admission: Admission;
+  // Only when a limit is set: without one, a connect costs no address lookup and a channel no map entry.
+  readonly #admission: Admission | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
-    this.#admission = new Admission(options);
-  }
-
-  /** What channels read of the options. */
-  get settings(): ResolvedOptions {
-    return this.options;
+    if (options.maxChannels !== Infinity || options.maxChannelsPerIp !== Infinity) this.#admission = new Admission(options);
   }
 
   /**
@@ -73,10 +71,12 @@ export class ChannelHub implements ChannelHost {
   }
 
   openWire(request: WireRequest): Wire | CloseReason {
-    const admitted = this.closing ? '' : this.#admission.admit(request.sink, request.context.req, request.context.res);
+    const admission = this.closing ? undefined : this.#admission;
+    if (admission === undefined) return createWire(request, this);
+    const admitted = admission.admit(request.sink, request.context.req, request.context.res);
     if (typeof admitted !== 'string') return admitted.refused;
     const wire = createWire(request, this);
-    if (typeof wire !== 'string') this.#admission.opened(request.sink, admitted);
+    if (typeof wire !== 'string') admission.opened(request.sink, admitted);
     return wire;
   }
 
@@ -105,7 +105,7 @@ export class ChannelHub implements ChannelHost {
 
   channelClosed(channel: ChannelCore): void {
     this.open.delete(channel);
-    this.#admission.closed(channel);
+    this.#admission?.closed(channel);
     if (channel.session !== undefined) {
       this.sessions.delete(channel);
       // A polling client learns of a close from its next poll: keep the session for it.
@@ -122,14 +122,7 @@ export class ChannelHub implements ChannelHost {
 
   /** One heartbeat period passed: every open channel pings or writes its comment. */
   sweep(): void {
-    for (const channel of this.open) {
-      // One channel failing its heartbeat closes alone; the sweep goes on to the others.
-      try {
-        channel.heartbeat();
-      } catch (error) {
-        channel.failed(error);
-      }
-    }
+    for (const channel of this.open) guarded(channel, beat);
   }
 
   onError(listener: ErrorListener): void {
@@ -155,7 +148,7 @@ export class ChannelHub implements ChannelHost {
     for (const channel of this.open) open[channel.transport]++;
     let queued = 0;
     for (const channel of this.sessions) queued += channel.session?.queued() ?? 0;
-    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused: { ...this.#admission.refused } };
+    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused: { ...(this.#admission?.refused ?? noRefusals) } };
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */
@@ -164,7 +157,7 @@ export class ChannelHub implements ChannelHost {
     const drained = new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
-    for (const channel of [...this.open]) shutDown(channel);
+    for (const channel of [...this.open]) guarded(channel, shutDown);
     if (this.open.size > 0) await drained;
     await this.options.adapter?.close?.();
     // Let the close handlers (scheduled on nextTick) run before resolving.
@@ -172,13 +165,22 @@ export class ChannelHub implements ChannelHost {
   }
 }
 
-// One channel failing to close must not leave the others open, nor reject live.close().
-function shutDown(channel: ChannelCore): void {
+// What the hub does to every channel in turn (a heartbeat, the shutdown): one channel that
+// fails closes alone, and the others still get their turn; live.close() never rejects.
+function guarded(channel: ChannelCore, action: (channel: ChannelCore) => void): void {
   try {
-    channel.close('shutdown');
+    action(channel);
   } catch (error) {
     channel.failed(error);
   }
+}
+
+function beat(channel: ChannelCore): void {
+  channel.heartbeat();
+}
+
+function shutDown(channel: ChannelCore): void {
+  channel.close('shutdown');
 }
 
 // reportError runs inside timers and socket events: a listener that throws there would take

@@ -15,7 +15,7 @@ import type { NormalizedSend } from './send-data.js';
  * channel never sees the hub itself, nor how a transport is opened.
  */
 export interface ChannelHost {
-  readonly settings: ChannelSettings;
+  readonly options: ChannelSettings;
   readonly counters: Counters;
   /**
    * Opens the transport: completes the WebSocket handshake, writes the SSE headers. Returns
@@ -79,7 +79,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     this.#host = host;
     this.#context = context;
     this.#transport = transport;
-    if (session) this.session = new Session(this, host.settings);
+    if (session) this.session = new Session(this, host.options);
   }
 
   get transport(): TransportName {
@@ -206,7 +206,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     const session = this.session;
     if (session === undefined || this.#state === State.Closed) return { received: 0, outcome: 'closed' };
     if (first > session.received + 1) return { received: session.received, outcome: 'out-of-order' };
-    const limit = this.#host.settings.maxHeldMessages;
+    const limit = this.#host.options.maxHeldMessages;
     // Skip what an earlier (retried) POST already delivered; take no more than the handler
     // can be holding for (a client POSTing to a route that never listens is told to wait).
     for (const message of messages.slice(session.received + 1 - first)) {
@@ -266,7 +266,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     this.session?.countReceived(this.#wire);
     this.#handlers.receive(message);
     // Held past the bound: stop reading the socket (nothing is lost) until a handler listens.
-    if (this.#handlers.heldCount >= this.#host.settings.maxHeldMessages && !this.#readingPaused) {
+    if (this.#handlers.heldCount >= this.#host.options.maxHeldMessages && !this.#readingPaused) {
       this.#readingPaused = true;
       this.#wire?.pauseReading(true);
     }
@@ -296,7 +296,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     // Only a stream that numbers each message (a plain EventSource's id lines) asks its number.
     const seq = session.keep(message, wire?.numbered === true);
     if (wire === undefined) return;
-    if (hasRoom(wire, message.byteLength, this.#host.settings.maxBufferedBytes)) wire.writeShared(message, seq);
+    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
     else this.#disconnect();
   }
 
@@ -320,9 +320,9 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
 
   // The buffer policy of a plain channel: 'drop' skips the message, 'close' the channel.
   #admit(wire: Wire, bytes: number): boolean {
-    const settings = this.#host.settings;
-    if (hasRoom(wire, bytes, settings.maxBufferedBytes)) return true;
-    if (settings.bufferPolicy === 'drop') this.#host.counters.dropped++;
+    const options = this.#host.options;
+    if (hasRoom(wire, bytes, options.maxBufferedBytes)) return true;
+    if (options.bufferPolicy === 'drop') this.#host.counters.dropped++;
     else this.#finish('slow-consumer');
     return false;
   }

@@ -36,7 +36,7 @@ export class Admission {
   /** The address `channel` counts against, or the close reason once refused (and answered). */
   admit(channel: object, req: IncomingMessage, res: ServerResponse): string | { refused: CloseReason } {
     const limits = this.#limits;
-    const address = clientAddress(req, (hopAddress, hop) => limits.trusts(hopAddress, hop));
+    const address = clientAddress(req, limits.trusts);
     // A resume is already counted; a request already answered gets claim's own error.
     if (this.#addressOf.has(channel) || res.headersSent) return address;
     if (this.#addressOf.size >= limits.maxChannels) return this.#refuse(res, 'maxChannels');
