@@ -8,18 +8,20 @@ import type { RequestContext, UpgradeContext } from '../channel/host.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
+import { failedPollAnswer } from '../transports/poll.js';
 import { refusedVersion } from '../transports/websocket.js';
 import type { SessionRequest } from '../protocol/params.js';
 
 type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"). */
-type SessionErrorCode = 'bad-request' | 'origin-not-allowed' | 'json-required' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
+type SessionErrorCode = 'internal-error' | 'bad-request' | 'origin-not-allowed' | 'json-required' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
   'origin-not-allowed': 'This Origin may not use this endpoint.',
   'json-required': 'A session POST must carry Content-Type: application/json.',
+  'internal-error': 'The server failed to take these messages; the session is closed.',
   'resume-refused': 'The server refused to resume this session.',
   'unknown-session': 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
   'out-of-order': 'A message is missing before this batch: resend from received + 1.',
@@ -28,13 +30,12 @@ const messages: Record<SessionErrorCode, string> = {
   'shutting-down': 'The server is shutting down.',
 };
 
-const failedPoll = 'The server failed to answer this poll; the session is closed.';
-const failedPost = 'The server failed to take these messages; the session is closed.';
 
 const statuses: Record<SessionErrorCode, number> = {
   'bad-request': 400,
   'origin-not-allowed': 403,
   'json-required': 403,
+  'internal-error': 500,
   'resume-refused': 403,
   'unknown-session': 404,
   'out-of-order': 409,
@@ -120,7 +121,7 @@ function receivePost(x: Exchange, channel: ChannelCore, request: ResumeRequest):
       answerPost(x, channel, { request, body });
     } catch (error) {
       channel.failed(error);
-      sendJson(x.res, 500, { error: 'internal-error', message: failedPost });
+      refuse(x, 'internal-error');
     }
   });
 }
@@ -145,7 +146,7 @@ function answerClosedPoll(x: Exchange, channel: ChannelCore, ack: number): void 
     answer = channel.session?.pollAnswer(ack);
   } catch (error) {
     x.hub.reportError(error);
-    return sendJson(x.res, 500, { error: 'internal-error', message: failedPoll });
+    return sendBody(x.res, 500, failedPollAnswer);
   }
   if (answer === undefined) return;
   sendJson(x.res, 200, { ...answer, closed: channel.closeReason ?? 'server-close' });
@@ -203,8 +204,11 @@ function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { receive
 }
 
 function sendJson(res: ServerResponse, status: number, body: object): void {
+  sendBody(res, status, JSON.stringify(body));
+}
+
+function sendBody(res: ServerResponse, status: number, text: string): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

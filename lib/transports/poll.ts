@@ -79,7 +79,7 @@ export class PollWire implements Wire {
       this.#respond(200, JSON.stringify(body));
     } catch (error) {
       // Answered all the same, so the client is not left waiting; the channel then closes.
-      this.#respond(500, failedAnswer);
+      this.#respond(500, failedPollAnswer);
       this.#sink.failed(error);
       return;
     }
@@ -128,7 +128,8 @@ export class PollWire implements Wire {
   }
 }
 
-const failedAnswer = JSON.stringify({ error: 'internal-error', message: 'The server failed to answer this poll; the session is closed.' });
+/** The body of a poll answer that failed to build (the session is then closed). */
+export const failedPollAnswer = JSON.stringify({ error: 'internal-error', message: 'The server failed to answer this poll; the session is closed.' });
 
 function answerPoll(wire: PollWire): void {
   wire.answer();
