@@ -5,33 +5,24 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
-import express from 'express';
 import WebSocket from 'ws';
 import { coreOf } from '../lib/channel/channel.js';
-import { channels, type Channel, type ChannelsOptions, type CloseReason } from '../lib/index.js';
-import { deferred, serve, withTimeout } from './support/harness.js';
+import type { Channel, ChannelsOptions, CloseReason } from '../lib/index.js';
+import { deferred, withTimeout } from './support/harness.js';
+import { lobbyApp } from './support/lobby-app.js';
 
 interface PollAnswer {
   session: string;
   messages: string[];
 }
 
-async function lobbyApp(t: TestContext, options: ChannelsOptions = {}) {
-  const live = channels({ heartbeat: 0, ...options });
-  const errors: Error[] = [];
-  live.on('error', (error) => errors.push(error));
-  const app = express();
-  app.use(live);
-  const lobby = live.group('lobby');
+async function failuresApp(t: TestContext, options: ChannelsOptions = {}) {
   const opened = new Map<string, { channel: Channel; closed: Promise<CloseReason> }>();
-  app.get('/live', (req) => {
-    const ch = req.channel!;
+  const { live, lobby, served, errors } = await lobbyApp(t, options, (ch, req) => {
     const closed = deferred<CloseReason>();
     ch.onClose((reason) => closed.resolve(reason));
-    lobby.add(ch);
     opened.set(String(req.query.who), { channel: ch, closed: closed.promise });
   });
-  const served = await serve(t, app, live);
   const openPoll = async (who: string) => {
     const res = await fetch(`${served.url}/live?ecs=new&ect=poll&who=${who}`);
     const { session } = (await res.json()) as PollAnswer;
@@ -42,7 +33,7 @@ async function lobbyApp(t: TestContext, options: ChannelsOptions = {}) {
 
 describe('a failure inside the library', () => {
   it('closes only the channel whose scheduled poll answer threw, reports it, and answers that poll', async (t) => {
-    const { lobby, served, errors, openPoll } = await lobbyApp(t);
+    const { lobby, served, errors, openPoll } = await failuresApp(t);
     const a = await openPoll('a');
     const b = await openPoll('b');
     const failure = new Error('injected: poll answer');
@@ -68,7 +59,7 @@ describe('a failure inside the library', () => {
   });
 
   it('goes on with every other channel when one channel fails its heartbeat', async (t) => {
-    const { served, errors, opened } = await lobbyApp(t, { heartbeat: 20 });
+    const { served, errors, opened } = await failuresApp(t, { heartbeat: 20 });
     const a = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=a`);
     const b = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=b`);
     await Promise.all([a.open, b.open]);
@@ -86,7 +77,7 @@ describe('a failure inside the library', () => {
   });
 
   it('closes only the channel whose WebSocket message listener threw', async (t) => {
-    const { lobby, served, errors, opened } = await lobbyApp(t);
+    const { lobby, served, errors, opened } = await failuresApp(t);
     const a = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=a`);
     const b = new WebSocketClient(`${served.url.replace('http', 'ws')}/live?who=b`);
     await Promise.all([a.open, b.open]);

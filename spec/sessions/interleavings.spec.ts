@@ -2,9 +2,9 @@
 // case is a scenario a user reported or a fuzzer found, replayed over real requests.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import express from 'express';
-import { channels, type Channel, type ChannelsOptions } from '../../lib/index.js';
-import { serve, withTimeout } from '../support/harness.js';
+import type { Channel, ChannelsOptions } from '../../lib/index.js';
+import { withTimeout } from '../support/harness.js';
+import { lobbyApp } from '../support/lobby-app.js';
 import { SessionPeer } from '../support/session-peer.js';
 
 interface PollAnswer {
@@ -17,21 +17,12 @@ interface PollAnswer {
 
 /** The two-user chat of issue 10: everyone joins the lobby, a message goes to everyone else. */
 async function chatApp(t: TestContext, options: ChannelsOptions = {}) {
-  const live = channels({ heartbeat: 0, ...options });
-  const errors: Error[] = [];
-  live.on('error', (error) => errors.push(error));
-  const app = express();
-  app.use(live);
-  const lobby = live.group('lobby');
   const seen: Channel[] = [];
-  app.get('/live', (req) => {
-    const ch = req.channel!;
+  const { live, lobby, served, errors } = await lobbyApp(t, options, (ch, req) => {
     seen.push(ch);
-    lobby.add(ch);
     if (req.query.welcome !== undefined) ch.send('welcome');
     ch.onReceive((m) => lobby.broadcast(String(m), { except: ch }));
   });
-  const served = await serve(t, app, live);
   const get = async (query: string): Promise<PollAnswer> => {
     const res = await withTimeout(fetch(`${served.url}/live?${query}`), 5000, `GET ${query}`);
     assert.equal(res.status, 200, `GET ${query}`);

@@ -16,6 +16,7 @@ async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
   const app = express();
   app.use(live);
   const channelsSeen: Channel[] = [];
+  const routed = deferred<Channel>();
   const closed = deferred<CloseReason>();
   const group = live.group('room');
   let routeRuns = 0;
@@ -23,6 +24,7 @@ async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
     routeRuns++;
     const ch = req.channel!;
     channelsSeen.push(ch);
+    routed.resolve(ch);
     group.add(ch);
     ch.onReceive((m) => ch.send(`echo:${String(m)}`));
     ch.onClose((reason) => closed.resolve(reason));
@@ -33,7 +35,7 @@ async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  return { live, group, served, channelsSeen, closed: closed.promise, routeRuns: () => routeRuns, cutAll: () => sockets.forEach((s) => s.destroy()) };
+  return { live, group, served, channelsSeen, firstChannel: routed.promise, closed: closed.promise, routeRuns: () => routeRuns, cutAll: () => sockets.forEach((s) => s.destroy()) };
 }
 
 const transports: PeerTransport[] = ['websocket', 'sse', 'poll'];
@@ -250,7 +252,7 @@ describe('session resume', () => {
   });
 
   it('resumes a plain EventSource that asked for a session in its URL through Last-Event-ID', async (t) => {
-    const { served, channelsSeen, cutAll, routeRuns } = await sessionApp(t);
+    const { served, firstChannel, cutAll, routeRuns } = await sessionApp(t);
     const source = new EventSource(`${served.url}/live?ecs=new`);
     t.after(() => source.close());
     const received: Array<{ data: string; id: string }> = [];
@@ -261,14 +263,7 @@ describe('session resume', () => {
     };
     const next = () => new Promise<void>((resolve) => arrivals.push(resolve));
     await once(source, 'open');
-    await withTimeout(
-      (async () => {
-        while (channelsSeen.length === 0) await new Promise((resolve) => setImmediate(resolve));
-      })(),
-      2000,
-      'the route',
-    );
-    const channel = channelsSeen[0] as Channel;
+    const channel = await withTimeout(firstChannel, 2000, 'the route');
     const first = next();
     channel.send('one');
     await withTimeout(first, 2000, 'the first message');
