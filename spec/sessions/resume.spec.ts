@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
@@ -30,12 +29,7 @@ async function sessionApp(t: TestContext, options: ChannelsOptions = {}) {
     ch.onClose((reason) => closed.resolve(reason));
   });
   const served = await serve(t, app, live);
-  const sockets = new Set<Socket>();
-  served.server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  return { live, group, served, channelsSeen, firstChannel: routed.promise, closed: closed.promise, routeRuns: () => routeRuns, cutAll: () => sockets.forEach((s) => s.destroy()) };
+  return { live, group, served, channelsSeen, firstChannel: routed.promise, closed: closed.promise, routeRuns: () => routeRuns, cutAll: () => served.sockets.forEach((s) => s.destroy()) };
 }
 
 const transports: PeerTransport[] = ['websocket', 'sse', 'poll'];

@@ -20,6 +20,8 @@ export interface Served {
   url: string;
   /** `ws://127.0.0.1:<port>` */
   wsUrl: string;
+  /** The server's open sockets (destroyed after the test). */
+  sockets: ReadonlySet<Socket>;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function serve(t: Cleanup | TestContext, app: RequestListener, live
     server.close();
   });
   const { port } = server.address() as AddressInfo;
-  return { server, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}` };
+  return { server, port, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, sockets };
 }
 
 /** Rejects if `promise` has not settled within `ms`: tests wait for events, never forever. */
