@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Message } from '../../lib/index.js';
 import { deferred, Inbox, openWebSocket, rawExchange, serve, withTimeout, wsInbox, type Served } from '../support/harness.js';
+import { rawWebSocket } from '../support/live-server.js';
 
 /** An Express app with `live` whose `/ws` route hands each channel to `route`. */
 async function wsServer(
@@ -359,20 +359,10 @@ describe('WebSocket channel', () => {
     it('completes the handshake of Sec-WebSocket-Version: 13 with 101', async (t) => {
       const opened = new Inbox<Channel>();
       const s = await wsServer(t, (ch) => claimAndKeep(ch, opened));
-      const socket = connect(s.port, '127.0.0.1');
-      t.after(() => socket.destroy());
-      socket.setEncoding('latin1');
-      socket.write(handshake('13'));
-      const head = async (): Promise<string> => {
-        let text = '';
-        for await (const chunk of socket) {
-          text += chunk as string;
-          if (text.includes('\r\n\r\n')) return text;
-        }
-        return text;
-      };
+      const client = await withTimeout(rawWebSocket(s.port, '/ws'), 2000, 'the 101');
+      t.after(() => client.socket.destroy());
       assert.equal(
-        await withTimeout(head(), 2000, 'the 101'),
+        `${client.head}\r\n\r\n${client.rest.toString('latin1')}`,
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
       );
       assert.equal((await opened.next()).isOpen, true);
