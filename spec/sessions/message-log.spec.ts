@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LoggedMessage, MessageLog } from '../../lib/sessions/message-log.js';
 import { ReplayBuffer } from '../../lib/sessions/replay-buffer.js';
+import { collectUntil } from '../support/live-server.js';
 
 const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
@@ -124,10 +125,7 @@ function leaverBehind(last: number) {
 
 /** How many of `refs` survive a full garbage collection (the specs run with --expose-gc). */
 async function stillReachable(refs: readonly WeakRef<object>[]): Promise<number> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  assert.equal(typeof gc, 'function', 'run with --expose-gc');
-  // WeakRefs made or read in this job stay alive until it ends.
-  await new Promise((resolve) => setImmediate(resolve));
-  gc!();
+  // One cycle: a turn first (WeakRefs made or read in this job stay alive until it ends), then gc().
+  await collectUntil(() => false, 1);
   return refs.filter((ref) => ref.deref() !== undefined).length;
 }
