@@ -3,9 +3,9 @@
 // an accepted resume, and a closing answer.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from '../../../lib/client/node.js';
+import { serve } from '../../support/harness.js';
 import { nextEvent } from '../support.js';
 
 const id = 'BBBBBBBBBBBBBBBBBBBBBB';
@@ -16,7 +16,7 @@ type Answer = (req: IncomingMessage, res: ServerResponse) => void;
 /** A server answering its n-th request with `answers[n]`; every request is logged as `METHOD url body`. */
 async function scriptedServer(t: TestContext, answers: Answer[]): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
-  const server = createServer((req, res) => {
+  const served = await serve(t, (req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk));
     req.on('end', () => {
@@ -26,13 +26,7 @@ async function scriptedServer(t: TestContext, answers: Answer[]): Promise<{ url:
       answer(req, res);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/live`, requests };
+  return { url: `${served.url}/live`, requests };
 }
 
 describe('poll transport', () => {

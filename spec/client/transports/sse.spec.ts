@@ -4,10 +4,10 @@
 // variant, with the `eventsource` package injected.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventSource } from 'eventsource';
 import { connect, type EventSourceConstructor } from '../../../lib/client/node.js';
+import { serve } from '../../support/harness.js';
 import { nextEvent, until } from '../support.js';
 
 const id = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -17,17 +17,11 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 async function handServer(t: TestContext, handler: Handler): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
-  const server = createServer((req, res) => {
+  const served = await serve(t, (req, res) => {
     requests.push(`${req.method} ${req.url}`);
     handler(req, res);
   });
-  server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/live`, requests };
+  return { url: `${served.url}/live`, requests };
 }
 
 const stream = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
