@@ -51,8 +51,10 @@ describe('a reconnect storm', () => {
   // Not met yet (issue 12, item 5): with the first retry in [0, 250) ms the busiest 100 ms
   // holds 216-260 handshakes here; [0, 1000) ms gave 156-230, not reliably under 200, at four
   // times the single client's mean reconnect delay. The harness stays to measure the fix.
-  const notMet = 'issue 12 item 5: the first retry alone does not spread a storm enough';
-  it(`spreads ${clients} clients cut at once to at most 200 handshakes in any ${windowMs} ms, all resumed within 5 s`, { todo: notMet }, async (t) => {
+  // A todo would hide a pass and a failure alike: until the target is met the measurement runs
+  // only when asked for (STORM=1), and npm test prints why it is skipped.
+  const notMet = process.env['STORM'] === '1' ? false : 'issue 12 item 5 not met yet (216-260 handshakes in the busiest 100 ms); STORM=1 measures it';
+  it(`spreads ${clients} clients cut at once to at most 200 handshakes in any ${windowMs} ms, all resumed within 5 s`, { skip: notMet }, async (t) => {
     const server = await startLiveServer({ heartbeat: 0 }, (app) => app.get('/live', (req) => req.channel!.onReceive(() => undefined)));
     const handshakes: number[] = [];
     server.server.on('upgrade', () => handshakes.push(performance.now()));
