@@ -10,6 +10,7 @@ import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
 import type { CloseReason } from './protocol/close-reasons.js';
 import { MemorySessionStore, type SessionStore } from './sessions/session-store.js';
+import { chooseProtocol } from './transports/websocket.js';
 import type { TransportName, Wire } from './transports/wire.js';
 
 const noRefusals: Refusals = { maxChannels: 0, maxChannelsPerIp: 0 };
@@ -91,6 +92,7 @@ export class ChannelHub implements ChannelHost {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.options.maxPayload,
+      handleProtocols: chooseProtocol,
     }));
   }
 

@@ -25,8 +25,8 @@ async function failuresApp(t: TestContext, options: ChannelsOptions = {}) {
   });
   const openPoll = async (who: string) => {
     const res = await fetch(`${served.url}/live?ecs=new&ect=poll&who=${who}`);
-    const { session } = (await res.json()) as PollAnswer;
-    return { session, ...opened.get(who)! };
+    const { session, secret } = (await res.json()) as PollAnswer & { secret: string };
+    return { session, headers: { 'ec-secret': secret }, ...opened.get(who)! };
   };
   return { live, lobby, served, errors, openPoll, opened };
 }
@@ -42,8 +42,8 @@ describe('a failure inside the library', () => {
     };
     // Waiting between polls; each poll is then answered on the tick after it arrives.
     lobby.broadcast('news');
-    const heldA = fetch(`${served.url}/live?ecs=${a.session}&ect=poll&eca=0`);
-    const heldB = fetch(`${served.url}/live?ecs=${b.session}&ect=poll&eca=0`);
+    const heldA = fetch(`${served.url}/live?ecs=${a.session}&ect=poll&eca=0`, { headers: a.headers });
+    const heldB = fetch(`${served.url}/live?ecs=${b.session}&ect=poll&eca=0`, { headers: b.headers });
     const answerA = await withTimeout(heldA, 5000, "a's poll");
     assert.equal(answerA.status, 500);
     assert.equal(((await answerA.json()) as { error: string }).error, 'internal-error');
@@ -53,7 +53,7 @@ describe('a failure inside the library', () => {
     assert.equal(b.channel.isOpen, true);
     assert.equal(lobby.has(b.channel), true);
     // a's next poll finds the closed session, whose answer fails again: reported, answered.
-    const again = await withTimeout(fetch(`${served.url}/live?ecs=${a.session}&ect=poll&eca=0`), 5000, "a's next poll");
+    const again = await withTimeout(fetch(`${served.url}/live?ecs=${a.session}&ect=poll&eca=0`, { headers: a.headers }), 5000, "a's next poll");
     assert.deepEqual([again.status, ((await again.json()) as { error: string }).error], [500, 'internal-error']);
     assert.deepEqual(errors, [failure, failure]);
   });

@@ -127,7 +127,7 @@ describe('robustness', () => {
     const peer = new SessionPeer(s.url, '/live');
     await peer.connect('sse');
     t.after(() => peer.cut());
-    const post = (ecm: number, body: string) => fetch(`${s.url}/live?ecs=${peer.sessionId}&ecm=${ecm}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const post = (ecm: number, body: string) => fetch(`${s.url}/live?ecs=${peer.sessionId}&ecm=${ecm}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...peer.headers() } });
     assert.deepEqual(await (await post(1, '["a","b","c"]')).json(), { received: 2 });
     const busy = await post(3, '["c"]');
     assert.equal(busy.status, 503);
@@ -154,7 +154,7 @@ describe('robustness', () => {
     await peer.connect('sse');
     const socket = await rawConnect(t, s.port);
     const body = '["a","b"]';
-    socket.write(`POST /live?ecs=${peer.sessionId}&ecm=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n["a",`);
+    socket.write(`POST /live?ecs=${peer.sessionId}&ecm=1 HTTP/1.1\r\nHost: x\r\nEC-Secret: ${peer.secret}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n["a",`);
     // The session closes while the body is still on its way.
     await postReading.promise;
     (await channel.promise).close();

@@ -92,12 +92,13 @@ export function decodeFrame(data: unknown): Frame | undefined {
 /** Validates a hello (or the hello part of a poll answer); undefined if it is not one. */
 export function parseHello(value: unknown): Hello | undefined {
   if (!isRecord(value)) return undefined;
-  const { session, next, received, gap, heartbeat, sessionTimeout } = value;
+  const { session, next, received, gap, heartbeat, sessionTimeout, secret } = value;
   if (typeof session !== 'string' || session === '' || !isCount(next) || next < 1 || !isCount(received)) return undefined;
   const hello: Hello = { session, next, received };
   if (isGap(gap)) hello.gap = [gap[0], gap[1]];
   if (isCount(heartbeat)) hello.heartbeat = heartbeat;
   if (isCount(sessionTimeout)) hello.sessionTimeout = sessionTimeout;
+  if (typeof secret === 'string' && secret !== '') hello.secret = secret;
   return hello;
 }
 

@@ -11,6 +11,7 @@ import { openEventSource } from './transports/eventsource.js';
 import { openPoll } from './transports/poll.js';
 import { Poster } from './transports/post.js';
 import { openSse } from './transports/sse.js';
+import type { SessionKey } from './transports/http.js';
 import type { Transport, TransportContext, TransportSink } from './transports/transport.js';
 import { openWebSocket } from './transports/websocket.js';
 
@@ -51,7 +52,7 @@ export class Connection extends EventTarget {
 
   #state: ReadyState = 0;
   #transport: TransportName | undefined;
-  #session: string | undefined;
+  #session: SessionKey | undefined;
   #options: ResolvedOptions;
   #base: URL;
   #outbox = new Outbox();
@@ -98,9 +99,12 @@ export class Connection extends EventTarget {
     return this.#transport;
   }
 
-  /** The session id (a bearer secret: do not log it); undefined before the first open. */
+  /**
+   * The session id (the server's `channel.id`); undefined before the first open. It is not a
+   * secret: what proves this client owns the session is a secret the client keeps to itself.
+   */
   get sessionId(): string | undefined {
-    return this.#session;
+    return this.#session?.id;
   }
 
   /** Messages given to `send` that the server has not acknowledged yet. */
@@ -216,7 +220,8 @@ export class Connection extends EventTarget {
     clearTimeout(this.#timers.open);
     const previous = this.#transport;
     const resumed = this.#session !== undefined;
-    this.#session = hello.session;
+    // Only a new session's hello carries the secret; a resume's keeps the one we have.
+    if (hello.secret !== undefined || this.#session?.id !== hello.session) this.#session = { id: hello.session, secret: hello.secret };
     this.#transport = name;
     this.#round = 0;
     this.#state = 1;

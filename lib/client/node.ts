@@ -17,8 +17,8 @@ import type { ConnectOptions, WebSocketConstructor } from './options.js';
 export function connect(url: string | URL, options: ConnectOptions = {}): Connection {
   const headers = options.headers;
   const withHeaders = class extends WebSocket {
-    constructor(address: string) {
-      super(address, { headers: typeof headers === 'function' ? headers() : (headers ?? {}) });
+    constructor(address: string, protocols?: string[]) {
+      super(address, protocols, { headers: typeof headers === 'function' ? headers() : (headers ?? {}) });
     }
   };
   // ws's event types are its own, so its class is not assignable to the DOM-shaped

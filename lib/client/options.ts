@@ -14,7 +14,7 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket constructor (`globalThis.WebSocket`, or `ws`'s in Node). */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** The part of an EventSource the client uses. */
 export interface EventSourceLike {

@@ -47,7 +47,7 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
         head,
         sink,
         shutdownRetry: host.options.shutdownRetry,
-        session: session && { id: session.id, idLines: !countsEvents(req.url) },
+        session: session && { eventIdPrefix: session.eventIdPrefix, idLines: !countsEvents(req.url) },
       });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');

@@ -10,17 +10,19 @@ import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
 import { failedPollAnswer } from '../transports/poll.js';
 import { refusedVersion } from '../transports/websocket.js';
-import type { SessionRequest } from '../protocol/params.js';
-
-type ResumeRequest = Extract<SessionRequest, { kind: 'resume' }>;
+import type { ResumeRequest, SessionRequest } from '../protocol/params.js';
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"). */
-type SessionErrorCode = 'internal-error' | 'bad-request' | 'origin-not-allowed' | 'json-required' | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
+type SessionErrorCode =
+  | 'internal-error' | 'bad-request' | 'origin-not-allowed' | 'json-required' | 'secret-required' | 'secret-mismatch'
+  | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
   'origin-not-allowed': 'This Origin may not use this endpoint.',
   'json-required': 'A session POST must carry Content-Type: application/json.',
+  'secret-required': 'A session request must prove it is the session\'s client: send the secret from the first hello in the EC-Secret header (docs/protocol.md, "The session secret"). Clients older than express-channel 0.2 cannot resume.',
+  'secret-mismatch': 'The session secret (or resume ticket) does not match this session.',
   'internal-error': 'The server failed to take these messages; the session is closed.',
   'resume-refused': 'The server refused to resume this session.',
   'unknown-session': 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
@@ -35,6 +37,8 @@ const statuses: Record<SessionErrorCode, number> = {
   'bad-request': 400,
   'origin-not-allowed': 403,
   'json-required': 403,
+  'secret-required': 403,
+  'secret-mismatch': 403,
   'internal-error': 500,
   'resume-refused': 403,
   'unknown-session': 404,
@@ -48,6 +52,8 @@ const statuses: Record<SessionErrorCode, number> = {
 const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'unknown-session': 4404,
   'resume-refused': 4403,
+  'secret-required': 4401,
+  'secret-mismatch': 4401,
   'bad-request': 4400,
 };
 
@@ -82,11 +88,12 @@ export function handleSessionRequest(hub: SessionRequestHost, context: RequestCo
   const x: Exchange = { hub, ...context };
   if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
-  // A cross-site resume is refused before any 101, whether or not the session exists.
-  if (x.upgrade !== undefined && !hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return refuse(x, 'origin-not-allowed');
-  if (hub.closing) return refuse(x, 'shutting-down');
+  const early = refusalBeforeLookup(x);
+  if (early !== undefined) return refuse(x, early);
   const channel = hub.sessions.find(request.id);
   if (channel === undefined) return answerUnknown(x, request);
+  const unproven = unprovenBy(channel, request);
+  if (unproven !== undefined) return refuse(x, unproven);
   const authorize = hub.options.authorizeResume;
   if (authorize !== undefined && !authorize(x.req, channelOf(channel))) return refuse(x, 'resume-refused');
   if (x.req.method === 'POST') return receivePost(x, channel, request);
@@ -98,11 +105,29 @@ export function handleSessionRequest(hub: SessionRequestHost, context: RequestCo
   resumeConnection(x, channel, request);
 }
 
-// No open session by that id: a closed polling one still answers its last poll.
+// A cross-site resume is refused before any 101, and a forged POST before its body is read,
+// whether or not the session exists.
+function refusalBeforeLookup(x: Exchange): SessionErrorCode | undefined {
+  const post = x.req.method === 'POST';
+  if ((post || x.upgrade !== undefined) && !x.hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return 'origin-not-allowed';
+  if (post && !isJson(x.req.headers['content-type'])) return 'json-required';
+  return x.hub.closing ? 'shutting-down' : undefined;
+}
+
+// No open session by that id: a closed polling one still answers its last poll, to its own
+// client only.
 function answerUnknown(x: Exchange, request: ResumeRequest): void {
-  const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id) : undefined;
+  const proven = (channel: ChannelCore): boolean => unprovenBy(channel, request) === undefined;
+  const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id, proven) : undefined;
   if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
   refuse(x, 'unknown-session');
+}
+
+/** Why a request has not proven it comes from the session's client, or undefined if it has. */
+function unprovenBy(channel: ChannelCore, request: ResumeRequest): 'secret-required' | 'secret-mismatch' | undefined {
+  const { secret, ticket } = request.credentials;
+  if (secret === undefined && ticket === undefined) return 'secret-required';
+  return channel.session?.proves(request.credentials) === true ? undefined : 'secret-mismatch';
 }
 
 function resumeConnection(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
@@ -113,8 +138,6 @@ function resumeConnection(x: Exchange, channel: ChannelCore, request: ResumeRequ
 }
 
 function receivePost(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
-  if (!x.hub.options.isOriginAllowed(x.req.headers.origin, x.req)) return refuse(x, 'origin-not-allowed');
-  if (!isJson(x.req.headers['content-type'])) return refuse(x, 'json-required');
   readBody(x.req, x.hub.options.maxPayload, (body) => {
     // Runs in the request's 'end' listener: a throw there would reach the process.
     try {
@@ -136,7 +159,13 @@ function answerPost(x: Exchange, channel: ChannelCore, { request, body }: { requ
   const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
   if (result.outcome === 'closed') return refuse(x, 'unknown-session');
   if (result.outcome === 'busy' || result.outcome === 'out-of-order') return refuse(x, result.outcome, { received: result.received });
-  sendJson(x.res, 200, { received: result.received });
+  sendJson(x.res, 200, postAnswer(channel, request, result.received));
+}
+
+/** A POST's answer: the count received, and a resume ticket when asked for (`ecr=new`). */
+function postAnswer(channel: ChannelCore, request: ResumeRequest, received: number): object {
+  const ticket = request.wantsTicket ? channel.session?.issueTicket() : undefined;
+  return ticket === undefined ? { received } : { received, ticket };
 }
 
 /** The last poll of a session the application closed: what the client missed, and why. */

@@ -10,6 +10,8 @@ export interface Hello {
   heartbeat: number;
   sessionTimeout: number;
   gap?: [number, number];
+  /** Only in a session's first hello: the secret that proves later requests are its client's. */
+  secret?: string;
 }
 
 /** Control messages from the server: the hello, an acknowledgement of client messages, a close. */

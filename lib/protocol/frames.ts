@@ -21,7 +21,10 @@ export function parseClientText(text: string): { message: string } | { control: 
   return { error: 'unknown control frame' };
 }
 
-/** The `id:` line of a session SSE event: session id and sequence number, for Last-Event-ID. */
-export function sseIdLine(sessionId: string, seq: number): string {
-  return `id: ${sessionId}.${seq}\n`;
+/**
+ * The `id:` line of a session SSE event, `SESSION.SECRET.SEQ`: what a plain EventSource sends
+ * back in its Last-Event-ID header to resume (a header, so the secret stays out of URLs).
+ */
+export function sseIdLine(prefix: string, seq: number): string {
+  return `id: ${prefix}.${seq}\n`;
 }

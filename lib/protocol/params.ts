@@ -1,15 +1,40 @@
-/** Request headers as Node gives them (lower-case names); only `last-event-id` is read. */
+/** Request headers as Node gives them (lower-case names). */
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/** What a resume presents to prove it is the session's client: its secret or a resume ticket. */
+export interface Credentials {
+  secret: string | undefined;
+  ticket: string | undefined;
+}
 
 /** A request's session parameters (docs/protocol.md, "Query parameters"). */
 export type SessionRequest =
   | { kind: 'open'; poll: boolean }
-  | { kind: 'resume'; id: string; ack: number; poll: boolean; firstMessage: number | undefined; fromLastEventId?: true }
+  | ResumeRequest
   | { kind: 'invalid'; message: string };
 
+export interface ResumeRequest {
+  kind: 'resume';
+  id: string;
+  ack: number;
+  poll: boolean;
+  firstMessage: number | undefined;
+  credentials: Credentials;
+  /** A POST with `ecr=new`: the client asks for a resume ticket. */
+  wantsTicket: boolean;
+  fromLastEventId?: true;
+}
+
+/** The header that carries the session secret on fetch requests. */
+export const secretHeader = 'ec-secret';
+/** The WebSocket subprotocol the client library offers, and the prefix of the one carrying the secret. */
+export const webSocketProtocol = 'express-channel';
+export const secretProtocolPrefix = 'ec-secret.';
+
 const sessionIdPattern = /^[A-Za-z0-9_-]{22}$/;
-// Last-Event-ID as we write it: `SESSION.SEQ`.
-const lastEventIdPattern = /^([A-Za-z0-9_-]{22})\.(\d{1,15})$/;
+// Last-Event-ID as we write it: `SESSION.SECRET.SEQ`; `SESSION.SEQ` was the form before secrets
+// and is read so that it can be refused with a clear answer.
+const lastEventIdPattern = /^([A-Za-z0-9_-]{22})(?:\.([A-Za-z0-9_-]{22}))?\.(\d{1,15})$/;
 
 /**
  * Reads the session parameters from a request's URL and headers. Pure: no lookups. Returns
@@ -27,16 +52,32 @@ export function sessionRequestOf(url: string | undefined, headers: RequestHeader
   const firstMessage = integerParam(query.get('ecm'), undefined);
   if (ack === null) return { kind: 'invalid', message: 'eca must be an integer >= 0' };
   if (firstMessage === null || firstMessage === 0) return { kind: 'invalid', message: 'ecm must be an integer >= 1' };
-  return { kind: 'resume', id: ecs, ack, poll, firstMessage };
+  const ecr = query.get('ecr') ?? undefined;
+  const credentials = { secret: secretFromHeaders(headers), ticket: ecr === 'new' ? undefined : ecr };
+  return { kind: 'resume', id: ecs, ack, poll, firstMessage, credentials, wantsTicket: ecr === 'new' };
 }
 
 // A plain EventSource reconnects to the same `?ecs=new` URL and says where it was in
-// Last-Event-ID: that is a resume.
+// Last-Event-ID: that is a resume, and the id carries the secret.
 function resumeFromLastEventId(lastEventId: string | string[] | undefined, poll: boolean): SessionRequest | undefined {
   if (typeof lastEventId !== 'string') return undefined;
   const match = lastEventIdPattern.exec(lastEventId.trim());
   if (match === null) return undefined;
-  return { kind: 'resume', id: match[1] as string, ack: Number(match[2]), poll, firstMessage: undefined, fromLastEventId: true };
+  const credentials = { secret: match[2], ticket: undefined };
+  return { kind: 'resume', id: match[1] as string, ack: Number(match[3]), poll, firstMessage: undefined, credentials, wantsTicket: false, fromLastEventId: true };
+}
+
+/** The secret from the `EC-Secret` header, or on a WebSocket from its `ec-secret.…` subprotocol. */
+function secretFromHeaders(headers: RequestHeaders): string | undefined {
+  const header = headers[secretHeader];
+  if (typeof header === 'string') return header;
+  const protocols = headers['sec-websocket-protocol'];
+  if (typeof protocols !== 'string') return undefined;
+  for (const protocol of protocols.split(',')) {
+    const token = protocol.trim();
+    if (token.startsWith(secretProtocolPrefix)) return token.slice(secretProtocolPrefix.length);
+  }
+  return undefined;
 }
 
 function queryOf(url: string | undefined): URLSearchParams | undefined {

@@ -16,15 +16,19 @@ export interface SessionStore<T extends HasSessionId> extends Iterable<T> {
   find(id: string): T | undefined;
   /** Keeps a closed polling session for `grace` ms, so its next poll learns why it closed. */
   bury(session: T, grace: number): void;
-  /** A recently closed polling session, taken out of the store (it answers one poll). */
-  takeClosed(id: string): T | undefined;
+  /**
+   * A recently closed polling session, taken out of the store (it answers one poll) when
+   * `proven` says the request is its client's; left in place otherwise.
+   */
+  takeClosed(id: string, proven?: (session: T) => boolean): T | undefined;
 }
 
 /**
- * The open session channels, found by session id. Ids are bearer secrets, so a lookup must
- * not leak, through timing, how much of a guessed id was right: the map is keyed by a digest
- * of the id (a hash lookup reveals nothing about the id itself), and the id found is then
- * compared with the presented one in constant time.
+ * The open session channels, found by session id. Ids were bearer secrets before sessions
+ * had a secret of their own, and a lookup still must not leak, through timing, how much of a
+ * guessed id was right: the map is keyed by a digest of the id (a hash lookup reveals nothing
+ * about the id itself), and the id found is then compared with the presented one in constant
+ * time.
  */
 export class MemorySessionStore<T extends HasSessionId> implements SessionStore<T> {
   readonly #byDigest = new Map<string, T>();
@@ -57,10 +61,11 @@ export class MemorySessionStore<T extends HasSessionId> implements SessionStore<
   }
 
   /** A recently closed polling session, taken out of the table (it answers one poll). */
-  takeClosed(id: string): T | undefined {
+  takeClosed(id: string, proven: (session: T) => boolean = () => true): T | undefined {
     const key = digest(id);
     const channel = sameId(this.#closed.get(key)?.channel, id);
-    if (channel !== undefined) this.#forget(key);
+    if (channel === undefined || !proven(channel)) return undefined;
+    this.#forget(key);
     return channel;
   }
 

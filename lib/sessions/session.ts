@@ -4,6 +4,7 @@ import { toJsonMessage } from '../transports/json-messages.js';
 import type { PollAnswer, PollSource, SessionWiring, Wire } from '../transports/wire.js';
 import type { LoggedMessage, MessageLog } from './message-log.js';
 import { ReplayBuffer, type Replay } from './replay-buffer.js';
+import { newSessionSecret, ResumeTicket, sameSecret } from './secret.js';
 
 // A connection that ends for one of these reasons ends the session too: the client said
 // goodbye (1000) or broke the protocol. Any other end is a lost connection to come back from.
@@ -24,6 +25,12 @@ export interface SessionOwner {
   close(reason: CloseReason): boolean;
   /** Something the session ran on its own threw: the owner reports it and closes. */
   failed(error: unknown): void;
+}
+
+/** What a request presents to prove it comes from the session's client (docs/protocol.md). */
+export interface SessionProof {
+  secret?: string | undefined;
+  ticket?: string | undefined;
 }
 
 /** The options a session reads (a subset of `channels()`'s, resolved). */
@@ -47,6 +54,10 @@ export class Session implements PollSource {
   #ackWire: Wire | undefined;
   // The number of the last frame received on the current WebSocket (docs/protocol.md).
   #frameNumber = 0;
+  /** Proves a request comes from this session's client; told once, in the first hello. */
+  readonly secret = newSessionSecret();
+  #secretTold = false;
+  #ticket: ResumeTicket | undefined;
 
   constructor(owner: SessionOwner, settings: SessionSettings) {
     this.#owner = owner;
@@ -57,6 +68,20 @@ export class Session implements PollSource {
   /** True if a connection ending for `reason` ends the session as well. */
   static endsSession(reason: CloseReason): boolean {
     return sessionEnders.has(reason);
+  }
+
+  /** True if `proof` carries this session's secret, or its current resume ticket (spent by this). */
+  proves(proof: SessionProof): boolean {
+    if (sameSecret(this.secret, proof.secret)) return true;
+    if (this.#ticket?.admits(proof.ticket) !== true) return false;
+    this.#ticket = undefined;
+    return true;
+  }
+
+  /** A new single-use resume ticket (the previous one is void). */
+  issueTicket(): string {
+    this.#ticket = new ResumeTicket();
+    return this.#ticket.value;
   }
 
   /** Client messages delivered to `onReceive` so far. */
@@ -153,7 +178,7 @@ export class Session implements PollSource {
 
   /** What a session wire needs to start at `ack`. */
   wiring(ack: number): SessionWiring {
-    return { id: this.#owner.id, ack, source: this };
+    return { id: this.#owner.id, eventIdPrefix: `${this.#owner.id}.${this.secret}`, ack, source: this };
   }
 
   /**
@@ -198,6 +223,10 @@ export class Session implements PollSource {
       sessionTimeout: this.#settings.sessionTimeout,
     };
     if (replay.gap !== undefined) hello.gap = replay.gap;
+    if (!this.#secretTold) {
+      hello.secret = this.secret;
+      this.#secretTold = true;
+    }
     return hello;
   }
 }

@@ -10,9 +10,10 @@ import { detachedSink, kSink, type Head, type Payload, type SendFields, type Enc
 
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
 
-/** A session stream: its id, and whether events carry `id: SESSION.SEQ` lines. */
+/** A session stream: what its `id:` lines start with, and whether events carry them. */
 export interface SseSession {
-  id: string;
+  /** `SESSION.SECRET` (docs/protocol.md, "Server-Sent Events"). */
+  eventIdPrefix: string;
   idLines: boolean;
 }
 
@@ -51,16 +52,16 @@ export class SseWire implements Wire {
   readonly #res: TaggedResponse;
   readonly #socket: Socket | null;
   readonly #shutdownRetry: number;
-  // A session stream's id and id-line choice, as plain fields: read for every member of every
+  // A session stream's id-line prefix and id-line choice, as plain fields: read for every member of every
   // broadcast, where one object less to reach is one cache miss less.
-  readonly #sessionId: string | undefined;
+  readonly #eventIdPrefix: string | undefined;
   readonly #idLines: boolean;
 
   constructor({ req, res, head, sink, shutdownRetry, session }: SseWireOptions) {
     const tagged = res as TaggedResponse;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;
-    this.#sessionId = session?.id;
+    this.#eventIdPrefix = session?.eventIdPrefix;
     this.#idLines = session?.idLines ?? false;
     // The body is delimited by the end of the connection, so no chunked framing is needed
     // and the socket can be written directly.
@@ -97,12 +98,12 @@ export class SseWire implements Wire {
   }
 
   writeShared(message: EncodedMessage, seq?: number): void {
-    const sessionId = this.#sessionId;
-    if (sessionId !== undefined) {
+    const prefix = this.#eventIdPrefix;
+    if (prefix !== undefined) {
       // A client that counts events (the client library) gets the shared bytes as they are;
       // one that relies on Last-Event-ID (a plain EventSource) gets its own id line with them
       // (such a stream is `numbered`, so the channel always passes `seq`).
-      this.#write(this.#idLines && seq !== undefined ? withIdLine(sseIdLine(sessionId, seq), message.forSessionSse()) : message.forSessionSse());
+      this.#write(this.#idLines && seq !== undefined ? withIdLine(sseIdLine(prefix, seq), message.forSessionSse()) : message.forSessionSse());
       return;
     }
     this.#write(message.forSse());
@@ -136,7 +137,7 @@ export class SseWire implements Wire {
     if (reason === 'shutdown') this.#write(formatSseRetry(this.#shutdownRetry));
     // A session client takes the end of a stream for a lost connection and comes back; tell
     // it the channel itself closed. (On shutdown it should come back: the server restarts.)
-    else if (this.#sessionId !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
+    else if (this.#eventIdPrefix !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
     this.#res.end();
     // A client that stopped reading would never read the end of the stream, and its socket
     // would hold the buffered bytes forever: drop it after a grace period.
@@ -158,7 +159,7 @@ const copyLimit = 4096;
 
 /** A session member's bytes: its own `id:` line, then the event shared by every member. */
 function withIdLine(idLine: string, event: Buffer): Buffer | Buffer[] {
-  const idLength = idLine.length; // ASCII: session ids are base64url, sequence numbers digits
+  const idLength = idLine.length; // ASCII: session ids and secrets are base64url, sequence numbers digits
   if (event.length > copyLimit) return [Buffer.from(idLine, 'latin1'), event];
   const chunk = Buffer.allocUnsafe(idLength + event.length);
   chunk.write(idLine, 0, 'latin1');

@@ -5,6 +5,7 @@ import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../pro
 import { corkForTick, uncorkNow } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
 import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
+import { secretProtocolPrefix } from '../protocol/params.js';
 import { detachedSink, kSink, kWire, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
 
@@ -229,4 +230,13 @@ function wsOnError(this: WebSocket, error: Error): void {
 
 function wsOnPong(this: WebSocket): void {
   (this as TaggedWebSocket)[kWire].pong();
+}
+
+/**
+ * The subprotocol a handshake answers with: the first the client offered, as `ws` does by
+ * default, but never the one carrying a session secret, which the response would echo.
+ */
+export function chooseProtocol(offered: Set<string>): string | false {
+  for (const protocol of offered) if (!protocol.startsWith(secretProtocolPrefix)) return protocol;
+  return false;
 }

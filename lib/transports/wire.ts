@@ -51,6 +51,8 @@ export interface PollSource {
 /** What a session wire needs besides the request: the session id and where polls read. */
 export interface SessionWiring {
   id: string;
+  /** `SESSION.SECRET`: what a plain EventSource's `id:` lines start with (docs/protocol.md). */
+  eventIdPrefix: string;
   ack: number;
   source: PollSource;
 }

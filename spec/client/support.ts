@@ -33,6 +33,8 @@ export interface TestServer {
   receivedCount(ch: Channel, count: number, ms?: number): Promise<Message[]>;
   /** Requests seen, as `METHOD transport-hint`, for asserting what a client tried. */
   requests: string[];
+  /** The URL of every request seen (upgrades too), as an access log would record it. */
+  urls: string[];
 }
 
 export async function startServer(t: TestContext, options: ChannelsOptions = {}, route?: (ch: Channel) => void): Promise<TestServer> {
@@ -43,7 +45,7 @@ export async function startServer(t: TestContext, options: ChannelsOptions = {},
   const waiters: ((ch: Channel) => void)[] = [];
   const receiveWaiters = new Set<() => void>();
   const state: TestServer = {
-    app, live, server: undefined as unknown as Server, url: '', channels: claimed, received: new Map(), requests: [],
+    app, live, server: undefined as unknown as Server, url: '', channels: claimed, received: new Map(), requests: [], urls: [],
     blocked: false, refuseWebSocket: false, refuseSse: false, holdWebSocket: false,
     channel: () => new Promise((resolve) => (claimed.length > 0 ? resolve(claimed[claimed.length - 1] as Channel) : waiters.push(resolve))),
     receivedCount: (ch, count, ms = 5000) =>
@@ -71,6 +73,7 @@ export async function startServer(t: TestContext, options: ChannelsOptions = {},
   app.use((req, res, next) => {
     const kind = req.headers.upgrade ? 'websocket' : /event-stream/.test(req.headers.accept ?? '') ? 'sse' : req.url.includes('ect=poll') ? 'poll' : 'http';
     state.requests.push(`${req.method} ${kind}`);
+    state.urls.push(req.originalUrl);
     if (state.blocked) return void res.status(503).end();
     if (kind === 'websocket' && state.refuseWebSocket) return void res.status(403).end();
     if (kind === 'websocket' && state.holdWebSocket) return;

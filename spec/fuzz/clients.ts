@@ -17,9 +17,9 @@ interface Answer {
 }
 
 /** One HTTP request on a connection of its own (no keep-alive: a cut must hit one client only). */
-function http(method: string, url: string, body?: string): Promise<Answer> {
+function http(method: string, url: string, proof: Record<string, string>, body?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    const headers = body === undefined ? proof : { 'content-type': 'application/json', ...proof };
     const req = request(url, { method, agent: false, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -117,7 +117,7 @@ export class PeerClient {
   async #send(first: number, texts: string[]): Promise<number> {
     const ack = this.peer.lastSeq;
     const query = `ecs=${this.#session()}&ecm=${first}&eca=${ack}`;
-    const received = receivedOf(await http('POST', `${this.url}?${query}`, JSON.stringify(texts)), `${this.name}'s POST from ${first}`);
+    const received = receivedOf(await http('POST', `${this.url}?${query}`, this.peer.headers(), JSON.stringify(texts)), `${this.name}'s POST from ${first}`);
     if (received !== this.#posted + (first > this.#posted ? texts.length : 0)) throw new Error(`${this.name}'s POST from ${first} answered received ${received}`);
     return ack;
   }
@@ -125,14 +125,14 @@ export class PeerClient {
   /** An empty POST acknowledging everything received so far; resolves with that number. */
   async ack(): Promise<number> {
     const ack = this.peer.lastSeq;
-    const received = receivedOf(await http('POST', `${this.url}?ecs=${this.#session()}&eca=${ack}`, '[]'), `${this.name}'s acknowledgement`);
+    const received = receivedOf(await http('POST', `${this.url}?ecs=${this.#session()}&eca=${ack}`, this.peer.headers(), '[]'), `${this.name}'s acknowledgement`);
     if (received !== this.#posted) throw new Error(`${this.name}'s acknowledgement answered received ${received}, ${this.#posted} were posted`);
     return ack;
   }
 
   /** Ends the session (DELETE), as a client that leaves does. */
   async goodbye(): Promise<void> {
-    const answer = await http('DELETE', `${this.url}?ecs=${this.#session()}`);
+    const answer = await http('DELETE', `${this.url}?ecs=${this.#session()}`, this.peer.headers());
     if (answer.status !== 204) throw new Error(`${this.name}'s DELETE answered ${answer.status} ${answer.body}`);
   }
 

@@ -104,9 +104,9 @@ describe('admission: limits on the channels a process holds', () => {
   it('counts a resumed session once: its new connection is not a new channel', async (t) => {
     const { served, live } = await limitedApp(t, { maxChannels: 1 });
     const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
-    const { session } = (await open.json()) as { session: string };
+    const { session, secret } = (await open.json()) as { session: string; secret: string };
     const held = deferred<Response>();
-    void fetch(`${served.url}/live?ecs=${session}&ect=poll&eca=0`).then(held.resolve, held.reject);
+    void fetch(`${served.url}/live?ecs=${session}&ect=poll&eca=0`, { headers: { 'ec-secret': secret } }).then(held.resolve, held.reject);
     // The session's channel opened with the first poll and waits for its client.
     assert.equal(live.channels.size, 1);
     const [channel] = [...live.channels];

@@ -222,6 +222,6 @@ describe('createWire (claiming a request)', () => {
     const outcome = claimed();
     const answer = await withTimeout(fetch(`${served.url}/live`), 2000, 'the poll answer');
     assert.equal(((await outcome) as Wire).name, 'poll');
-    assert.deepEqual(await answer.json(), { session: wiring.id, next: 2, received: 0, heartbeat: 0, sessionTimeout: 30_000, messages: ['owed'] });
+    assert.deepEqual(await answer.json(), { session: wiring.id, next: 2, received: 0, heartbeat: 0, sessionTimeout: 30_000, secret: session.secret, messages: ['owed'] });
   });
 });

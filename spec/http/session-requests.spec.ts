@@ -29,7 +29,7 @@ async function app(t: TestContext, options: ChannelsOptions = {}, before?: expre
   const peer = new SessionPeer(served.url, '/live');
   await peer.connect('sse');
   const post = (query: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(`${served.url}/live?ecs=${peer.sessionId}&${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    fetch(`${served.url}/live?ecs=${peer.sessionId}&${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...peer.headers(), ...headers } });
   t.after(() => peer.cut());
   // Resolves once `count` messages reached onReceive (re-checked on every arrival).
   const receivedCount = (count: number) =>
@@ -64,7 +64,7 @@ describe('session requests', () => {
     await post('ecm=1', '["a","b"]');
     peer.cut();
     await peer.ended();
-    const ws = new WebSocket(`${served.wsUrl}${peer.query()}`);
+    const ws = new WebSocket(`${served.wsUrl}${peer.query()}`, peer.protocols());
     t.after(() => ws.terminate());
     const [hello] = (await once(ws, 'message')) as [Buffer];
     assert.equal(JSON.parse(hello.toString().slice(1)).received, 2);
@@ -143,11 +143,11 @@ describe('session requests', () => {
     let allow = true;
     const { served, peer } = await app(t, { authorizeResume: (req) => allow && req.headers['x-user'] !== 'mallory' });
     peer.cut();
-    const refused = await fetch(`${served.url}${peer.query('&ect=poll')}`, { headers: { 'x-user': 'mallory' } });
+    const refused = await fetch(`${served.url}${peer.query('&ect=poll')}`, { headers: { 'x-user': 'mallory', ...peer.headers() } });
     assert.equal(refused.status, 403);
     assert.equal(((await refused.json()) as { error: string }).error, 'resume-refused');
     allow = false;
-    const ws = new WebSocket(`${served.wsUrl}${peer.query()}`);
+    const ws = new WebSocket(`${served.wsUrl}${peer.query()}`, peer.protocols());
     const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
     assert.equal(code, 4403);
     assert.equal(reason.toString(), 'resume-refused');
@@ -173,14 +173,14 @@ describe('session requests', () => {
       res.status(401).json({ error: 'unauthorized' });
     };
     const { served, peer } = await app(t, {}, requireToken);
-    const withoutToken = await fetch(`${served.url}${peer.query('&ect=poll')}`);
+    const withoutToken = await fetch(`${served.url}${peer.query('&ect=poll')}`, { headers: peer.headers() });
     assert.equal(withoutToken.status, 401);
     assert.ok(calls >= 2);
   });
 
   it('closes the session on DELETE with client-close', async (t) => {
     const { served, peer, closed, channel } = await app(t);
-    const res = await fetch(`${served.url}/live?ecs=${peer.sessionId}`, { method: 'DELETE' });
+    const res = await fetch(`${served.url}/live?ecs=${peer.sessionId}`, { method: 'DELETE', headers: peer.headers() });
     assert.equal(res.status, 204);
     assert.equal(await withTimeout(closed, 2000, 'onClose'), 'client-close');
     assert.equal(channel.isOpen, false);

@@ -86,17 +86,18 @@ describe('session POSTs with arbitrary bodies and parameters', () => {
     app.get('/live', (req) => req.channel!.onReceive(() => undefined));
     const served = await serve(t, app, live);
     const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
-    const { session } = (await open.json()) as { session: string };
+    const { session, secret } = (await open.json()) as { session: string; secret: string };
+    const headers = { 'content-type': 'application/json', 'ec-secret': secret };
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 600 }), fc.constantFrom('ecm=1', 'ecm=0', 'ecm=x', 'ecm=99', '', 'eca=5', 'ecm=1&eca=-1'), async (body, query) => {
-        const res = await fetch(`${served.url}/live?ecs=${session}&${query}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const res = await fetch(`${served.url}/live?ecs=${session}&${query}`, { method: 'POST', body, headers });
         assert.ok([200, 400, 404, 409, 413].includes(res.status), `status ${res.status}`);
         assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
         await res.json();
       }),
       runs(120),
     );
-    const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } });
+    const check = await fetch(`${served.url}/live?ecs=${session}&ecm=1`, { method: 'POST', body: '[]', headers });
     assert.equal(check.status, 200);
   });
 });

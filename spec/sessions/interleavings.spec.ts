@@ -13,6 +13,7 @@ interface PollAnswer {
   received: number;
   messages: string[];
   gap?: [number, number];
+  secret?: string;
 }
 
 /** The two-user chat of issue 10: everyone joins the lobby, a message goes to everyone else. */
@@ -23,13 +24,22 @@ async function chatApp(t: TestContext, options: ChannelsOptions = {}) {
     if (req.query.welcome !== undefined) ch.send('welcome');
     ch.onReceive((m) => lobby.broadcast(String(m), { except: ch }));
   });
+  // Each session's secret, from its first answer, sent back as the client library does.
+  const secrets = new Map<string, string>();
+  const proof = (query: string): Record<string, string> => {
+    const secret = secrets.get(new URLSearchParams(query).get('ecs') ?? '');
+    return secret === undefined ? {} : { 'ec-secret': secret };
+  };
   const get = async (query: string): Promise<PollAnswer> => {
-    const res = await withTimeout(fetch(`${served.url}/live?${query}`), 5000, `GET ${query}`);
+    const res = await withTimeout(fetch(`${served.url}/live?${query}`, { headers: proof(query) }), 5000, `GET ${query}`);
     assert.equal(res.status, 200, `GET ${query}`);
-    return (await res.json()) as PollAnswer;
+    const answer = (await res.json()) as PollAnswer;
+    if (answer.secret !== undefined) secrets.set(answer.session, answer.secret);
+    return answer;
   };
   const post = async (query: string, body: string[]): Promise<number> => {
-    const res = await withTimeout(fetch(`${served.url}/live?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }), 5000, `POST ${query}`);
+    const headers = { 'content-type': 'application/json', ...proof(query) };
+    const res = await withTimeout(fetch(`${served.url}/live?${query}`, { method: 'POST', headers, body: JSON.stringify(body) }), 5000, `POST ${query}`);
     await res.arrayBuffer();
     return res.status;
   };

@@ -146,7 +146,8 @@ class Scenario {
   async checkPollAnswer(server: LiveServer, who: number): Promise<void> {
     const expected = this.#models[who]!.since(0);
     if (expected.messages.length === 0 && expected.gap === undefined && !this.#closed[who]) return; // it would wait
-    const res = await withTimeout(fetch(server.url(`/live?ecs=${this.sessions[who]!.id}&ect=poll&eca=0`)), 5000, `session ${who}'s poll`);
+    const headers = { 'ec-secret': coreOf(this.sessions[who]!).session!.secret };
+    const res = await withTimeout(fetch(server.url(`/live?ecs=${this.sessions[who]!.id}&ect=poll&eca=0`), { headers }), 5000, `session ${who}'s poll`);
     assert.equal(res.status, 200);
     const answer = (await res.json()) as { next: number; gap?: [number, number]; messages: string[]; closed?: string };
     assert.deepEqual({ next: answer.next, gap: answer.gap, messages: answer.messages }, expected, `session ${who}'s poll answer`);

@@ -160,7 +160,7 @@ describe('session resume', () => {
     assert.equal(channel.transport, 'sse');
     assert.equal(group.has(channel), true);
     // A message POSTed on the SSE session reaches the handler the route registered.
-    const post = await fetch(`${served.url}/live?ecs=${peer.sessionId}&ecm=1`, { method: 'POST', body: '["hi"]', headers: { 'content-type': 'application/json' } });
+    const post = await fetch(`${served.url}/live?ecs=${peer.sessionId}&ecm=1`, { method: 'POST', body: '["hi"]', headers: { 'content-type': 'application/json', ...peer.headers() } });
     assert.deepEqual(await post.json(), { received: 1 });
     await peer.waitFor(2);
     assert.deepEqual(peer.messages, ['while away', 'echo:hi']);
@@ -197,7 +197,7 @@ describe('session resume', () => {
     assert.ok(elapsed >= sessionTimeout - 20, `closed after ${elapsed} ms, not before sessionTimeout`);
     assert.ok(elapsed <= sessionTimeout + 50 + 500, `closed after ${elapsed} ms: within sessionTimeout plus a heartbeat (and scheduling slack)`);
     // A resume after that is refused with a clear JSON error: the client must start afresh.
-    const res = await fetch(`${served.url}${peer.query('&ect=poll')}`);
+    const res = await fetch(`${served.url}${peer.query('&ect=poll')}`, { headers: peer.headers() });
     assert.equal(res.status, 404);
     assert.equal(((await res.json()) as { error: string }).error, 'unknown-session');
   });
@@ -239,7 +239,7 @@ describe('session resume', () => {
     assert.equal(((await bad.json()) as { error: string }).error, 'bad-request');
     const peer = new SessionPeer(served.url, '/live');
     await peer.connect('websocket');
-    const ahead = await fetch(`${served.url}/live?ecs=${peer.sessionId}&eca=99&ect=poll`);
+    const ahead = await fetch(`${served.url}/live?ecs=${peer.sessionId}&eca=99&ect=poll`, { headers: peer.headers() });
     assert.equal(ahead.status, 400);
     assert.deepEqual(await ahead.json(), { error: 'bad-request', message: 'eca is past the last message sent' });
     peer.cut();
@@ -272,7 +272,7 @@ describe('session resume', () => {
       received.map((r) => r.data),
       ['one', 'two', 'three'],
     );
-    assert.equal(received[0]?.id, `${channel.id}.1`);
+    assert.match(received[0]!.id, new RegExp(`^${channel.id}\\.[\\w-]{22}\\.1$`), 'SESSION.SECRET.SEQ: the secret rides in the Last-Event-ID header');
     assert.equal(routeRuns(), 1);
   });
 
@@ -291,7 +291,7 @@ describe('session resume', () => {
       return text.slice(text.indexOf('}\n\n') + 3);
     };
     assert.equal(await read('ecs=new&eco=1'), 'data: news\n\n');
-    assert.match(await read('ecs=new'), /^id: [\w-]{22}\.1\ndata: news\n\n$/);
+    assert.match(await read('ecs=new'), /^id: [\w-]{22}\.[\w-]{22}\.1\ndata: news\n\n$/);
   });
 
   it('keeps plain channels plain: no ids, onClose as soon as the connection ends', async (t) => {

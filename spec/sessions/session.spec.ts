@@ -125,7 +125,7 @@ describe('Session', () => {
       s.keep(message('a'), false);
       s.keep(message(Buffer.from([1, 2])), false);
       s.countReceived(undefined);
-      assert.deepEqual(s.pollAnswer(0), { session: owner.id, next: 1, received: 1, heartbeat: 25_000, sessionTimeout: 30_000, messages: ['a', { base64: 'AQI=' }] });
+      assert.deepEqual(s.pollAnswer(0), { session: owner.id, next: 1, received: 1, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, messages: ['a', { base64: 'AQI=' }] });
       assert.deepEqual(s.pollAnswer(1).messages, [{ base64: 'AQI=' }]);
       assert.equal(s.pollAnswer(2).next, 3);
     });
@@ -139,6 +139,41 @@ describe('Session', () => {
 
   });
 
+  describe('the secret', () => {
+    it('tells its secret in the first hello only', () => {
+      const { session: s } = session();
+      assert.match(s.secret, /^[A-Za-z0-9_-]{22}$/);
+      assert.equal(s.pollAnswer(0).secret, s.secret);
+      assert.equal(s.pollAnswer(0).secret, undefined, 'a later answer does not repeat it');
+    });
+
+    it('is proven by its secret, and by nothing one character off', () => {
+      const { session: s } = session();
+      const other = session().session;
+      const oneOff = (s.secret[0] === 'A' ? 'B' : 'A') + s.secret.slice(1);
+      assert.equal(s.proves({ secret: s.secret }), true);
+      assert.deepEqual([s.proves({ secret: oneOff }), s.proves({ secret: other.secret }), s.proves({ secret: undefined }), s.proves({ secret: s.secret.slice(1) })], [false, false, false, false]);
+    });
+
+    it('admits a resume ticket once, and only the latest ticket', () => {
+      const { session: s } = session();
+      const first = s.issueTicket();
+      const second = s.issueTicket();
+      assert.equal(s.proves({ ticket: first }), false, 'a new ticket voids the one before');
+      assert.equal(s.proves({ ticket: second }), true);
+      assert.equal(s.proves({ ticket: second }), false, 'a ticket is spent by its use');
+      assert.equal(s.proves({ ticket: s.secret }), false, 'the secret is not a ticket');
+    });
+
+    it('lets a ticket expire after 30 s', (t) => {
+      t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+      const { session: s } = session();
+      const ticket = s.issueTicket();
+      t.mock.timers.tick(30_000);
+      assert.equal(s.proves({ ticket }), false);
+    });
+  });
+
   describe('greet', () => {
     it('sends a new WebSocket the hello, then what the client missed, in order', async (t) => {
       const { owner, session: s } = session();
@@ -149,7 +184,7 @@ describe('Session', () => {
       s.countReceived(undefined);
       const { wire, frames } = await webSocketWire(t);
       s.greet(wire, 1, false);
-      assert.deepEqual(await nextControl(frames), { type: 'hello', session: owner.id, next: 2, received: 2, heartbeat: 25_000, sessionTimeout: 30_000 });
+      assert.deepEqual(await nextControl(frames), { type: 'hello', session: owner.id, next: 2, received: 2, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret });
       assert.deepEqual(await frames.next(), { data: Buffer.from([7, 8]), isBinary: true });
       assert.deepEqual(await frames.next(), { data: Buffer.from('mc'), isBinary: false });
       assert.equal(frames.size, 0);
@@ -160,7 +195,7 @@ describe('Session', () => {
       for (const text of ['1', '2', '3', '4']) s.keep(message(text), false);
       const { wire, frames } = await webSocketWire(t);
       s.greet(wire, 0, false);
-      assert.deepEqual(await nextControl(frames), { type: 'hello', session: s.wiring(0).id, next: 3, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, gap: [1, 2] });
+      assert.deepEqual(await nextControl(frames), { type: 'hello', session: s.wiring(0).id, next: 3, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, gap: [1, 2], secret: s.secret });
       assert.deepEqual((await frames.next()).data.toString(), 'm3');
       assert.deepEqual((await frames.next()).data.toString(), 'm4');
     });
@@ -178,7 +213,7 @@ describe('Session', () => {
     it('answers the poll that opens the session at once', async (t) => {
       const { owner, session: s } = session();
       const { answer } = await pollServer(t, s, (wire) => s.greet(wire, 0, true));
-      assert.deepEqual(await answer, { session: owner.id, next: 1, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, messages: [] });
+      assert.deepEqual(await answer, { session: owner.id, next: 1, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, messages: [] });
     });
 
     it('answers a resuming poll at once when messages wait for it', async (t) => {

@@ -8,6 +8,8 @@ export type PeerTransport = 'websocket' | 'sse' | 'poll';
 
 export interface PeerHello {
   session: string;
+  /** Only in a new session's first hello. */
+  secret?: string;
   next: number;
   received: number;
   gap?: [number, number];
@@ -20,6 +22,7 @@ export interface PeerHello {
  */
 export class SessionPeer {
   sessionId: string | undefined;
+  secret: string | undefined;
   lastSeq = 0;
   readonly messages: string[] = [];
   readonly errors: string[] = [];
@@ -83,8 +86,19 @@ export class SessionPeer {
     return `${this.path}?${session}${extra}`;
   }
 
+  /** The headers that prove a request is this session's (docs/protocol.md, "The session secret"). */
+  headers(): Record<string, string> {
+    return this.secret === undefined ? {} : { 'ec-secret': this.secret };
+  }
+
+  /** The subprotocols that carry the secret on a WebSocket resume. */
+  protocols(): string[] {
+    return this.secret === undefined ? [] : ['express-channel', `ec-secret.${this.secret}`];
+  }
+
   #hello(hello: PeerHello): void {
     this.sessionId = hello.session;
+    if (hello.secret !== undefined) this.secret = hello.secret;
     this.hellos.push(hello);
     if (hello.gap !== undefined) this.errors.push(`gap ${hello.gap.join('-')}`);
     if (hello.next !== this.lastSeq + 1 && hello.gap === undefined) this.errors.push(`hello.next ${hello.next} after ${this.lastSeq}`);
@@ -107,7 +121,7 @@ export class SessionPeer {
   }
 
   #connectWebSocket(): Promise<PeerHello> {
-    const ws = new WebSocket(this.baseUrl.replace('http', 'ws') + this.query());
+    const ws = new WebSocket(this.baseUrl.replace('http', 'ws') + this.query(), this.protocols());
     let next = 0;
     let sinceAck = 0;
     ws.on('error', () => {});
@@ -141,7 +155,7 @@ export class SessionPeer {
 
   #connectSse(): Promise<PeerHello> {
     return new Promise((resolve, reject) => {
-      const req = request(this.baseUrl + this.query(), { headers: { accept: 'text/event-stream' } });
+      const req = request(this.baseUrl + this.query(), { headers: { accept: 'text/event-stream', ...this.headers() } });
       this.#cut = () => req.destroy();
       req.on('error', () => this.#markEnded());
       req.on('close', () => this.#markEnded());
@@ -156,7 +170,7 @@ export class SessionPeer {
               return resolve(hello);
             }
             if (event.event?.startsWith('ec-') === true) return;
-            const seq = Number(event.id?.split('.')[1]);
+            const seq = Number(event.id?.split('.').at(-1));
             this.#message(seq, event.data);
           },
         });
@@ -177,7 +191,7 @@ export class SessionPeer {
     };
     const pollOnce = (): Promise<PeerHello | undefined> =>
       new Promise((resolve, reject) => {
-        const req = request(this.baseUrl + this.query('&ect=poll'));
+        const req = request(this.baseUrl + this.query('&ect=poll'), { headers: this.headers() });
         active = req;
         req.on('error', () => {
           stopped = true;

@@ -11,6 +11,7 @@ interface PollAnswer {
   messages: Array<string | { base64: string }>;
   gap?: [number, number];
   closed?: string;
+  secret?: string;
 }
 
 async function pollApp(t: TestContext, options: ChannelsOptions = {}) {
@@ -33,7 +34,8 @@ async function pollApp(t: TestContext, options: ChannelsOptions = {}) {
   const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
   assert.equal(open.status, 200);
   const hello = (await open.json()) as PollAnswer;
-  const poll = (ack: number, init?: RequestInit) => fetch(`${served.url}/live?ecs=${hello.session}&ect=poll&eca=${ack}`, init);
+  // Later polls prove they are the session's client with the secret from the first answer.
+  const poll = (ack: number, init?: RequestInit) => fetch(`${served.url}/live?ecs=${hello.session}&ect=poll&eca=${ack}`, { ...init, headers: { 'ec-secret': hello.secret ?? '' } });
   const held = () => new Promise<void>((resolve) => arrivals.push(resolve));
   return { live, served, hello, channel: await channel.promise, poll, held };
 }

@@ -2,18 +2,52 @@
 // cannot send headers or read an error status, and it hears only unnamed events and the
 // reserved `ec-*` ones. Its own reconnection is switched off by closing it on the first
 // error: the Connection reconnects, with its backoff and its resume parameters.
-import { closeReason, seqFromEventId, type Hello } from '../codec.js';
+// Without headers it cannot send the session secret either: a resume first trades the secret
+// (in a POST's header) for a single-use ticket, and only the ticket goes in the stream's URL.
+import { closeReason, isRecord, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
-import type { EventSourceLike } from '../options.js';
-import { sessionParams, sessionUrl } from './http.js';
+import type { EventSourceConstructor, EventSourceLike } from '../options.js';
+import { postNothing, sessionParams, sessionUrl, type SessionKey } from './http.js';
 import { ackEvent, helloEvent, messageData } from './sse-events.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 export function openEventSource(ctx: TransportContext, sink: TransportSink): Transport {
   const Ctor = ctx.options.EventSource;
   if (Ctor === undefined) return failed('sse', unavailable('EventSource'), sink);
-  const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq()));
-  return sourceTransport(new Ctor(url, { withCredentials: ctx.options.credentials === 'include' }), ctx, sink);
+  const session = ctx.session;
+  if (session === undefined) return sourceTransport(createSource(Ctor, ctx, {}), ctx, sink);
+  let current: Transport | undefined;
+  let closed = false;
+  void ticketFor(ctx, session).then((ticket) => {
+    if (closed) return;
+    if (ticket instanceof ClientError) return sink.end(ticket);
+    current = sourceTransport(createSource(Ctor, ctx, { ecr: ticket }), ctx, sink);
+  });
+  return {
+    name: 'sse',
+    ack: () => ctx.poster.kick(true),
+    close(final) {
+      closed = true;
+      current?.close(final);
+    },
+  };
+}
+
+function createSource(Ctor: EventSourceConstructor, ctx: TransportContext, extra: Record<string, string>): EventSourceLike {
+  const url = sessionUrl(ctx.url, { ...sessionParams(ctx.session, ctx.lastSeq()), ...extra });
+  return new Ctor(url, { withCredentials: ctx.options.credentials === 'include' });
+}
+
+/** A single-use resume ticket for `session` (docs/protocol.md, "Resume tickets"), or why there is none. */
+async function ticketFor(ctx: TransportContext, session: SessionKey): Promise<string | ClientError> {
+  const url = sessionUrl(ctx.url, { ecs: session.id, eca: ctx.lastSeq(), ecr: 'new' });
+  try {
+    const body = await postNothing(ctx.options, url, { session, signal: AbortSignal.timeout(ctx.options.openTimeout) });
+    const ticket = isRecord(body) ? body['ticket'] : undefined;
+    return typeof ticket === 'string' ? ticket : new ClientError('protocol', 'POST answered without "ticket"');
+  } catch (error) {
+    return error as ClientError;
+  }
 }
 
 /** The transport over an EventSource just created: its listeners are added before it can say anything. */

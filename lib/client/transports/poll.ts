@@ -5,7 +5,7 @@ import { fromWire, isCount, isRecord, parseHello, type Data, type Hello } from '
 import { parseJson } from '../../protocol/control.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
+import { failure, networkError, postNothing, requestInit, secretHeaders, sessionParams, sessionUrl, type SessionKey } from './http.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
 const superseded = Symbol('superseded');
@@ -21,7 +21,7 @@ interface Answer {
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
-  let session: string | undefined; // known once the first answer opened the transport
+  let session: SessionKey | undefined; // known once the first answer opened the transport
 
   /** Stops polling; false when already stopped. */
   const stop = (): boolean => {
@@ -42,7 +42,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     if (answer instanceof ClientError) return end(answer);
     const { hello, messages, closed } = answer;
     const first = session === undefined;
-    session ??= hello.session;
+    session ??= ctx.session ?? { id: hello.session, secret: hello.secret };
     if (first) sink.open(hello);
     else sink.sync(hello);
     for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i] as Data, hello.next + i);
@@ -67,9 +67,10 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
 }
 
 /** One poll: its answer, `superseded` (a 204: a newer poll took over), or why it is not an answer. */
-async function poll(ctx: TransportContext, session: string | undefined, signal: AbortSignal): Promise<Answer | ClientError | typeof superseded> {
+async function poll(ctx: TransportContext, session: SessionKey | undefined, signal: AbortSignal): Promise<Answer | ClientError | typeof superseded> {
   const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
-  const body = await fetchJson(ctx.options, url, { signal });
+  const headers = { ...ctx.options.headers(), Accept: 'application/json', ...secretHeaders(session) };
+  const body = await fetchJson(ctx.options, url, { signal, headers });
   // Only a poll of an open transport can be superseded: a 204 to the first one is malformed.
   if (body === superseded && session !== undefined) return superseded;
   return parseAnswer(body) ?? new ClientError('protocol', 'poll: malformed answer');
@@ -78,12 +79,11 @@ async function poll(ctx: TransportContext, session: string | undefined, signal: 
 // A held poll is answered only when there is something to say, so a resuming poll could
 // not tell within openTimeout whether its session still exists; an empty POST can, at once.
 /** Resumes session `id` with a POST of no messages: the answer to open with, or why there is none. */
-async function resume(ctx: TransportContext, id: string, signal: AbortSignal): Promise<Answer | ClientError> {
-  const init = { method: 'POST', body: '[]', headers: { ...ctx.options.headers(), 'Content-Type': 'application/json' }, signal };
-  const body = await fetchJson(ctx.options, sessionUrl(ctx.url, { ecs: id, eca: ctx.lastSeq() }), init);
+async function resume(ctx: TransportContext, session: SessionKey, signal: AbortSignal): Promise<Answer | ClientError> {
+  const body = await postNothing(ctx.options, sessionUrl(ctx.url, { ecs: session.id, eca: ctx.lastSeq() }), { session, signal });
   const received = isRecord(body) ? body['received'] : undefined;
   if (!isCount(received)) return new ClientError('protocol', 'poll: the resuming POST answered without "received"');
-  return { hello: { session: id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined };
+  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined };
 }
 
 /** The answer's JSON body; `superseded` for a 204. `init` is laid over the default request. */

@@ -8,13 +8,13 @@ import { ClientError, isFinal, unavailable } from '../errors.js';
 import type { Outbox } from '../outbox.js';
 import type { ResolvedOptions } from '../options.js';
 import { backoffDelay } from '../backoff.js';
-import { failure, networkError, requestInit, sessionUrl } from './http.js';
+import { failure, networkError, requestInit, secretHeaders, sessionUrl, type SessionKey } from './http.js';
 
 export interface PosterHost {
   url: URL;
   options: ResolvedOptions;
   outbox: Outbox;
-  session(): string | undefined;
+  session(): SessionKey | undefined;
   lastSeq(): number;
   /** The server delivered the client's messages up to `count`. */
   received(count: number): void;
@@ -63,10 +63,10 @@ export class Poster {
   }
 
   /** Ends the session on the server (fire and forget: the connection is closing). */
-  goodbye(session: string): void {
+  goodbye(session: SessionKey): void {
     const { options, url } = this.#host;
-    const init = requestInit(options, {}, AbortSignal.timeout(postTimeout));
-    options.fetch?.(sessionUrl(url, { ecs: session }), { ...init, method: 'DELETE' }).catch(() => undefined);
+    const init = requestInit(options, secretHeaders(session), AbortSignal.timeout(postTimeout));
+    options.fetch?.(sessionUrl(url, { ecs: session.id }), { ...init, method: 'DELETE' }).catch(() => undefined);
   }
 
   async #run(): Promise<void> {
@@ -108,12 +108,12 @@ export class Poster {
   }
 
   /** One POST; throws on failures worth retrying. */
-  async #post(session: string, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone'> {
+  async #post(session: SessionKey, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone'> {
     const host = this.#host;
     const fetch = host.options.fetch;
     if (fetch === undefined) throw unavailable('fetch');
-    const url = sessionUrl(host.url, { ecs: session, ecm: first, eca: host.lastSeq() });
-    const init = requestInit(host.options, { 'Content-Type': 'application/json' }, AbortSignal.timeout(postTimeout));
+    const url = sessionUrl(host.url, { ecs: session.id, ecm: first, eca: host.lastSeq() });
+    const init = requestInit(host.options, { 'Content-Type': 'application/json', ...secretHeaders(session) }, AbortSignal.timeout(postTimeout));
     const response = await fetch(url, { ...init, method: 'POST', body: JSON.stringify(body) });
     if (response.ok || response.status === 409) {
       const answer = parseJson(await response.text());

@@ -3,7 +3,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { closeReason, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
-import { failure, networkError, requestInit, sessionParams, sessionUrl } from './http.js';
+import { failure, networkError, requestInit, secretHeaders, sessionParams, sessionUrl } from './http.js';
 import { ackEvent, helloEvent, messageData } from './sse-events.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
@@ -95,7 +95,7 @@ async function read(ctx: TransportContext, signal: AbortSignal, reader: StreamRe
   if (fetch === undefined) return reader.end(unavailable('fetch'));
   let response: Response;
   try {
-    response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream' }, signal));
+    response = await fetch(url, requestInit(ctx.options, { Accept: 'text/event-stream', ...secretHeaders(ctx.session) }, signal));
   } catch (error) {
     return reader.end(networkError('SSE request', error));
   }

@@ -6,6 +6,7 @@ import type { ClientError } from '../errors.js';
 import type { TransportName } from '../events.js';
 import type { Outbox } from '../outbox.js';
 import type { ResolvedOptions } from '../options.js';
+import type { SessionKey } from './http.js';
 import type { Poster } from './post.js';
 
 export interface TransportSink {
@@ -24,7 +25,7 @@ export interface TransportContext {
   /** The channel's URL, without the session parameters. */
   url: URL;
   /** The session to resume, if any. */
-  session: string | undefined;
+  session: SessionKey | undefined;
   /** The highest server sequence number delivered to the application. */
   lastSeq(): number;
   options: ResolvedOptions;

@@ -3,11 +3,12 @@
 import { ackFrame, decodeFrame, encodeFrame, type Frame, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
+import { secretProtocolPrefix, webSocketProtocol } from '../../protocol/params.js';
 import { sessionParams, sessionUrl } from './http.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 /** Close codes with which the server ends a resume for good. */
-const finalCloses: Record<number, 'unknown-session' | 'resume-refused'> = { 4404: 'unknown-session', 4403: 'resume-refused' };
+const finalCloses: Record<number, 'unknown-session' | 'resume-refused'> = { 4404: 'unknown-session', 4403: 'resume-refused', 4401: 'resume-refused' };
 // Codes with which the server ends the session itself (docs/sessions.md): a protocol error or
 // an oversized message. Resuming would only meet unknown-session.
 const sessionEnders: Record<number, string> = {
@@ -29,7 +30,11 @@ function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
   const Ctor = ctx.options.WebSocket;
   if (Ctor === undefined) return unavailable('WebSocket');
   try {
-    const ws = new Ctor(sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws'));
+    const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws');
+    // A browser WebSocket cannot send headers: the secret goes as a subprotocol, which the
+    // server never echoes (docs/protocol.md, "The session secret").
+    const secret = ctx.session?.secret;
+    const ws = secret === undefined ? new Ctor(url) : new Ctor(url, [webSocketProtocol, secretProtocolPrefix + secret]);
     ws.binaryType = 'arraybuffer';
     return ws;
   } catch (error) {
