@@ -111,7 +111,7 @@ export function channels(options?: ChannelsOptions): Live {
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
   const isClosing = () => hub.closing;
   const reportError = (error: unknown) => hub.reportError(error);
-  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing, reportError });
+  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing, reportError, pacer: hub.pacer });
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);

@@ -6,6 +6,7 @@ import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
 import { Admission, type Refusals } from './http/admission.js';
 import { createWire } from './http/claim.js';
+import { HandshakePacer } from './http/handshake-pacer.js';
 import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
 import type { CloseReason } from './protocol/close-reasons.js';
@@ -33,6 +34,8 @@ export interface ChannelStats {
   queued: number;
   /** New channels refused by `maxChannels` and by `maxChannelsPerIp`, since start. */
   refused: Refusals;
+  /** WebSocket upgrades waiting for their turn under `handshakeRate` (a storm in progress). */
+  handshakesWaiting: number;
 }
 
 /** Listens for errors the library could not hand to a caller (handler throws, I/O). */
@@ -55,11 +58,14 @@ export class ChannelHub implements ChannelHost {
   #drained: (() => void) | undefined;
   // Only when a limit is set: without one, a connect costs no address lookup and a channel no map entry.
   readonly #admission: Admission | undefined;
+  /** Spreads WebSocket handshakes (`handshakeRate`); none when it is Infinity. */
+  readonly pacer: HandshakePacer | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
     if (options.maxChannels !== Infinity || options.maxChannelsPerIp !== Infinity) this.#admission = new Admission(options);
+    if (options.handshakeRate !== Infinity) this.pacer = new HandshakePacer({ perSecond: options.handshakeRate, maxWait: 5000 });
   }
 
   /**
@@ -150,7 +156,8 @@ export class ChannelHub implements ChannelHost {
     for (const channel of this.open) open[channel.transport]++;
     let queued = 0;
     for (const channel of this.sessions) queued += channel.session?.queued() ?? 0;
-    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused: { ...(this.#admission?.refused ?? noRefusals) } };
+    const refused = { ...(this.#admission?.refused ?? noRefusals) };
+    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused, handshakesWaiting: this.pacer?.waiting ?? 0 };
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */

@@ -95,6 +95,14 @@ export interface ChannelsOptions {
    */
   trustProxy?: TrustProxy;
   /**
+   * WebSocket handshakes per second this instance starts at most, spread as a tenth of it in
+   * any 100 ms; the rest wait their turn (and are answered 503 `busy` with `Retry-After` after
+   * 5 s). It spreads a reconnect storm: every client of a process cut at once. Below the rate
+   * it costs nothing; `Infinity` turns it off (a benchmark of connects, say).
+   * @defaultValue 1500
+   */
+  handshakeRate?: number;
+  /**
    * The `retry:` hint, in milliseconds, sent to SSE clients on `live.close()`.
    * @defaultValue 1000
    */
@@ -123,6 +131,7 @@ export interface ResolvedOptions {
   adapter: Adapter | undefined;
   maxChannels: number;
   maxChannelsPerIp: number;
+  handshakeRate: number;
   /** `trustProxy` as a predicate: is the hop at `address` a proxy to believe? */
   trusts: (address: string, hop: number) => boolean;
 }
@@ -151,6 +160,7 @@ export function resolveOptions(options: ChannelsOptions = {}): ResolvedOptions {
     adapter: options.adapter,
     maxChannels: limit('maxChannels', options.maxChannels),
     maxChannelsPerIp: limit('maxChannelsPerIp', options.maxChannelsPerIp),
+    handshakeRate: options.handshakeRate === Infinity ? Infinity : positive('handshakeRate', options.handshakeRate, 1500),
     trusts: trustFunction(checkedTrustProxy(options.trustProxy)),
   };
 }

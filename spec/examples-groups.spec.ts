@@ -77,6 +77,7 @@ describe('docs/examples/groups-chat.ts', () => {
       received: 1,
       queued: 0,
       refused: { maxChannels: 0, maxChannelsPerIp: 0 },
+      handshakesWaiting: 0,
     });
   });
 

@@ -75,7 +75,7 @@ describe('ChannelHub', () => {
       poll.channel.send('b');
       ws.send('hello');
       await withTimeout(received.promise, 2000, 'the WebSocket message');
-      assert.deepEqual(hub.stats(), { open: { websocket: 1, sse: 1, http: 1, poll: 1 }, sent: 3, dropped: 0, received: 1, queued: 2, refused: { maxChannels: 0, maxChannelsPerIp: 0 } });
+      assert.deepEqual(hub.stats(), { open: { websocket: 1, sse: 1, http: 1, poll: 1 }, sent: 3, dropped: 0, received: 1, queued: 2, refused: { maxChannels: 0, maxChannelsPerIp: 0 }, handshakesWaiting: 0 });
 
       ws.close(1000);
       assert.equal(await withTimeout(wsChannel.closed, 2000, 'the WebSocket close'), 'normal');

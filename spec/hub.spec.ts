@@ -104,7 +104,7 @@ describe('live.close()', () => {
     await s.live.close();
     const sse = await fetch(s.url('/live'), { headers: { accept: 'text/event-stream' } });
     assert.equal(sse.status, 503);
-    assert.equal(sse.headers.get('retry-after'), '1');
+    assert.equal(sse.headers.get('retry-after'), '3', 'shutdownRetry (2500 ms) in whole seconds, rounded up');
     assert.equal(await sse.text(), 'Server is shutting down');
     const poll = await fetch(s.url('/live'));
     assert.equal(poll.status, 503);

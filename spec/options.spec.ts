@@ -27,6 +27,7 @@ describe('options', () => {
         adapter: undefined,
         maxChannels: Infinity,
         maxChannelsPerIp: Infinity,
+        handshakeRate: 1500,
         trusts: undefined,
       },
     );

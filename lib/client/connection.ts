@@ -60,6 +60,7 @@ export class Connection extends EventTarget {
   #active: Transport | undefined;
   #attempt: object | undefined; // identifies the transport attempt whose reports count
   #round = 0;
+  #retryHint = 0; // ms the server asked us to wait before the next round
   #lastSeq = 0;
   #ackedSeq = 0;
   #timers = { ack: undefined as ReturnType<typeof setTimeout> | undefined, open: undefined as ReturnType<typeof setTimeout> | undefined, retry: undefined as ReturnType<typeof setTimeout> | undefined };
@@ -182,10 +183,12 @@ export class Connection extends EventTarget {
         if (isFinal(error)) return this.#fail(error, name);
         this.#emit(new ChannelErrorEvent(error, name));
         if (this.#state >= 2) return;
-        if (opened) {
-          this.#state = 0;
-          this.#retry();
-        } else this.#try(queue);
+        // The server said when to come back (overload, shutdown): not before, and not on the
+        // next transport of this round either, which the same server would refuse as well.
+        if (error.retryAfter !== undefined) this.#retryHint = Math.max(this.#retryHint, error.retryAfter);
+        if (opened) this.#state = 0;
+        if (opened || error.retryAfter !== undefined) this.#retry();
+        else this.#try(queue);
       },
     };
     const { openTimeout } = this.#options;
@@ -210,7 +213,9 @@ export class Connection extends EventTarget {
     if (this.#round >= reconnect.maxAttempts) {
       return this.#fail(new ClientError('lost', `no transport opened in ${this.#round} reconnect rounds`, 4000), undefined);
     }
-    const delay = backoffDelay(this.#round, reconnect, random);
+    // A hint is jittered over [hint, 2·hint): clients told the same hint must not come back together.
+    const delay = Math.max(backoffDelay(this.#round, reconnect, random), this.#retryHint * (1 + random()));
+    this.#retryHint = 0;
     this.#round += 1;
     this.#emit(new ReconnectingEvent(this.#round, delay));
     if (this.#state === 0) this.#timers.retry = setTimeout(() => this.#startRound(), delay);

@@ -25,6 +25,11 @@ export class ClientError extends Error {
   readonly code: ClientErrorCode;
   /** The HTTP status or WebSocket close code that caused it, if any. */
   readonly status: number | undefined;
+  /**
+   * The server's hint of how long to wait before trying again, in ms (an overload refusal's
+   * `Retry-After`, a shutdown's `retry:`); the connection waits at least that long, jittered.
+   */
+  retryAfter: number | undefined;
 
   // eslint-disable-next-line max-params -- public constructor (exported): callers build (code, message, status?, cause?)
   constructor(code: ClientErrorCode, message: string, status?: number, cause?: unknown) {

@@ -9,6 +9,7 @@ import { PollWire } from '../transports/poll.js';
 import { SseWire } from '../transports/sse.js';
 import { acceptWebSocket } from '../transports/websocket.js';
 import type { Wire } from '../transports/wire.js';
+import { retryAfterSeconds } from './retry-after.js';
 
 /** What opening a transport needs of the `live` instance (the hub). */
 export interface ClaimHost {
@@ -36,7 +37,7 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
   if (transport !== 'websocket' && res.headersSent) {
     throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
   }
-  if (host.closing) return refuseWhileClosing(res);
+  if (host.closing) return refuseWhileClosing(res, host.options.shutdownRetry);
   switch (transport) {
     case 'websocket':
       return openWebSocket(request, host);
@@ -51,15 +52,15 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
       });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');
-      return new PollWire({ res, sink, source: session.source, ack: session.ack, pollTimeout: host.options.pollTimeout });
+      return new PollWire({ res, sink, source: session.source, ack: session.ack, pollTimeout: host.options.pollTimeout, shutdownRetry: host.options.shutdownRetry });
     case 'http':
       return new HttpWire({ req, res, head, sink });
   }
 }
 
 // Shutting down: nothing new is accepted; the client is told to come back later.
-function refuseWhileClosing(res: ServerResponse): CloseReason {
-  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1', connection: 'close' }).end('Server is shutting down');
+function refuseWhileClosing(res: ServerResponse, shutdownRetry: number): CloseReason {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': retryAfterSeconds(shutdownRetry), connection: 'close' }).end('Server is shutting down');
   return 'shutdown';
 }
 
@@ -75,5 +76,6 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
   upgrade.release();
   const server = host.webSocketServer();
   const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined });
+  if (wire !== undefined) wire.shutdownRetry = host.options.shutdownRetry;
   return wire ?? 'protocol-error';
 }

@@ -11,6 +11,7 @@ import { parseMessageList } from '../transports/json-messages.js';
 import { failedPollAnswer } from '../transports/poll.js';
 import { refusedVersion } from '../transports/websocket.js';
 import type { ResumeRequest, SessionRequest } from '../protocol/params.js';
+import { retryAfterSeconds } from './retry-after.js';
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"). */
 type SessionErrorCode =
@@ -63,6 +64,7 @@ export interface SessionRequestHost {
   readonly sessions: SessionStore<ChannelCore>;
   readonly options: {
     readonly maxPayload: number;
+    readonly shutdownRetry: number;
     readonly authorizeResume: ((req: Request, channel: Channel) => boolean) | undefined;
     isOriginAllowed(origin: string | undefined, req: Request): boolean;
   };
@@ -89,6 +91,7 @@ export function handleSessionRequest(hub: SessionRequestHost, context: RequestCo
   if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
   const early = refusalBeforeLookup(x);
+  if (early === 'shutting-down') return refuse(x, early, { retryAfter: Number(retryAfterSeconds(hub.options.shutdownRetry)) });
   if (early !== undefined) return refuse(x, early);
   const channel = hub.sessions.find(request.id);
   if (channel === undefined) return answerUnknown(x, request);
@@ -216,7 +219,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
 // A refusal: JSON with its stable code, or on a WebSocket a close code a browser can read
 // (it cannot read the status of a refused upgrade). `detail` replaces the stock message or
 // adds fields (the count of messages received).
-function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number }): void {
+function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number } | { retryAfter: number }): void {
   const closeCode = webSocketCloseCodes[code];
   const upgrade = x.upgrade;
   if (upgrade !== undefined && closeCode !== undefined) {

@@ -2,6 +2,7 @@ import { ServerResponse, type IncomingMessage, type RequestListener, type Server
 import type { Duplex } from 'node:stream';
 import { ChannelError } from '../errors.js';
 import type { UpgradeContext } from '../channel/host.js';
+import type { HandshakePacer } from './handshake-pacer.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
 const routers = new WeakMap<Server, UpgradeRouting>();
@@ -20,6 +21,8 @@ export interface UpgradeRouting {
   isClosing(): boolean;
   /** Where a failure of the routing itself goes (`live.on('error')`). */
   reportError(error: unknown): void;
+  /** Spreads handshakes over time (`handshakeRate`); absent when unlimited. */
+  pacer?: HandshakePacer | undefined;
 }
 
 /**
@@ -45,15 +48,21 @@ export function routeUpgrades(server: Server, routing: UpgradeRouting): void {
       socket.destroy();
       return;
     }
-    try {
-      dispatchUpgrade(routing.handler ?? (server.listeners('request')[0] as RequestListener | undefined), routing, { req, socket, head });
-    } catch (error) {
-      // Nothing may throw out of an 'upgrade' listener (it would crash the process): the
-      // connection goes, the error is reported.
-      socket.destroy();
-      routing.reportError(error);
-    }
+    const start = () => guardedDispatch(server, routing, { req, socket, head });
+    if (routing.pacer === undefined) start();
+    else routing.pacer.admit(socket, start);
   });
+}
+
+function guardedDispatch(server: Server, routing: UpgradeRouting, upgrade: Upgrade): void {
+  try {
+    dispatchUpgrade(routing.handler ?? (server.listeners('request')[0] as RequestListener | undefined), routing, upgrade);
+  } catch (error) {
+    // Nothing may throw out of an 'upgrade' listener or the pacer's timer (it would crash the
+    // process): the connection goes, the error is reported.
+    upgrade.socket.destroy();
+    routing.reportError(error);
+  }
 }
 
 interface Upgrade {

@@ -14,6 +14,8 @@ export interface PollWireOptions {
   ack: number;
   /** Milliseconds the poll is held when there is nothing to answer. */
   pollTimeout: number;
+  /** The hint, in ms, an answer on shutdown carries as `retry`. */
+  shutdownRetry?: number;
 }
 
 /**
@@ -29,10 +31,12 @@ export class PollWire implements Wire {
   readonly #source: PollSource;
   readonly #ack: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #shutdownRetry: number;
   #answerScheduled = false;
   #done = false;
 
-  constructor({ res, sink, source, ack, pollTimeout }: PollWireOptions) {
+  constructor({ res, sink, source, ack, pollTimeout, shutdownRetry = 0 }: PollWireOptions) {
+    this.#shutdownRetry = shutdownRetry;
     const tagged = res as TaggedResponse;
     tagged[kWire] = this;
     tagged.on('close', pollOnClose);
@@ -76,6 +80,7 @@ export class PollWire implements Wire {
     try {
       const body: PollAnswer = this.#source.pollAnswer(this.#ack);
       if (closed !== undefined) body.closed = closed;
+      if (closed === 'shutdown' && this.#shutdownRetry > 0) body.retry = this.#shutdownRetry;
       this.#respond(200, JSON.stringify(body));
     } catch (error) {
       // Answered all the same, so the client is not left waiting; the channel then closes.

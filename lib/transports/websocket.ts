@@ -83,6 +83,9 @@ export class WebSocketWire implements Wire {
   #missedPongs = 0;
   #lastHeard = performance.now();
 
+  /** The hint, in ms, a close on shutdown carries in its reason (`shutdown; retry=1000`). */
+  shutdownRetry = 0;
+
   constructor(ws: WebSocket, sink: WireSink, session: boolean) {
     const tagged = ws as TaggedWebSocket;
     tagged[kSink] = sink;
@@ -157,7 +160,7 @@ export class WebSocketWire implements Wire {
     // A peer that stopped answering pings gets no close handshake: it would never finish.
     if (reason === 'client-away') ws.terminate();
     else if (reason === 'slow-consumer') closeThenDrop(ws);
-    else if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(closeCodeForReason(reason));
+    else if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(closeCodeForReason(reason), closeText(reason, this.shutdownRetry));
   }
 
   /** @internal */
@@ -239,4 +242,9 @@ function wsOnPong(this: WebSocket): void {
 export function chooseProtocol(offered: Set<string>): string | false {
   for (const protocol of offered) if (!protocol.startsWith(secretProtocolPrefix)) return protocol;
   return false;
+}
+
+/** A close frame's reason text: a shutdown tells when to come back (docs/protocol.md). */
+function closeText(reason: CloseReason, shutdownRetry: number): string | undefined {
+  return reason === 'shutdown' && shutdownRetry > 0 ? `shutdown; retry=${shutdownRetry}` : undefined;
 }

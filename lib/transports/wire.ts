@@ -39,8 +39,10 @@ export interface EncodedMessage {
 /** A poll answer (docs/protocol.md, "Polling"). */
 export interface PollAnswer extends Hello {
   messages: JsonMessage[];
-  /** Set when the channel closed: the client must not poll again. */
+  /** Set when the channel closed: the client must not poll again (but see `retry`). */
   closed?: CloseReason;
+  /** On `closed: 'shutdown'`: ms to wait before coming back (to another process), as SSE's `retry:`. */
+  retry?: number;
 }
 
 /** Where a poll reads its answer from: the session, as of the poll's acknowledgement. */

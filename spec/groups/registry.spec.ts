@@ -138,7 +138,7 @@ describe('live.channels and live.stats()', () => {
     const poll = fetch(s.url('/open'));
     const [a, b, c] = await opened.untilCount(3);
     assert.deepEqual(new Set(s.live.channels), new Set([a, b, c]));
-    assert.deepEqual(s.live.stats(), { open: { websocket: 1, sse: 1, http: 1, poll: 0 }, sent: 0, dropped: 0, received: 0, queued: 0, refused: { maxChannels: 0, maxChannelsPerIp: 0 } });
+    assert.deepEqual(s.live.stats(), { open: { websocket: 1, sse: 1, http: 1, poll: 0 }, sent: 0, dropped: 0, received: 0, queued: 0, refused: { maxChannels: 0, maxChannelsPerIp: 0 }, handshakesWaiting: 0 });
 
     const all = s.live.group('all');
     for (const ch of s.live.channels) all.add(ch);
@@ -151,7 +151,7 @@ describe('live.channels and live.stats()', () => {
     ws.send('hello');
     ws.send('again');
     await received.untilCount(2);
-    assert.deepEqual(s.live.stats(), { open: { websocket: 1, sse: 1, http: 0, poll: 0 }, sent: 3, dropped: 0, received: 2, queued: 0, refused: { maxChannels: 0, maxChannelsPerIp: 0 } });
+    assert.deepEqual(s.live.stats(), { open: { websocket: 1, sse: 1, http: 0, poll: 0 }, sent: 3, dropped: 0, received: 2, queued: 0, refused: { maxChannels: 0, maxChannelsPerIp: 0 }, handshakesWaiting: 0 });
 
     ws.close();
     es.close();

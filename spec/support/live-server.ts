@@ -4,7 +4,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { channels, type ChannelsOptions, type Live } from '../../lib/index.js';
 
 export interface LiveServer {
@@ -21,9 +21,10 @@ export interface LiveServer {
 }
 
 /** Starts `express()` + `channels(options)` on 127.0.0.1:0; `setup` adds the routes. */
-export async function startLiveServer(options: ChannelsOptions, setup: (app: Express, live: Live) => void): Promise<LiveServer> {
+export async function startLiveServer(options: ChannelsOptions, setup: (app: Express, live: Live) => void, before?: RequestHandler): Promise<LiveServer> {
   const live = channels(options);
   const app = express();
+  if (before !== undefined) app.use(before);
   app.use(live);
   setup(app, live);
   const server = createServer(app);

@@ -43,7 +43,11 @@ export async function failure(response: Response, what: string): Promise<ClientE
   const code = isRecord(body) ? body['error'] : undefined;
   const known = refusedProofs.includes(code as string) ? 'resume-refused' : serverCodes.find((c) => c === code);
   const detail = isRecord(body) && typeof body['message'] === 'string' ? `: ${body['message']}` : '';
-  return new ClientError(known ?? 'refused', `${what} answered ${response.status}${detail}`, response.status);
+  const error = new ClientError(known ?? 'refused', `${what} answered ${response.status}${detail}`, response.status);
+  // Seconds, in the header or the body (docs/protocol.md, "Errors").
+  const seconds = Number(response.headers.get('retry-after') ?? (isRecord(body) ? body['retryAfter'] : undefined));
+  if (seconds > 0) error.retryAfter = seconds * 1000;
+  return error;
 }
 
 /**

@@ -16,6 +16,8 @@ interface Answer {
   messages: Data[];
   /** The reason the session closed, when it did. */
   closed: string | undefined;
+  /** On a shutdown: ms to wait before coming back. */
+  retry: number | undefined;
 }
 
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
@@ -46,7 +48,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     if (first) sink.open(hello);
     else sink.sync(hello);
     for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i] as Data, hello.next + i);
-    if (closed !== undefined) return end(sessionClosed(closed, 200));
+    if (closed !== undefined) return end(closedError(closed, answer.retry));
     return !done;
   };
 
@@ -66,6 +68,14 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
   };
 }
 
+/** What a poll answer with `closed` means: a shutdown is a lost connection to come back from (after `retry` ms), anything else the end. */
+function closedError(closed: string, retry: number | undefined): ClientError {
+  if (closed !== 'shutdown') return sessionClosed(closed, 200);
+  const error = new ClientError('lost', 'poll: the server is shutting down');
+  error.retryAfter = retry;
+  return error;
+}
+
 /** One poll: its answer, `superseded` (a 204: a newer poll took over), or why it is not an answer. */
 async function poll(ctx: TransportContext, session: SessionKey | undefined, signal: AbortSignal): Promise<Answer | ClientError | typeof superseded> {
   const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
@@ -83,7 +93,7 @@ async function resume(ctx: TransportContext, session: SessionKey, signal: AbortS
   const body = await postNothing(ctx.options, sessionUrl(ctx.url, { ecs: session.id, eca: ctx.lastSeq() }), { session, signal });
   const received = isRecord(body) ? body['received'] : undefined;
   if (!isCount(received)) return new ClientError('protocol', 'poll: the resuming POST answered without "received"');
-  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined };
+  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined, retry: undefined };
 }
 
 /** The answer's JSON body; `superseded` for a 204. `init` is laid over the default request. */
@@ -107,6 +117,6 @@ function parseAnswer(body: unknown): Answer | undefined {
   if (hello === undefined || !isRecord(body) || !Array.isArray(body['messages'])) return undefined;
   const messages = body['messages'].map(fromWire);
   if (messages.includes(undefined)) return undefined;
-  const closed = body['closed'];
-  return { hello, messages: messages as Data[], closed: typeof closed === 'string' ? closed : undefined };
+  const { closed, retry } = body;
+  return { hello, messages: messages as Data[], closed: typeof closed === 'string' ? closed : undefined, retry: isCount(retry) ? retry : undefined };
 }

@@ -17,7 +17,7 @@ interface StreamReader {
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
-  let heartbeat = 0; // the hello's: ms between the server's comments
+  let heartbeat: number | undefined; // the hello's: ms between the server's comments
   let watchdog: ReturnType<typeof setTimeout> | undefined;
 
   /** Stops reading; false when already stopped. */
@@ -28,7 +28,9 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     controller.abort();
     return true;
   };
+  let retryHint: number | undefined;
   const end = (error: ClientError): void => {
+    error.retryAfter ??= retryHint;
     if (stop()) sink.end(error);
   };
 
@@ -36,7 +38,8 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   // stream is dead even if TCP has not noticed (a half-open connection).
   const watch = (): void => {
     clearTimeout(watchdog);
-    if (heartbeat > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${heartbeat * 2.5} ms`)), heartbeat * 2.5);
+    const silence = (heartbeat ?? 0) * 2.5;
+    if (silence > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${silence} ms`)), silence);
   };
 
   const onEvent = sessionEvents(sink, end, (hello) => {
@@ -44,14 +47,12 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     watch();
   });
   const parser = createParser({
-    onEvent: (event) => {
-      if (!done) onEvent(event);
-    },
+    onEvent: (event) => void (done || onEvent(event)),
+    // Every stream starts with `retry:` for plain EventSources; one after the hello is the
+    // server's hint on shutdown, for the reconnect that follows.
+    onRetry: (ms) => void (heartbeat !== undefined && (retryHint = ms)),
   });
-  const feed = (text: string): void => {
-    watch();
-    parser.feed(text);
-  };
+  const feed = (text: string): void => void (watch(), parser.feed(text));
   void read(ctx, controller.signal, { stopped: () => done, feed, end });
 
   return {

@@ -121,5 +121,9 @@ function closeError(event: { code: number; reason: string }, opened: boolean): C
   if (event.code === 1000 && opened) return sessionClosed(event.reason || 'server-close', 1000);
   const ender = sessionEnders[event.code];
   if (ender !== undefined && opened) return sessionClosed(ender, event.code);
-  return new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})`, event.code);
+  const error = new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})`, event.code);
+  // A shutdown says when to come back: `shutdown; retry=1000` (docs/protocol.md).
+  const retry = /retry=(\d+)/.exec(event.reason)?.[1];
+  if (retry !== undefined) error.retryAfter = Number(retry);
+  return error;
 }
