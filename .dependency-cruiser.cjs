@@ -134,13 +134,19 @@ module.exports = {
       to: { path: '^node_modules/', pathNot: '^node_modules/(ws|@types/ws)/' },
     },
 
-    // lib/redis/ (the scale-out store and adapter, not written yet) will plug into the seams
-    // of sessions/ and groups/. A placeholder until it exists: it may import any server file
-    // but the entry points; add it to the mayImport lists of whatever is allowed to use it.
-    // layer('redis-layer', '^lib/redis/',
-    //   ['^lib/redis/', hubAndOptions, http, groups, channel, sessions, transports, protocol, errors],
-    //   'lib/redis/ plugs into the session store and adapter seams: it may import the server ' +
-    //   'files, not channels.ts or index.ts.'),
+    // lib/redis/ (express-channel/redis) plugs into the adapter seam of groups/ (and later the
+    // session store of sessions/). No server file imports it: the core never loads Redis.
+    layer('redis-layer', '^lib/redis/',
+      ['^lib/redis/', groups, transports, protocol, errors],
+      'lib/redis/ implements the seams (groups/adapter.ts): it may import their types and what ' +
+      'is below them, not the hub, the HTTP routing or the entry points.'),
+    {
+      name: 'core-never-loads-redis',
+      severity: 'error',
+      comment: 'The core package must not import lib/redis/ (or the redis package): an app without Redis is exactly as before.',
+      from: { path: '^lib/', pathNot: '^lib/redis/' },
+      to: { path: ['^lib/redis/', '^node_modules/(redis|@redis)/'] },
+    },
   ],
   options: {
     // Type-only imports count: the goal is a structure without cycles, not just a runtime.

@@ -10,7 +10,9 @@ export type ChannelErrorCode =
   | 'ERR_CHANNEL_INVALID_FIELD'
   | 'ERR_CHANNEL_INVALID_REASON'
   | 'ERR_CHANNEL_INVALID_OPTION'
-  | 'ERR_CHANNEL_HANDSHAKE';
+  | 'ERR_CHANNEL_HANDSHAKE'
+  | 'ERR_CHANNEL_BROADCASTS_MISSED'
+  | 'ERR_CHANNEL_ADAPTER';
 
 /**
  * The one error class of express-channel. Misuse (a bad argument) throws it synchronously;

@@ -2,6 +2,7 @@ import { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from './channel/channel.js';
 import { ChannelCore, type ChannelHost } from './channel/core.js';
 import type { Counters, RequestContext, WireRequest } from './channel/host.js';
+import type { AdapterStats } from './groups/adapter.js';
 import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
 import { Admission, type Refusals } from './http/admission.js';
@@ -36,6 +37,8 @@ export interface ChannelStats {
   refused: Refusals;
   /** WebSocket upgrades waiting for their turn under `handshakeRate` (a storm in progress). */
   handshakesWaiting: number;
+  /** With an adapter that reports them: broadcasts through it, and its connection. */
+  adapter?: AdapterStats;
 }
 
 /** Listens for errors the library could not hand to a caller (handler throws, I/O). */
@@ -157,7 +160,10 @@ export class ChannelHub implements ChannelHost {
     let queued = 0;
     for (const channel of this.sessions) queued += channel.session?.queued() ?? 0;
     const refused = { ...(this.#admission?.refused ?? noRefusals) };
-    return { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused, handshakesWaiting: this.pacer?.waiting ?? 0 };
+    const stats: ChannelStats = { open, sent: this.counters.sent, dropped: this.counters.dropped, received: this.counters.received, queued, refused, handshakesWaiting: this.pacer?.waiting ?? 0 };
+    const adapter = this.options.adapter?.stats?.();
+    if (adapter !== undefined) stats.adapter = adapter;
+    return stats;
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */

@@ -107,7 +107,7 @@ type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B 
 const exact = <T extends true>(proof: T): T => proof;
 // Every key of the public classes, and nothing else.
 exact<Equals<keyof Channel, 'id' | 'transport' | 'isOpen' | 'isWebSocket' | 'isSession' | 'closeReason' | 'send' | 'close' | 'onReceive' | 'onClose'>>(true);
-exact<Equals<keyof ChannelGroup, 'name' | 'size' | 'add' | 'delete' | 'has' | 'broadcast' | typeof Symbol.iterator>>(true);
+exact<Equals<keyof ChannelGroup, 'name' | 'size' | 'count' | 'add' | 'delete' | 'has' | 'broadcast' | typeof Symbol.iterator>>(true);
 exact<Equals<keyof Live, 'attach' | 'group' | 'channels' | 'stats' | 'close' | 'on' | 'off'>>(true);
 export function misuse(ch: Channel, group: ChannelGroup, live: Live): void {
   // @ts-expect-error the wire's entry point is not the user's

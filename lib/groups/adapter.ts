@@ -13,13 +13,42 @@ export interface AdapterMessage {
   fields: SendFields;
 }
 
+/** What an adapter tells `live` besides the messages themselves. */
+export interface AdapterEvents {
+  /**
+   * Broadcasts of `group` from another process never arrived here (a subscriber that
+   * reconnected, a publisher's numbering that jumped): `count` of them.
+   */
+  missed(group: string, count: number): void;
+  /** A failure of the adapter's own (a lost connection, a malformed message). */
+  error(error: unknown): void;
+}
+
+/** What a cluster operator watches: `live.stats().adapter`. */
+export interface AdapterStats {
+  /** Broadcasts this process published through the adapter. */
+  published: number;
+  /** Broadcasts of other processes this process received. */
+  received: number;
+  /** Broadcasts of other processes known to be lost on the way (see AdapterEvents.missed). */
+  missed: number;
+  /** Whether the adapter's connection is up right now. */
+  connected: boolean;
+}
+
 /**
  * Carries broadcasts between processes. `live` publishes every broadcast of a named group;
  * the adapter delivers other processes' broadcasts to `onMessage`, which sends them to this
- * process's members of that group.
+ * process's members of that group. The optional members give `group.count()` its
+ * cluster-wide answer and `live.stats()` its adapter figures.
  */
 export interface Adapter {
   publish(message: AdapterMessage): void | Promise<void>;
-  subscribe(onMessage: (message: AdapterMessage) => void): void | Promise<void>;
+  subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): void | Promise<void>;
+  /** This process now has `size` members of `group` (called on every change; debounce it). */
+  resized?(group: string, size: number): void;
+  /** Members of `group` on every live process; `local` is this process's own count. */
+  count?(group: string, local: number): Promise<number>;
+  stats?(): AdapterStats;
   close?(): void | Promise<void>;
 }

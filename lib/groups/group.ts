@@ -15,11 +15,14 @@ export interface BroadcastOptions {
   id?: string | number | undefined;
 }
 
-/** Told when a group gains its first member or loses its last, and of each broadcast. */
+/** Told when a group gains its first member or loses its last, of each size change and each broadcast. */
 export interface GroupObserver {
   occupied(group: ChannelGroup): void;
   emptied(group: ChannelGroup): void;
+  resized(group: ChannelGroup): void;
   published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void;
+  /** Members on every process (with an adapter that counts them). */
+  count(group: ChannelGroup): Promise<number>;
 }
 
 // The library's own ways into a group (the registry's observer, adapter deliveries, the log
@@ -53,9 +56,17 @@ export class ChannelGroup implements Iterable<Channel> {
     this.#membership = { log: this.#log, leave: (core) => this.#remove(core) };
   }
 
-  /** How many channels are members. */
+  /** How many channels are members on this process. */
   get size(): number {
     return this.#members.size;
+  }
+
+  /**
+   * How many channels are members on every process: with an adapter that counts (the Redis
+   * one does), the sum over the processes alive; otherwise `size`.
+   */
+  count(): Promise<number> {
+    return this.#observer?.count(this) ?? Promise.resolve(this.#members.size);
   }
 
   /** Adds (and claims) `channel`. A closed channel is not added. Returns the group. */
@@ -64,6 +75,7 @@ export class ChannelGroup implements Iterable<Channel> {
     if (this.#members.has(core) || !core.joined(this.#membership)) return this;
     this.#members.add(core);
     if (this.#members.size === 1) this.#observer?.occupied(this);
+    this.#observer?.resized(this);
     return this;
   }
 
@@ -99,6 +111,7 @@ export class ChannelGroup implements Iterable<Channel> {
     if (!this.#members.delete(core)) return false;
     core.left(this.#membership);
     if (this.#members.size === 0) this.#observer?.emptied(this);
+    this.#observer?.resized(this);
     return true;
   }
 

@@ -1,5 +1,6 @@
 import type { Adapter, AdapterMessage } from './adapter.js';
 import { newChannelId } from '../channel/ids.js';
+import { ChannelError } from '../errors.js';
 import { toPayload } from '../transports/payload.js';
 import { ChannelGroup, deliverLocally, observe, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from '../transports/wire.js';
@@ -21,7 +22,8 @@ export class GroupRegistry implements GroupObserver {
     this.#adapter = adapter;
     this.#onAdapterError = onAdapterError;
     if (adapter !== undefined) {
-      Promise.resolve(adapter.subscribe((message) => this.#deliverRemote(message))).catch(onAdapterError);
+      const events = { missed: (group: string, count: number) => this.#missed(group, count), error: onAdapterError };
+      Promise.resolve(adapter.subscribe((message) => this.#deliverRemote(message), events)).catch(onAdapterError);
     }
   }
 
@@ -48,6 +50,16 @@ export class GroupRegistry implements GroupObserver {
     if (group.name !== undefined) this.#occupied.delete(group.name);
   }
 
+  resized(group: ChannelGroup): void {
+    if (group.name !== undefined) this.#adapter?.resized?.(group.name, group.size);
+  }
+
+  count(group: ChannelGroup): Promise<number> {
+    const count = this.#adapter?.count;
+    if (count === undefined || group.name === undefined) return Promise.resolve(group.size);
+    return count.call(this.#adapter, group.name, group.size);
+  }
+
   published(group: ChannelGroup, payload: Payload, options: BroadcastOptions): void {
     if (this.#adapter === undefined || group.name === undefined) return;
     const message: AdapterMessage = { origin: this.#origin, group: group.name, payload, fields: { event: options.event, id: options.id } };
@@ -63,6 +75,11 @@ export class GroupRegistry implements GroupObserver {
     // A serialising transport may hand bytes back as a plain Uint8Array: make them a Buffer.
     const group = this.#occupied.get(message.group);
     if (group !== undefined) deliverLocally(group, toPayload(message.payload), message.fields);
+  }
+
+  // Pub/sub is at-most-once: what a reconnecting subscriber missed is gone. Never silently.
+  #missed(group: string, count: number): void {
+    this.#onAdapterError(new ChannelError('ERR_CHANNEL_BROADCASTS_MISSED', `${count} broadcast(s) of group "${group}" from another process were lost on the way to this one`));
   }
 
   #forgetIfCollected(name: string): void {

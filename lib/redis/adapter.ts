@@ -1,0 +1,168 @@
+import { createClient, type RedisClientType } from 'redis';
+import type { Adapter, AdapterEvents, AdapterMessage, AdapterStats } from '../groups/adapter.js';
+import { ChannelError } from '../errors.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { Presence } from './presence.js';
+
+/** Options of {@link redisAdapter}. */
+export interface RedisAdapterOptions {
+  /** Where Redis is, as `redis://host:port/db`; the adapter makes and closes its own clients. */
+  url?: string;
+  /**
+   * A client the app already has (the `redis` package, version 5 or 6). The adapter uses it
+   * to publish and count, duplicates it for its subscription, and leaves it open on close.
+   */
+  client?: RedisClientType;
+  /**
+   * The prefix of every key and channel: processes with the same prefix on the same Redis
+   * form one cluster.
+   * @defaultValue 'ec'
+   */
+  prefix?: string;
+  /**
+   * A process that has not been heard of for this long stops counting in `group.count()`.
+   * @defaultValue 15000
+   */
+  deadAfter?: number;
+}
+
+/** How long `close()` waits for Redis to take its goodbye (leaving the counts) before it lets go. */
+const closeDeadline = 1000;
+
+/** Reconnect delays: 100 ms doubling to 5 s, each with up to half of it in random jitter. */
+function reconnectDelay(retries: number): number {
+  const base = Math.min(5000, 100 * 2 ** Math.min(retries, 6));
+  return Math.round(base / 2 + (Math.random() * base) / 2);
+}
+
+/**
+ * Broadcasts through Redis pub/sub: one PUBLISH per broadcast, on one channel per prefix,
+ * numbered per publishing process and group so that a receiver knows when it missed one.
+ */
+class RedisAdapter implements Adapter {
+  readonly #publisher: RedisClientType;
+  readonly #ownsPublisher: boolean;
+  readonly #subscriber: RedisClientType;
+  readonly #channel: string;
+  readonly #presence: Presence;
+  // The next number of each group's broadcasts from this process.
+  readonly #published = new Map<string, number>();
+  // The last number received from each publisher in each group ("origin\ngroup").
+  readonly #seen = new Map<string, number>();
+  readonly #groups = new Set<string>();
+  // The `live` instances that published through this adapter: Redis hands their broadcasts
+  // back to us, and their members were reached already.
+  readonly #ownOrigins = new Set<string>();
+  readonly #stats = { published: 0, received: 0, missed: 0 };
+  #events: AdapterEvents | undefined;
+  #started: Promise<void> | undefined;
+  #reported = false; // an outage is reported once, not at every reconnect attempt
+
+  constructor(options: RedisAdapterOptions) {
+    const prefix = options.prefix ?? 'ec';
+    this.#ownsPublisher = options.client === undefined;
+    this.#publisher = options.client ?? (createClient({ url: options.url ?? 'redis://127.0.0.1:6379', socket: { reconnectStrategy: reconnectDelay } }) as RedisClientType);
+    this.#subscriber = this.#publisher.duplicate();
+    this.#channel = `${prefix}:broadcast`;
+    const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    this.#presence = new Presence(this.#publisher, { prefix, id, deadAfter: options.deadAfter ?? 15_000 });
+    for (const client of [this.#publisher, this.#subscriber]) {
+      client.on('error', (error: unknown) => this.#failed(error));
+      client.on('ready', () => (this.#reported = false));
+    }
+  }
+
+  subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): Promise<void> {
+    this.#events = events;
+    this.#started ??= this.#start(onMessage);
+    return this.#started;
+  }
+
+  async #start(onMessage: (message: AdapterMessage) => void): Promise<void> {
+    if (this.#ownsPublisher || !this.#publisher.isOpen) await this.#publisher.connect();
+    await this.#subscriber.connect();
+    await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
+    this.#presence.start((error) => this.#failed(error));
+  }
+
+  publish(message: AdapterMessage): Promise<void> | void {
+    this.#ownOrigins.add(message.origin);
+    const seq = (this.#published.get(message.group) ?? 0) + 1;
+    this.#published.set(message.group, seq);
+    // While Redis is away the broadcast is not queued (memory would grow with the outage):
+    // its number is used all the same, so every receiver knows it missed it.
+    if (!this.#publisher.isReady) return;
+    this.#stats.published++;
+    return this.#publisher.publish(this.#channel, encodeEnvelope(message, seq)).then(() => undefined);
+  }
+
+  #receive(bytes: Buffer, onMessage: (message: AdapterMessage) => void): void {
+    const envelope = decodeEnvelope(bytes);
+    if (envelope === undefined) return this.#failed(new ChannelError('ERR_CHANNEL_ADAPTER', `a message on ${this.#channel} is not a broadcast envelope: skipped`));
+    const { message, seq } = envelope;
+    if (this.#ownOrigins.has(message.origin)) return;
+    const key = `${message.origin}\n${message.group}`;
+    const last = this.#seen.get(key);
+    this.#seen.set(key, Math.max(seq, last ?? 0));
+    if (last !== undefined && seq <= last) return; // already had it (or older): never twice
+    if (last !== undefined && seq > last + 1) {
+      this.#stats.missed += seq - last - 1;
+      this.#events?.missed(message.group, seq - last - 1);
+    }
+    this.#stats.received++;
+    onMessage(message);
+  }
+
+  resized(group: string, size: number): void {
+    if (size > 0) this.#groups.add(group);
+    else this.#groups.delete(group);
+    this.#presence.resized(group, size, (error) => this.#failed(error));
+  }
+
+  count(group: string, local: number): Promise<number> {
+    return this.#presence.count(group, local);
+  }
+
+  stats(): AdapterStats {
+    return { ...this.#stats, connected: this.#publisher.isReady && this.#subscriber.isReady };
+  }
+
+  async close(): Promise<void> {
+    const clients = this.#ownsPublisher ? [this.#subscriber, this.#publisher] : [this.#subscriber];
+    const goodbye = (async () => {
+      await this.#presence.stop(this.#groups);
+      for (const client of clients) await closeClient(client);
+    })().catch(() => undefined);
+    // A Redis that died a moment ago answers nothing: a shutdown does not wait for it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([goodbye, new Promise((resolve) => (timer = setTimeout(resolve, closeDeadline)))]);
+    clearTimeout(timer);
+    for (const client of clients) if (client.isOpen) client.destroy();
+  }
+
+  #failed(error: unknown): void {
+    if (this.#reported) return;
+    this.#reported = true;
+    this.#events?.error(error instanceof Error ? new ChannelError('ERR_CHANNEL_ADAPTER', `Redis: ${error.message}`, { cause: error }) : error);
+  }
+}
+
+// A client that is up says goodbye; one that is down (or reconnecting) is stopped where it is:
+// waiting for it to come back would hang a shutdown for as long as Redis is away.
+async function closeClient(client: RedisClientType): Promise<void> {
+  if (client.isReady) await client.close();
+  else if (client.isOpen) client.destroy();
+}
+
+/**
+ * An adapter that carries broadcasts between processes through Redis pub/sub.
+ * @example
+ * ```ts
+ * import { channels } from 'express-channel';
+ * import { redisAdapter } from 'express-channel/redis';
+ * const live = channels({ adapter: redisAdapter({ url: process.env.REDIS_URL }) });
+ * ```
+ */
+export function redisAdapter(options: RedisAdapterOptions = {}): Adapter {
+  return new RedisAdapter(options);
+}

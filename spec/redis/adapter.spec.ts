@@ -1,0 +1,156 @@
+// The Redis adapter (lib/redis/adapter.ts) against a real Redis: broadcasts reach every
+// instance's members once and in order, group.count() sums the live processes, stats tell an
+// operator what goes through Redis, and a lost subscription is detected and told, never
+// silent. Several `live` instances in one process stand for processes: each has its own Redis
+// connections, as separate processes would (spec/redis/cluster.spec.ts runs real processes).
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import express from 'express';
+import { createClient, type RedisClientType } from 'redis';
+import { channels, type Channel, type ChannelsOptions, type Live } from '../../lib/index.js';
+import { redisAdapter, type RedisAdapterOptions } from '../../lib/redis/index.js';
+import { Inbox, openSse, openWebSocket, serve, wsInbox, type Served } from '../support/harness.js';
+import { privateRedis, sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
+
+const skip = await withoutRedis();
+
+interface Instance extends Served {
+  live: Live;
+  errors: Inbox<Error>;
+  joined: Inbox<Channel>;
+}
+
+/** One "process": an app whose `/live` route adds every channel to the group `room`. */
+async function instance(t: TestContext, adapter: RedisAdapterOptions, options: ChannelsOptions = {}): Promise<Instance> {
+  const live = channels({ ...options, adapter: redisAdapter(adapter) });
+  const errors = new Inbox<Error>();
+  live.on('error', (error) => errors.push(error));
+  const joined = new Inbox<Channel>();
+  const app = express();
+  app.use(live);
+  app.get('/live', (req) => {
+    live.group('room').add(req.channel!);
+    joined.push(req.channel!);
+  });
+  const served = await serve(t, app, live);
+  return { ...served, live, errors, joined };
+}
+
+/** Resolves once `check` holds, re-asking Redis (the state lives there) at most `ms` long. */
+async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('the Redis adapter', { skip }, () => {
+  it('delivers a broadcast from one instance to the members of all three, once each and in order, on WebSocket and SSE', async (t) => {
+    const prefix = testPrefix();
+    const [a, b, c] = [await instance(t, { url: sharedRedisUrl, prefix }), await instance(t, { url: sharedRedisUrl, prefix }), await instance(t, { url: sharedRedisUrl, prefix })];
+    const inboxes = [];
+    for (const s of [a, b, c]) {
+      inboxes.push(wsInbox(await openWebSocket(t, `${s.wsUrl}/live`)));
+      await s.joined.next(2000, 'the WebSocket member');
+    }
+    const sse = await openSse(t, `${c.url}/live`);
+    await c.joined.next(2000, 'the SSE member');
+    // Every instance subscribed before the first broadcast.
+    await eventually(async () => (await a.live.group('room').count()) === 4, 5000, 'the cluster count to reach 4');
+    const sent = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    for (const text of sent) a.live.group('room').broadcast(text);
+    for (const [i, inbox] of inboxes.entries()) {
+      const got: string[] = [];
+      for (const _ of sent) got.push((await inbox.next(5000, `instance ${i}'s broadcasts`)).data.toString());
+      assert.deepEqual(got, sent, `instance ${i}`);
+    }
+    const events: string[] = [];
+    for (const _ of sent) events.push((await sse.events.next(5000, 'the SSE broadcasts')).data);
+    assert.deepEqual(events, sent);
+    assert.deepEqual(inboxes.map((inbox) => inbox.size), [0, 0, 0], 'nothing twice: the publisher skips its own echo');
+    assert.deepEqual(a.live.stats().adapter, { published: 100, received: 0, missed: 0, connected: true });
+    assert.deepEqual(b.live.stats().adapter, { published: 0, received: 100, missed: 0, connected: true });
+    assert.deepEqual([a.errors.size, b.errors.size, c.errors.size], [0, 0, 0]);
+  });
+
+  it('carries bytes as bytes and SSE event names across', async (t) => {
+    const prefix = testPrefix();
+    const a = await instance(t, { url: sharedRedisUrl, prefix });
+    const b = await instance(t, { url: sharedRedisUrl, prefix });
+    const ws = wsInbox(await openWebSocket(t, `${b.wsUrl}/live`));
+    const sse = await openSse(t, `${b.url}/live`);
+    await b.joined.next(2000, 'a member');
+    await b.joined.next(2000, 'a member');
+    await eventually(async () => (await a.live.group('room').count()) === 2, 5000, 'the count');
+    a.live.group('room').broadcast(Buffer.from([0, 1, 2, 255]));
+    a.live.group('room').broadcast('named', { event: 'news', id: 7 });
+    const binary = await ws.next(5000, 'the bytes');
+    assert.deepEqual([binary.isBinary, [...(binary.data as Buffer)]], [true, [0, 1, 2, 255]]);
+    assert.equal((await ws.next(5000, 'the text')).data.toString(), 'named');
+    await sse.events.next(5000, 'the bytes as SSE');
+    const named = await sse.events.next(5000, 'the named event');
+    assert.deepEqual([named.event, named.id, named.data], ['news', '7', 'named']);
+  });
+
+  it('counts the members of every live process, and stops counting one that died within deadAfter', async (t) => {
+    const prefix = testPrefix();
+    const a = await instance(t, { url: sharedRedisUrl, prefix });
+    const doomedClient = createClient({ url: sharedRedisUrl }) as RedisClientType;
+    doomedClient.on('error', () => undefined);
+    await doomedClient.connect();
+    const b = await instance(t, { client: doomedClient, prefix, deadAfter: 600 });
+    for (let i = 0; i < 2; i++) await openWebSocket(t, `${a.wsUrl}/live`);
+    for (let i = 0; i < 3; i++) await openWebSocket(t, `${b.wsUrl}/live`);
+    await eventually(async () => (await a.live.group('room').count()) === 5, 5000, 'a count of 5');
+    assert.equal(await b.live.group('room').count(), 5);
+    assert.equal(a.live.group('room').size, 2, 'size stays local');
+    // b's Redis connections die with no goodbye (as in a SIGKILL): it stops beating.
+    doomedClient.destroy();
+    const died = Date.now();
+    await eventually(async () => (await a.live.group('room').count()) === 2, 5000, "the dead process's members to stop counting");
+    assert.ok(Date.now() - died <= 600 + 300, `stopped counting after ${Date.now() - died} ms (deadAfter 600)`);
+  });
+
+  it('takes a process out of the count at once when it closes', async (t) => {
+    const prefix = testPrefix();
+    const a = await instance(t, { url: sharedRedisUrl, prefix });
+    const b = await instance(t, { url: sharedRedisUrl, prefix });
+    await openWebSocket(t, `${b.wsUrl}/live`);
+    await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'a count of 1');
+    await b.live.close();
+    assert.equal(await a.live.group('room').count(), 0);
+  });
+
+  it('tells of broadcasts lost while a subscriber was cut off, keeps serving local members, and reconnects by itself', async (t) => {
+    const redis = await privateRedis(t);
+    const prefix = testPrefix();
+    const a = await instance(t, { url: redis.url, prefix });
+    const b = await instance(t, { url: redis.url, prefix });
+    const remote = wsInbox(await openWebSocket(t, `${b.wsUrl}/live`));
+    const local = wsInbox(await openWebSocket(t, `${a.wsUrl}/live`));
+    await eventually(async () => (await a.live.group('room').count()) === 2, 5000, 'a count of 2');
+    a.live.group('room').broadcast('before');
+    assert.equal((await remote.next(5000, 'the first broadcast')).data.toString(), 'before');
+    await redis.kill();
+    await eventually(async () => a.live.stats().adapter?.connected === false, 5000, 'a to notice the outage');
+    a.live.group('room').broadcast('while away'); // Redis is gone: reaches only a's own member
+    assert.equal((await local.next(2000, 'the local member during the outage')).data.toString(), 'before');
+    assert.equal((await local.next(2000, 'the local member during the outage')).data.toString(), 'while away');
+    await redis.start();
+    await eventually(async () => a.live.stats().adapter?.connected === true && b.live.stats().adapter?.connected === true, 10_000, 'both adapters to reconnect');
+    a.live.group('room').broadcast('after');
+    assert.equal((await remote.next(5000, 'the broadcast after the outage')).data.toString(), 'after');
+    // b was told of the lost connection first, then of the broadcast it missed.
+    const codes: Array<string | undefined> = [];
+    let missed: Error;
+    do {
+      missed = await b.errors.next(5000, "b's report of the lost broadcast");
+      codes.push((missed as Error & { code?: string }).code);
+    } while (codes.at(-1) !== 'ERR_CHANNEL_BROADCASTS_MISSED');
+    assert.ok(codes.slice(0, -1).every((code) => code === 'ERR_CHANNEL_ADAPTER'), `b's errors: ${codes.join(', ')}`);
+    assert.match(missed.message, /1 broadcast\(s\) of group "room"/);
+    assert.equal(b.live.stats().adapter?.missed, 1);
+    assert.equal(remote.size, 0, 'nothing else arrived');
+  });
+});

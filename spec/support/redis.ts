@@ -1,0 +1,97 @@
+// Redis for the scale-out specs: the shared server (REDIS_URL, default 127.0.0.1:6379) for
+// most tests, each under a prefix of its own, and private `redis-server` processes for the
+// tests that kill connections or the server itself (never done to the shared one).
+// Without Redis the tests are skipped with the reason printed, except under CI=true, where
+// they must run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import type { TestContext } from 'node:test';
+import { createClient } from 'redis';
+import { withTimeout } from './harness.js';
+
+export const sharedRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** True if a Redis answers PING at `url` within a second. */
+export async function answers(url: string): Promise<boolean> {
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 1000 } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
+}
+
+let shared: Promise<boolean> | undefined;
+
+/**
+ * The reason to skip a Redis test here, or false to run it: on CI a missing Redis is a
+ * failure, not a skip.
+ */
+export async function withoutRedis(): Promise<string | false> {
+  shared ??= answers(sharedRedisUrl);
+  if (await shared) return false;
+  if (process.env['CI'] === 'true') throw new Error(`CI=true but no Redis answers at ${sharedRedisUrl}: .ci/run must start one`);
+  const reason = `no Redis answers at ${sharedRedisUrl} (set REDIS_URL, or start redis-server)`;
+  console.log(`# skipping the Redis specs: ${reason}`);
+  return reason;
+}
+
+/** A prefix no other test uses: each test is a cluster of its own on the shared Redis. */
+export function testPrefix(): string {
+  return `ec-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A `redis-server` of the test's own on a free port, stopped (by its pid) after the test. */
+export interface PrivateRedis {
+  url: string;
+  /** SIGKILLs the server: every connection drops at once. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (empty: it keeps nothing). */
+  start(): Promise<void>;
+}
+
+export async function privateRedis(t: TestContext): Promise<PrivateRedis> {
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child = started;
+    // redis-server says when it listens: wait for that line, not for a guessed delay.
+    let output = '';
+    const ready = new Promise<void>((resolve, reject) => {
+      started.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) resolve();
+      });
+      started.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}) before it was ready: ${output}`)));
+    });
+    await withTimeout(ready, 5000, `redis-server on port ${port} to be ready`);
+    started.stdout?.resume();
+  };
+  const kill = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    running.kill('SIGKILL');
+    await withTimeout(once(running, 'exit'), 5000, 'redis-server to exit');
+  };
+  await start();
+  t.after(kill);
+  return { url, kill, start };
+}
