@@ -18,7 +18,7 @@ export type { BufferPolicy } from './channel/flow-control.js';
 export type { ChannelStats, ErrorListener } from './hub.js';
 export type { Refusals } from './http/admission.js';
 export type { ResponseMap, SendData } from './channel/send-data.js';
-export type { Adapter, AdapterMessage } from './groups/adapter.js';
+export type { Adapter, AdapterMessage, AdapterStatus } from './groups/adapter.js';
 
 // `req.channel`, on Node's IncomingMessage and so on Express's Request and Connect's too.
 // It is defined only on requests that passed through the middleware, hence optional.

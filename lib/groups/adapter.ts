@@ -14,6 +14,13 @@ export interface AdapterMessage {
 }
 
 /**
+ * The state of an adapter's connection to whatever carries its messages (Redis, a bus):
+ * `'connected'` while publishing and receiving work, `'connecting'` while (re)connecting,
+ * `'disconnected'` once it gave up or was closed.
+ */
+export type AdapterStatus = 'connected' | 'connecting' | 'disconnected';
+
+/**
  * Carries broadcasts between processes. `live` publishes every broadcast of a named group;
  * the adapter delivers other processes' broadcasts to `onMessage`, which sends them to this
  * process's members of that group.
@@ -22,4 +29,9 @@ export interface Adapter {
   publish(message: AdapterMessage): void | Promise<void>;
   subscribe(onMessage: (message: AdapterMessage) => void): void | Promise<void>;
   close?(): void | Promise<void>;
+  /**
+   * The connection's state, read at scrape time by `express-channel/metrics`
+   * (`express_channel_adapter_state`). Optional: an adapter without it has no state metric.
+   */
+  status?(): AdapterStatus;
 }
