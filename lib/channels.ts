@@ -33,6 +33,7 @@ export interface Live {
   close(): Promise<void>;
   /** Errors no caller could be handed: a throwing handler, a failing adapter. */
   on(event: 'error', listener: ErrorListener): Live;
+  /** Stops `listener` hearing of errors. */
   off(event: 'error', listener: ErrorListener): Live;
 }
 

@@ -8,8 +8,11 @@ export interface AdapterMessage {
    * publishing process were already reached.
    */
   origin: string;
+  /** The name of the group it was broadcast to. */
   group: string;
+  /** The message, as given to `broadcast` (a string, or bytes). */
   payload: Payload;
+  /** The SSE `event:` and `id:` fields of the broadcast. */
   fields: SendFields;
 }
 
@@ -26,8 +29,11 @@ export type AdapterStatus = 'connected' | 'connecting' | 'disconnected';
  * process's members of that group.
  */
 export interface Adapter {
+  /** Hands a broadcast of this process to the others. A rejection is reported to `live.on('error')`; the local members were reached already. */
   publish(message: AdapterMessage): void | Promise<void>;
+  /** Called once, when `live` is created: `onMessage` takes every broadcast of the other processes. */
   subscribe(onMessage: (message: AdapterMessage) => void): void | Promise<void>;
+  /** Called by `live.close()`, after the channels closed. */
   close?(): void | Promise<void>;
   /**
    * The connection's state, read at scrape time by `express-channel/metrics`

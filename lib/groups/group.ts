@@ -75,10 +75,12 @@ export class ChannelGroup implements Iterable<Channel> {
     return this.#remove(coreOf(channel));
   }
 
+  /** Whether `channel` is a member. */
   has(channel: Channel): boolean {
     return channel instanceof Channel && this.#members.has(coreOf(channel));
   }
 
+  /** The members, in the order they joined. */
   *[Symbol.iterator](): IterableIterator<Channel> {
     for (const core of this.#members) yield channelOf(core);
   }

@@ -37,6 +37,7 @@ export class TestClient {
     return this.#opens.next(ms);
   }
 
+  /** Sends a message; queued while disconnected, delivered once, in order. */
   send(data: string | ArrayBuffer | ArrayBufferView): void {
     this.connection.send(data);
   }
@@ -51,6 +52,7 @@ export class TestClient {
     return this.#messages.closed(ms);
   }
 
+  /** Closes for good (code 1000, `'client-close'`). */
   close(): void {
     this.connection.close();
   }

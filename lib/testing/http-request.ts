@@ -8,13 +8,17 @@ import { defaultTimeout, within } from './within.js';
 export interface RequestOptions {
   /** @defaultValue `'GET'` */
   method?: string;
+  /** Request headers (an event stream gets `accept: text/event-stream` unless given). */
   headers?: Record<string, string>;
+  /** A request body (a POST's). */
   body?: string | Buffer;
 }
 
 /** The head of an HTTP answer. */
 export interface ResponseHead {
+  /** The status code. */
   status: number;
+  /** The headers, lower-cased as Node gives them. */
   headers: IncomingHttpHeaders;
 }
 

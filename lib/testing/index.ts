@@ -1,7 +1,12 @@
+/**
+ * Helpers for testing routes that use `req.channel`, with any test runner:
+ * `import { testScope } from 'express-channel/testing'`. Guide: docs/testing.md.
+ * @module express-channel/testing
+ */
 // express-channel/testing: helpers for testing routes that use req.channel, with any test
 // runner (none is imported). Named exports only.
 export { testScope, TestScope } from './scope.js';
-export type { AfterHook } from './scope.js';
+export type { AfterHook, TestContextLike } from './scope.js';
 export type { ListenOptions, TestServer } from './server.js';
 export { TestWebSocket } from './web-socket.js';
 export type { WebSocketMessage } from './web-socket.js';

@@ -12,7 +12,13 @@ import { openWebSocket, type TestWebSocket } from './web-socket.js';
  * How a test runner runs something after a test: Jest's, Vitest's or Mocha's `afterEach`,
  * node:test's `afterEach` or a test context (`t`, whose `after` runs at the end of that test).
  */
-export type AfterHook = ((cleanup: () => Promise<void>) => unknown) | { after(cleanup: () => Promise<void>): unknown };
+export type AfterHook = ((cleanup: () => Promise<void>) => unknown) | TestContextLike;
+
+/** A test context with an `after` hook: node:test's `t`. */
+export interface TestContextLike {
+  /** Runs `cleanup` at the end of the test. */
+  after(cleanup: () => Promise<void>): unknown;
+}
 
 /**
  * Everything one test opened (servers, clients), closed together by {@link TestScope.close}.

@@ -19,7 +19,9 @@ export interface ListenOptions {
 
 /** An app or a server listening on an ephemeral port of 127.0.0.1, for one test. */
 export interface TestServer {
+  /** The `http.Server` itself. */
   readonly server: Server;
+  /** The ephemeral port it listens on, on 127.0.0.1. */
   readonly port: number;
   /** `http://127.0.0.1:<port><path>` */
   url(path?: string): string;

@@ -25,6 +25,7 @@ export class TestWebSocket {
     return this.#inbox.messages;
   }
 
+  /** Sends a text (string) or binary message. */
   send(data: string | Buffer | Uint8Array): void {
     this.ws.send(data);
   }
