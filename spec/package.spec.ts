@@ -199,6 +199,20 @@ registry.metrics().then((text) => {
       'express_channel_broadcast_fanout_seconds_count 1',
     ]);
     writeFileSync(
+      join(project, 'metrics.mjs'),
+      `import { Registry } from 'prom-client';
+import { channels } from 'express-channel';
+import { registerMetrics } from 'express-channel/metrics';
+const live = channels();
+const registry = new Registry();
+registerMetrics(live, { registry });
+const text = await registry.metrics();
+console.log(text.split('\\n').find((l) => l.startsWith('express_channel_messages_sent_total')));
+await live.close();
+`,
+    );
+    assert.equal(run(process.execPath, ['metrics.mjs'], project).trim(), 'express_channel_messages_sent_total 0', 'imported from ESM too');
+    writeFileSync(
       join(project, 'entries.ts'),
       `import { Registry } from 'prom-client';
 import { channels } from 'express-channel';
