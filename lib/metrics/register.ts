@@ -28,7 +28,10 @@ export interface MetricsOptions {
 export interface LiveMetrics {
   /** The names of the metrics registered, prefix included. */
   readonly names: readonly string[];
-  /** Removes them from the registry (the counters keep counting; registering again resumes). */
+  /**
+   * Removes them from the registry. The counters keep counting and registering again resumes
+   * them; broadcasts stop timing their fan-out until then.
+   */
   unregister(): void;
 }
 
@@ -65,17 +68,38 @@ export function registerMetrics(live: unknown, options: MetricsOptions): LiveMet
   const specs = metricList(hub, options.groups ?? []);
   const names = specs.map((spec) => prefix + spec.name);
   for (const spec of specs) register(spec, { name: prefix + spec.name, registry: options.registry, hub });
+  timeFanOuts(hub, +1);
+  let registered = true;
   return {
     names,
     unregister: () => {
+      if (!registered) return;
+      registered = false;
       for (const name of names) options.registry.removeSingleMetric(name);
+      timeFanOuts(hub, -1);
     },
   };
 }
 
+// Broadcasts read the clock only while some registration shows the histogram; the buckets
+// outlive an unregister, so a registration that comes back resumes the same counts.
+const fanOutTimes = new WeakMap<ChannelHub, { times: FanOutTimes; registrations: number }>();
+
+function timeFanOuts(hub: ChannelHub, change: 1 | -1): void {
+  const entry = fanOutTimesOf(hub);
+  entry.registrations += change;
+  hub.groups.fanOutTimes = entry.registrations > 0 ? entry.times : undefined;
+}
+
+function fanOutTimesOf(hub: ChannelHub): { times: FanOutTimes; registrations: number } {
+  let entry = fanOutTimes.get(hub);
+  if (entry === undefined) fanOutTimes.set(hub, (entry = { times: new FanOutTimes(), registrations: 0 }));
+  return entry;
+}
+
 function register(spec: MetricSpec, { name, registry, hub }: { name: string; registry: Registry; hub: ChannelHub }): void {
   if (spec.kind === 'histogram') {
-    new ScrapedHistogram({ name, help: spec.help, registry }, (hub.groups.fanOutTimes ??= new FanOutTimes()));
+    new ScrapedHistogram({ name, help: spec.help, registry }, fanOutTimesOf(hub).times);
     return;
   }
   const config = { name, help: spec.help, registers: [registry], labelNames: spec.label === undefined ? [] : [spec.label] };

@@ -196,10 +196,19 @@ describe('express-channel/metrics', () => {
     const second = registerMetrics(two, { registry, prefix: 'chat_' });
     assert.ok(second.names.includes('chat_messages_sent_total'));
     assert.throws(() => registerMetrics(two, { registry }), /already been registered/);
+    two.group('g').broadcast('timed');
     second.unregister();
+    second.unregister(); // once is enough; twice changes nothing
     const samples = await registryScrape(registry);
     assert.ok(samples.has('express_channel_messages_sent_total'));
     assert.ok(![...samples.keys()].some((key) => key.startsWith('chat_')));
+    two.group('g').broadcast('not timed: nothing shows the histogram');
+    const again = new Registry();
+    registerMetrics(two, { registry: again });
+    two.group('g').broadcast('timed again');
+    const resumed = await registryScrape(again);
+    assert.equal(sample(resumed, 'express_channel_broadcast_fanout_seconds_count'), 2, 'the counts resume; the broadcast while unregistered was not timed');
+    assert.equal(sample(resumed, 'express_channel_messages_sent_total'), 0, 'the group has no members: nothing was sent');
   });
 
   it('refuses what is not a live instance or not a registry, saying what it takes', () => {

@@ -162,6 +162,21 @@ describe('express-channel/testing', () => {
     assert.deepEqual(ran, ['first']);
   });
 
+  it('hands the runner a cleanup that takes no done callback and returns a promise, as Jest, Vitest and Mocha await it', async () => {
+    const handed: Array<() => Promise<void>> = [];
+    const own = testScope((cleanup) => handed.push(cleanup));
+    let ran = false;
+    own.defer(() => (ran = true));
+    const [cleanup] = handed;
+    // A hook function with a parameter is a callback-style hook to Mocha and Jest: it would
+    // wait for done() and time out.
+    assert.equal(cleanup!.length, 0);
+    const result = cleanup!();
+    assert.ok(result instanceof Promise);
+    await result;
+    assert.equal(ran, true);
+  });
+
   it('refuses a hook it cannot call', () => {
     assert.throws(() => testScope({} as never), {
       code: 'ERR_CHANNEL_INVALID_OPTION',
