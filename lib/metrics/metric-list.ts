@@ -23,7 +23,7 @@ export function metricList(hub: ChannelHub, groups: readonly string[]): MetricSp
   const specs: MetricSpec[] = [
     { kind: 'gauge', name: 'open_channels', label: 'transport', help: 'Open channels, by transport.', read: () => openByTransport(hub) },
     { kind: 'gauge', name: 'sessions', label: 'state', help: 'Sessions held, connected or awaiting their client (polling clients between two polls count as awaiting).', read: () => sessionsByState(hub) },
-    { kind: 'gauge', name: 'session_queued_messages', help: 'Messages kept in session buffers until their client acknowledges them.', read: () => hub.stats().queued },
+    { kind: 'gauge', name: 'session_queued_messages', help: 'Messages kept in session buffers until their client acknowledges them.', read: () => queuedMessages(hub) },
     { kind: 'counter', name: 'messages_sent_total', help: 'Messages written or queued to clients; each delivery of a broadcast counts one.', read: () => c.sent },
     { kind: 'counter', name: 'sent_bytes_total', help: 'Payload bytes of the messages sent (framing, headers and replays not counted).', read: () => c.sentBytes },
     { kind: 'counter', name: 'messages_received_total', help: 'Messages received from clients.', read: () => c.received },
@@ -69,6 +69,12 @@ function sessionsByState(hub: ChannelHub): Record<'connected' | 'awaiting-client
   let awaiting = 0;
   for (const channel of hub.sessions) if (channel.session?.awaitingClient === true) awaiting++;
   return { connected: hub.sessions.size - awaiting, 'awaiting-client': awaiting };
+}
+
+function queuedMessages(hub: ChannelHub): number {
+  let queued = 0;
+  for (const channel of hub.sessions) queued += channel.session?.queued() ?? 0;
+  return queued;
 }
 
 function refusalsByCause(hub: ChannelHub): Record<string, number> {
