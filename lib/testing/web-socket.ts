@@ -51,6 +51,8 @@ export class TestWebSocket {
 
   /** Cuts the connection as the network would: a TCP reset, no close frame. */
   cut(): void {
+    // ws shows no socket of its own; it has kept it in `_socket` through every 8.x release.
+    // Without one (not connected yet), terminate() is the nearest thing.
     const socket = (this.ws as unknown as { _socket?: Socket })._socket;
     if (socket !== undefined) cutSocket(socket);
     else this.ws.terminate();
