@@ -32,6 +32,7 @@ export function metricList(hub: ChannelHub, groups: readonly string[]): MetricSp
     { kind: 'counter', name: 'closes_total', label: 'reason', help: 'Channels closed, by close reason.', read: () => ({ ...c.closes }) },
     { kind: 'counter', name: 'session_resumes_total', help: 'Session clients that came back on a new connection (a poll after a poll is not counted).', read: () => c.resumes },
     { kind: 'counter', name: 'session_gaps_total', help: 'Resumes told of a gap: messages no longer buffered were lost to that client.', read: () => c.gaps },
+    { kind: 'gauge', name: 'handshakes_waiting', help: 'WebSocket upgrades waiting for their turn under handshakeRate (a reconnect storm in progress).', read: () => hub.pacer?.waiting ?? 0 },
     { kind: 'counter', name: 'refusals_total', label: 'cause', help: 'Connections and session requests refused, by the error code their client was answered with.', read: () => refusalsByCause(hub) },
     { kind: 'histogram', name: 'broadcast_fanout_seconds', help: "Time one broadcast's delivery loop took on this process (the event loop is blocked that long).", read: none },
   ];
@@ -79,7 +80,12 @@ function queuedMessages(hub: ChannelHub): number {
 
 function refusalsByCause(hub: ChannelHub): Record<string, number> {
   const limits = hub.limitRefusals;
-  return { ...hub.counters.refusals, 'too-many-channels': limits.maxChannels, 'too-many-channels-from-address': limits.maxChannelsPerIp };
+  return {
+    ...hub.counters.refusals,
+    'too-many-channels': limits.maxChannels,
+    'too-many-channels-from-address': limits.maxChannelsPerIp,
+    'handshake-busy': hub.pacer?.refused ?? 0,
+  };
 }
 
 function oneHot(states: readonly string[], current: string): Record<string, number> {

@@ -12,6 +12,7 @@ import { channels, type Adapter, type Channel } from '../../lib/index.js';
 import { MemoryBus } from '../../lib/groups/memory-adapter.js';
 import { registerMetrics } from '../../lib/metrics/index.js';
 import { deferred, Inbox, openSse, openWebSocket, serve, withTimeout, wsInbox, type Served } from '../support/harness.js';
+import { testScope } from '../../lib/testing/index.js';
 import { SessionPeer } from '../support/session-peer.js';
 import { parseMetrics, sample, type Samples } from './scrape.js';
 
@@ -145,6 +146,30 @@ describe('express-channel/metrics', () => {
     assert.equal(sample(samples, 'express_channel_session_resumes_total'), 1);
     assert.equal(sample(samples, 'express_channel_session_gaps_total'), 1);
     assert.equal(sample(samples, 'express_channel_sessions', { state: 'connected' }), 1);
+  });
+
+  it('shows the WebSocket upgrades waiting for their turn under handshakeRate, and none once all are greeted', async (t) => {
+    const live = channels({ handshakeRate: 10 }); // one handshake starts in any 100 ms
+    const registry = new Registry();
+    registerMetrics(live, { registry });
+    const app = express();
+    app.use(live);
+    app.get('/ws', (req) => req.channel!.onReceive(() => undefined));
+    const scope = testScope(t);
+    const server = await scope.listen(app, { live });
+    const arrived = new Inbox<void>();
+    server.server.on('upgrade', () => arrived.push()); // after live.attach's own listener: the pacer has the upgrade
+    const clients = Promise.all([1, 2, 3, 4, 5].map(() => scope.webSocket(server.wsUrl('/ws'))));
+    for (const n of [1, 2, 3, 4, 5]) await arrived.next(2000, `upgrade ${n}`);
+    const storm = await registryScrape(registry);
+    const waiting = sample(storm, 'express_channel_handshakes_waiting');
+    assert.equal(waiting, live.stats().handshakesWaiting);
+    assert.ok(waiting >= 1, `5 upgrades at once, 1 may start: ${waiting} waiting`);
+    await clients;
+    const calm = await registryScrape(registry);
+    assert.equal(sample(calm, 'express_channel_handshakes_waiting'), 0);
+    assert.equal(sample(calm, 'express_channel_open_channels', { transport: 'websocket' }), 5);
+    assert.equal(sample(calm, 'express_channel_refusals_total', { cause: 'handshake-busy' }), 0);
   });
 
   it('with an adapter, counts what went through it and shows its connection state', async (t) => {
