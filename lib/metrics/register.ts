@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { hubOf } from '../channels.js';
+import { hubOf, type Live } from '../channels.js';
 import { invalidArgument } from '../errors.js';
 import { FanOutTimes } from '../groups/fan-out-times.js';
 import type { ChannelHub } from '../hub.js';
@@ -55,7 +55,7 @@ export interface LiveMetrics {
  * });
  * ```
  */
-export function registerMetrics(live: unknown, options: MetricsOptions): LiveMetrics {
+export function registerMetrics(live: Live, options: MetricsOptions): LiveMetrics {
   const hub = hubOf(live);
   if (hub === undefined) {
     throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', 'registerMetrics(live, options) takes what channels() returned; if the app both imports and requires express-channel, use one of the two for both entries');

@@ -29,7 +29,7 @@ export class TestScope {
 
   /**
    * Serves an app (any request listener: Express, Connect, a plain function) or an
-   * `http.Server` on an ephemeral port of 127.0.0.1. With `live`, WebSocket upgrades are
+   * `http.Server` not listening yet on an ephemeral port of 127.0.0.1. With `live`, WebSocket upgrades are
    * routed through it (`live.attach`), and `live.close()` runs first at cleanup.
    */
   async listen(target: RequestListener | Server, options: ListenOptions = {}): Promise<TestServer> {

@@ -41,6 +41,9 @@ export async function listen(target: RequestListener | Server, options: ListenOp
   if (typeof target !== 'function' && !(target instanceof Server)) {
     throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `listen() takes an app (a request listener) or an http.Server, got ${target === null ? 'null' : typeof target}`);
   }
+  if (target instanceof Server && target.listening) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', 'listen() takes an http.Server that is not listening yet: it listens on an ephemeral port of 127.0.0.1 itself');
+  }
   const server = target instanceof Server ? target : createServer(target);
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

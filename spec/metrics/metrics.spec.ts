@@ -8,7 +8,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { createApp } from '../../docs/examples/metrics.js';
-import { channels, type Adapter, type Channel } from '../../lib/index.js';
+import { channels, type Adapter, type Channel, type Live } from '../../lib/index.js';
 import { MemoryBus } from '../../lib/groups/memory-adapter.js';
 import { registerMetrics } from '../../lib/metrics/index.js';
 import { deferred, Inbox, openSse, openWebSocket, serve, withTimeout, wsInbox, type Served } from '../support/harness.js';
@@ -238,7 +238,7 @@ describe('express-channel/metrics', () => {
 
   it('refuses what is not a live instance or not a registry, saying what it takes', () => {
     const registry = new Registry();
-    assert.throws(() => registerMetrics({}, { registry }), {
+    assert.throws(() => registerMetrics({} as Live, { registry }), {
       name: 'TypeError',
       code: 'ERR_CHANNEL_INVALID_OPTION',
       message: 'registerMetrics(live, options) takes what channels() returned; if the app both imports and requires express-channel, use one of the two for both entries',

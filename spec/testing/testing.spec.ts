@@ -2,6 +2,7 @@
 // every kind of client, the failures' messages, the cuts, and the cleanup.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import express from 'express';
@@ -175,6 +176,21 @@ describe('express-channel/testing', () => {
     assert.ok(result instanceof Promise);
     await result;
     assert.equal(ran, true);
+  });
+
+  it('serves an http.Server of the app\'s own, and refuses one already listening', async () => {
+    const { app, live } = echoApp();
+    const own = createServer(app);
+    const server = await scope.listen(own, { live });
+    assert.equal(server.server, own);
+    const ws = await scope.webSocket(server.wsUrl('/echo'));
+    ws.send('through the app\'s server');
+    assert.equal(await ws.next(), 'echo: through the app\'s server');
+    await assert.rejects(scope.listen(own), {
+      code: 'ERR_CHANNEL_INVALID_OPTION',
+      message: 'listen() takes an http.Server that is not listening yet: it listens on an ephemeral port of 127.0.0.1 itself',
+    });
+    await assert.rejects(scope.listen('app' as never), { code: 'ERR_CHANNEL_INVALID_OPTION', message: 'listen() takes an app (a request listener) or an http.Server, got string' });
   });
 
   it('refuses a hook it cannot call', () => {
