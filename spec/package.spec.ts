@@ -171,6 +171,8 @@ test('GET /echo echoes on every transport', async () => {
     const output = execFileSync(process.execPath, ['--test', '--test-reporter=tap', 'route.test.mjs'], { cwd: project, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
     assert.match(output, /^# pass 1$/m);
     assert.match(output, /^# fail 0$/m);
+    const required = run(process.execPath, ['-e', "const t = require('express-channel/testing'); console.log(typeof t.testScope, typeof t.within, typeof t.TestScope)"], project);
+    assert.equal(required.trim(), 'function function function', 'required from CommonJS too');
   });
 
   it('needs no prom-client for the main entry, and scrapes with express-channel/metrics once it is installed', () => {
