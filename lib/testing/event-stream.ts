@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { Ended } from './inbox.js';
-import { Inbox } from './inbox.js';
+import { Inbox, type Ended } from './inbox.js';
 import { TestRequest, type ChunkListener, type RequestOptions, type ResponseHead } from './http-request.js';
 import { defaultTimeout } from './within.js';
 
@@ -14,18 +13,17 @@ export type { EventSourceMessage };
 export class TestEventStream {
   readonly #request: TestRequest;
   readonly #events: Inbox<EventSourceMessage>;
-  /** Comment lines received (the server's heartbeats), without the leading colon. */
-  readonly comments: readonly string[];
+  readonly #comments: Inbox<string>;
   /** The response's status (200, or what the route's first `send` set). */
   readonly status: number;
   /** The response's headers, lower-cased as Node gives them. */
   readonly headers: IncomingHttpHeaders;
 
   /** @internal Use {@link TestScope.eventStream}. */
-  constructor(request: TestRequest, received: { head: ResponseHead; events: Inbox<EventSourceMessage>; comments: string[] }) {
+  constructor(request: TestRequest, received: { head: ResponseHead; events: Inbox<EventSourceMessage>; comments: Inbox<string> }) {
     this.#request = request;
     this.#events = received.events;
-    this.comments = received.comments;
+    this.#comments = received.comments;
     this.status = received.head.status;
     this.headers = received.head.headers;
   }
@@ -38,6 +36,16 @@ export class TestEventStream {
   /** Every event received so far, in order. */
   get events(): readonly EventSourceMessage[] {
     return this.#events.messages;
+  }
+
+  /** Comment lines received so far (the server's heartbeats), without the leading colon. */
+  get comments(): readonly string[] {
+    return this.#comments.messages;
+  }
+
+  /** The next comment line not taken yet: awaits a heartbeat. */
+  nextComment(ms = defaultTimeout): Promise<string> {
+    return this.#comments.next(ms);
   }
 
   /** The next event not taken yet: `{ data, event?, id? }`. */
@@ -64,9 +72,13 @@ export class TestEventStream {
 /** Opens an event stream; resolves once its head arrived, or fails saying what came instead. */
 export async function openEventStream(url: string, options: RequestOptions = {}): Promise<TestEventStream> {
   const events = new Inbox<EventSourceMessage>(`the event stream ${url}`);
-  const comments: string[] = [];
+  const comments = new Inbox<string>(`the comments of the event stream ${url}`);
   const parser = createParser({ onEvent: (event) => events.push(event), onComment: (comment) => comments.push(comment) });
-  const listener: ChunkListener = { chunk: (text) => parser.feed(text), end: (ended) => events.end(ended) };
+  const ended = (how: Ended): void => {
+    events.end(how);
+    comments.end(how);
+  };
+  const listener: ChunkListener = { chunk: (text) => parser.feed(text), end: ended };
   const request = new TestRequest(url, { ...options, headers: { accept: 'text/event-stream', ...options.headers } }, listener);
   const head = await request.response();
   const type = String(head.headers['content-type'] ?? '');
