@@ -16,6 +16,10 @@ const http = '^lib/http/';
 const hubAndOptions = '^lib/(hub|options)\\.ts$';
 const channelsFile = '^lib/channels\\.ts$';
 const client = '^lib/client/';
+const indexFile = '^lib/index\\.ts$';
+const metrics = '^lib/metrics/';
+const testing = '^lib/testing/';
+const serverFiles = [channelsFile, hubAndOptions, http, groups, channel, sessions, transports, protocol, errors];
 
 /** A forbidden edge: a file matching `from` imports a file of lib/ outside `mayImport`. */
 function layer(name, from, mayImport, comment) {
@@ -101,7 +105,27 @@ module.exports = {
       'lib/channels.ts (the middleware factory) may import any server file but index.ts, ' +
       'which re-exports it, and not the client.'),
 
-    // lib/index.ts is the top: it may import anything, so it has no rule.
+    layer('index-entry', indexFile, [indexFile, ...serverFiles],
+      'lib/index.ts is the main entry: it re-exports the server files. express-channel/metrics ' +
+      'and express-channel/testing are entries of their own above it, which the main entry ' +
+      'never loads (so prom-client and the test helpers stay out of an app that does not ask).'),
+
+    layer('metrics-layer', metrics, [metrics, ...serverFiles],
+      'lib/metrics/ (express-channel/metrics) reads the server\'s counters: it may import the ' +
+      'server files, not the client, the test helpers or lib/index.ts.'),
+    {
+      name: 'prom-client-only-in-metrics',
+      severity: 'error',
+      comment:
+        'prom-client is an optional peer dependency: only lib/metrics/ (the entry a user imports ' +
+        'to get metrics) may load it. The core must work without it installed.',
+      from: { path: '^lib/', pathNot: metrics },
+      to: { path: '^node_modules/prom-client/' },
+    },
+
+    layer('testing-layer', testing, [testing, indexFile, ...serverFiles, client],
+      'lib/testing/ (express-channel/testing) drives servers and clients: it may import the ' +
+      'server files and the client, not lib/metrics/.'),
 
     layer('client-layer', client, [client, protocol],
       'lib/client/ is a separate (browser) bundle: it may import only lib/client/ and ' +

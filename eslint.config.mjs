@@ -4,4 +4,4 @@ import js from '@eslint/js';
 
 const compat = new FlatCompat({ baseDirectory: import.meta.dirname, recommendedConfig: js.configs.recommended });
 
-export default [{ ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/public/vendor/'] }, ...compat.config((await import('./.eslintrc.json', { with: { type: 'json' } })).default)];
+export default [{ ignores: ['dist/', 'node_modules/', 'coverage/', 'demo/public/vendor/', 'docs/api/'] }, ...compat.config((await import('./.eslintrc.json', { with: { type: 'json' } })).default)];

@@ -33,10 +33,19 @@ export interface Live {
   close(): Promise<void>;
   /** Errors no caller could be handed: a throwing handler, a failing adapter. */
   on(event: 'error', listener: ErrorListener): Live;
+  /** Stops `listener` hearing of errors. */
   off(event: 'error', listener: ErrorListener): Live;
 }
 
 const kHub = Symbol('express-channel.hub');
+// The hub behind each Live, for the library's own top layers (express-channel/metrics) only:
+// the Live function itself shows no member beyond its documented ones.
+const hubs = new WeakMap<Live, ChannelHub>();
+
+/** The hub of a `live` made by this copy of the library, else undefined. */
+export function hubOf(live: unknown): ChannelHub | undefined {
+  return typeof live === 'function' ? hubs.get(live as Live) : undefined;
+}
 const kResponse = Symbol('express-channel.response');
 const kChannel = Symbol('express-channel.channel');
 const kOpenSession = Symbol('express-channel.open-session');
@@ -107,6 +116,7 @@ export function channels(options?: ChannelsOptions): Live {
   }
 
   const live = expressChannel as Live;
+  hubs.set(live, hub);
   const openChannels = new ChannelSetView(hub.open);
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
   const isClosing = () => hub.closing;

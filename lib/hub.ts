@@ -1,7 +1,8 @@
 import { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from './channel/channel.js';
 import { ChannelCore, type ChannelHost } from './channel/core.js';
-import type { Counters, RequestContext, WireRequest } from './channel/host.js';
+import { newCounters, type RefusalCause } from './channel/counters.js';
+import type { RequestContext, WireRequest } from './channel/host.js';
 import type { AdapterStats } from './groups/adapter.js';
 import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
@@ -50,7 +51,7 @@ export type ErrorListener = (error: Error) => void;
  */
 export class ChannelHub implements ChannelHost {
   readonly options: ResolvedOptions;
-  readonly counters: Counters = { sent: 0, dropped: 0, received: 0 };
+  readonly counters = newCounters();
   readonly open = new Set<ChannelCore>();
   readonly groups: GroupRegistry;
   readonly sessions: SessionStore<ChannelCore> = new MemorySessionStore<ChannelCore>();
@@ -134,6 +135,15 @@ export class ChannelHub implements ChannelHost {
   /** One heartbeat period passed: every open channel pings or writes its comment. */
   sweep(): void {
     for (const channel of this.open) guarded(channel, beat);
+  }
+
+  refused(cause: RefusalCause): void {
+    this.counters.refusals[cause]++;
+  }
+
+  /** Refusals by `maxChannels` and `maxChannelsPerIp`, counted by the admission itself. */
+  get limitRefusals(): Refusals {
+    return this.#admission?.refused ?? noRefusals;
   }
 
   onError(listener: ErrorListener): void {

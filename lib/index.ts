@@ -1,3 +1,9 @@
+/**
+ * The middleware (`channels()`), the channel (`req.channel`), groups and their types: the
+ * main entry, `import { channels } from 'express-channel'`. The guide starts at the README
+ * and docs/channel.md.
+ * @module express-channel
+ */
 // The public API. Named exports only: what is not listed here is internal.
 import type { Channel } from './channel/channel.js';
 
@@ -18,7 +24,9 @@ export type { BufferPolicy } from './channel/flow-control.js';
 export type { ChannelStats, ErrorListener } from './hub.js';
 export type { Refusals } from './http/admission.js';
 export type { ResponseMap, SendData } from './channel/send-data.js';
-export type { Adapter, AdapterMessage } from './groups/adapter.js';
+export type { Adapter, AdapterMessage, AdapterStatus } from './groups/adapter.js';
+export type { Payload } from './transports/payload.js';
+export type { SendFields } from './transports/wire.js';
 
 // `req.channel`, on Node's IncomingMessage and so on Express's Request and Connect's too.
 // It is defined only on requests that passed through the middleware, hence optional.

@@ -68,7 +68,12 @@ export interface ChannelsOptions {
    * is told of the gap.
    * @defaultValue { messages: 1000, bytes: 1048576 }
    */
-  sessionBuffer?: { messages?: number; bytes?: number };
+  sessionBuffer?: {
+    /** Messages a session keeps for its client at most. */
+    messages?: number;
+    /** Payload bytes a session keeps for its client at most. */
+    bytes?: number;
+  };
   /**
    * Called on a resume, after the app's middleware ran: return false to refuse it (403).
    * @defaultValue undefined (every resume that presents a valid session id is accepted)

@@ -135,6 +135,110 @@ void channels;
     run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, 'tsconfig.internals.json')], project);
   });
 
+  it('runs a user\'s test written with express-channel/testing, with a raw WebSocket, an event stream, a long-poll and the client', () => {
+    writeFileSync(
+      join(project, 'route.test.mjs'),
+      `import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import express from 'express';
+import { channels } from 'express-channel';
+import { testScope } from 'express-channel/testing';
+
+const scope = testScope(afterEach);
+
+test('GET /echo echoes on every transport', async () => {
+  const live = channels();
+  const app = express();
+  app.use(live);
+  app.get('/echo', (req) => req.channel.onReceive((m) => req.channel.send('echo: ' + m)));
+  app.get('/hello', (req) => req.channel.send('hello'));
+  const server = await scope.listen(app, { live });
+  const ws = await scope.webSocket(server.wsUrl('/echo'));
+  ws.send('ws');
+  assert.equal(await ws.next(), 'echo: ws');
+  const stream = await scope.eventStream(server.url('/hello'));
+  assert.equal((await stream.next()).data, 'hello');
+  assert.equal(await scope.http(server.url('/hello')).body(), 'hello');
+  const client = scope.client(server.url('/echo'));
+  client.send('client');
+  assert.equal(await client.next(), 'echo: client');
+  await assert.rejects(ws.next(20), /timed out after 20 ms waiting for the next message/);
+});
+`,
+    );
+    // Run as a user would: not as a child of this test runner (which NODE_TEST_CONTEXT tells it it is).
+    const { NODE_TEST_CONTEXT: _ignored, ...env } = process.env;
+    const output = execFileSync(process.execPath, ['--test', '--test-reporter=tap', 'route.test.mjs'], { cwd: project, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    assert.match(output, /^# pass 1$/m);
+    assert.match(output, /^# fail 0$/m);
+    const required = run(process.execPath, ['-e', "const t = require('express-channel/testing'); console.log(typeof t.testScope, typeof t.within, typeof t.TestScope)"], project);
+    assert.equal(required.trim(), 'function function function', 'required from CommonJS too');
+  });
+
+  it('needs no prom-client for the main entry, and scrapes with express-channel/metrics once it is installed', () => {
+    assert.throws(() => run(process.execPath, ['-e', "require.resolve('prom-client')"], project), /Cannot find module 'prom-client'/, 'every test above ran without prom-client');
+    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15'], project);
+    writeFileSync(
+      join(project, 'metrics.cjs'),
+      `const { channels } = require('express-channel');
+const { registerMetrics } = require('express-channel/metrics');
+const { Registry } = require('prom-client');
+const live = channels();
+const registry = new Registry();
+registerMetrics(live, { registry });
+live.group('g').broadcast('x');
+registry.metrics().then((text) => {
+  console.log(text.split('\\n').filter((l) => /^express_channel_(open_channels|broadcast_fanout_seconds_count)/.test(l)).join('\\n'));
+  return live.close();
+});
+`,
+    );
+    assert.deepEqual(run(process.execPath, ['metrics.cjs'], project).trim().split('\n'), [
+      'express_channel_open_channels{transport="websocket"} 0',
+      'express_channel_open_channels{transport="sse"} 0',
+      'express_channel_open_channels{transport="http"} 0',
+      'express_channel_open_channels{transport="poll"} 0',
+      'express_channel_broadcast_fanout_seconds_count 1',
+    ]);
+    writeFileSync(
+      join(project, 'metrics.mjs'),
+      `import { Registry } from 'prom-client';
+import { channels } from 'express-channel';
+import { registerMetrics } from 'express-channel/metrics';
+const live = channels();
+const registry = new Registry();
+registerMetrics(live, { registry });
+const text = await registry.metrics();
+console.log(text.split('\\n').find((l) => l.startsWith('express_channel_messages_sent_total')));
+await live.close();
+`,
+    );
+    assert.equal(run(process.execPath, ['metrics.mjs'], project).trim(), 'express_channel_messages_sent_total 0', 'imported from ESM too');
+    writeFileSync(
+      join(project, 'entries.ts'),
+      `import { Registry } from 'prom-client';
+import { channels } from 'express-channel';
+import { registerMetrics, type LiveMetrics } from 'express-channel/metrics';
+import { testScope, type TestServer, type TestWebSocket } from 'express-channel/testing';
+const live = channels();
+const metrics: LiveMetrics = registerMetrics(live, { registry: new Registry(), prefix: 'app_' });
+export async function check(after: (fn: () => Promise<void>) => void): Promise<string> {
+  const scope = testScope(after);
+  const server: TestServer = await scope.listen((_req, res) => res.end(), { live });
+  const ws: TestWebSocket = await scope.webSocket(server.wsUrl('/'));
+  // @ts-expect-error next() resolves a message, not a number
+  const n: number = await ws.next();
+  return String(n) + metrics.names.length;
+}
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.entries.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['entries.ts'] }),
+    );
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, 'tsconfig.entries.json')], project);
+  });
+
   it('passes publint and arethetypeswrong', () => {
     run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict'], root);
     // node10 resolution cannot see subpath exports ("./client"); every modern mode must pass.

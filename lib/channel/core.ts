@@ -6,7 +6,8 @@ import { payloadBytes } from '../transports/payload.js';
 import type { Head, Payload, SendFields, TransportName, Wire, WireSink } from '../transports/wire.js';
 import { hasRoom } from './flow-control.js';
 import { ChannelHandlers, type CloseHandler, type HandlerOwner, type Message, type MessageHandler } from './handlers.js';
-import type { ChannelSettings, Counters, RequestContext, WireRequest } from './host.js';
+import type { Counters } from './counters.js';
+import type { ChannelSettings, RequestContext, WireRequest } from './host.js';
 import { newChannelId } from './ids.js';
 import type { NormalizedSend } from './send-data.js';
 
@@ -196,9 +197,11 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     session.stopAwayTimer();
     session.acknowledge(ack);
     if (this.#readingPaused) wire.pauseReading(true); // held messages still wait for a handler
+    // A poll after a poll is the polling transport's own rhythm, not a client coming back.
+    if (transport !== 'poll' || this.#transport !== 'poll') this.#host.counters.resumes++;
     this.#transport = transport;
     this.#wire = wire;
-    session.greet(wire, ack, false);
+    if (session.greet(wire, ack, false)) this.#host.counters.gaps++;
   }
 
   /** Client messages POSTed to a session, the first numbered `first`. */
@@ -241,13 +244,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     if (this.#state !== State.Open) return false;
     if (this.session !== undefined) {
       this.#queueOnSession(this.session, message);
-      this.#host.counters.sent++;
+      countSent(this.#host.counters, message.byteLength);
       return true;
     }
     const wire = this.#wire;
     if (wire === undefined || !this.#admit(wire, message.byteLength)) return false;
     wire.writeShared(message);
-    this.#host.counters.sent++;
+    countSent(this.#host.counters, message.byteLength);
     if (this.#transport === 'http') this.#finish('server-close');
     return true;
   }
@@ -274,17 +277,19 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
 
   #sendOnWire(payload: Payload | undefined, fields: SendFields, closeAfter: boolean): boolean {
     const wire = this.#wire;
-    if (wire === undefined || !this.#admit(wire, payloadBytes(payload))) return false;
+    const bytes = payloadBytes(payload);
+    if (wire === undefined || !this.#admit(wire, bytes)) return false;
     wire.send(payload, fields, closeAfter);
-    this.#host.counters.sent++;
+    countSent(this.#host.counters, bytes);
     return true;
   }
 
   #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {
     if (payload === undefined) return true;
     // Without a log of its own, the message is kept in the session's own log.
-    this.#queueOnSession(this.session as Session, new LoggedMessage(payload, { event: fields.event }));
-    this.#host.counters.sent++;
+    const message = new LoggedMessage(payload, { event: fields.event });
+    this.#queueOnSession(this.session as Session, message);
+    countSent(this.#host.counters, message.byteLength);
     return true;
   }
 
@@ -296,8 +301,12 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     // Only a stream that numbers each message (a plain EventSource's id lines) asks its number.
     const seq = session.keep(message, wire?.numbered === true);
     if (wire === undefined) return;
-    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
-    else this.#disconnect();
+    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) {
+      wire.writeShared(message, seq);
+      return;
+    }
+    this.#host.counters.slowConsumers++;
+    this.#disconnect();
   }
 
   #claim(head: Head): Wire | undefined {
@@ -322,8 +331,12 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   #admit(wire: Wire, bytes: number): boolean {
     const options = this.#host.options;
     if (hasRoom(wire, bytes, options.maxBufferedBytes)) return true;
-    if (options.bufferPolicy === 'drop') this.#host.counters.dropped++;
-    else this.#finish('slow-consumer');
+    if (options.bufferPolicy === 'drop') {
+      this.#host.counters.dropped++;
+      return false;
+    }
+    this.#host.counters.slowConsumers++;
+    this.#finish('slow-consumer');
     return false;
   }
 
@@ -338,6 +351,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
 
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
+    this.#host.counters.closes[reason]++;
     // Records the reason at once; the handlers themselves run on a later tick.
     this.#handlers.closed(reason);
     this.session?.stopAwayTimer();
@@ -348,4 +362,9 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     }
     this.#host.channelClosed(this);
   }
+}
+
+function countSent(counters: Counters, bytes: number): void {
+  counters.sent++;
+  counters.sentBytes += bytes;
 }

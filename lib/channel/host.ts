@@ -4,13 +4,6 @@ import type { SessionSettings } from '../sessions/session.js';
 import type { Head, SessionWiring, TransportName, WireSink } from '../transports/wire.js';
 import type { BufferPolicy } from './flow-control.js';
 
-/** Counters behind `live.stats()`. */
-export interface Counters {
-  sent: number;
-  dropped: number;
-  received: number;
-}
-
 /** The options a channel reads (a subset of `channels()`'s, resolved). */
 export interface ChannelSettings extends SessionSettings {
   readonly maxHeldMessages: number;

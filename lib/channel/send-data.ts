@@ -10,8 +10,11 @@ export type SendData = string | Buffer | Uint8Array | ResponseMap;
  * `'sse'` channel only; they are dropped on WebSocket and on every later send.
  */
 export interface ResponseMap {
+  /** The status of an HTTP-based channel's response (its first send only). @defaultValue 200 */
   status?: number;
+  /** Headers of an HTTP-based channel's response (its first send only). */
   headers?: Readonly<Record<string, string | number | readonly string[]>>;
+  /** The message itself. */
   body?: string | Buffer | Uint8Array;
 }
 

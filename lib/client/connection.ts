@@ -17,8 +17,15 @@ import { openWebSocket } from './transports/websocket.js';
 
 /** `readyState` values, as on WebSocket. */
 export type ReadyState = 0 | 1 | 2 | 3;
-type Handler<E> = ((this: Connection, event: E) => void) | null;
-type Listener<E> = ((this: Connection, event: E) => void) | { handleEvent(event: E): void } | null;
+/** An `on…` property's handler, as on a WebSocket: called with the event, `this` the connection. */
+export type ConnectionHandler<E> = ((this: Connection, event: E) => void) | null;
+/** What `addEventListener` takes: a function or an object with `handleEvent`, as the DOM's. */
+export type ConnectionListener<E> = ((this: Connection, event: E) => void) | ConnectionListenerObject<E> | null;
+/** A listener object, as the DOM's `EventListenerObject`. */
+export interface ConnectionListenerObject<E> {
+  /** Called with each event. */
+  handleEvent(event: E): void;
+}
 
 /**
  * Acknowledge server messages after this many, or after ackDelay ms, whichever comes first.
@@ -35,20 +42,31 @@ const types = ['open', 'message', 'close', 'error', 'reconnecting', 'transport',
  * every server message once and in order. Create it with {@link connect}.
  */
 export class Connection extends EventTarget {
+  /** `readyState` before the first open, and while reconnecting (as a WebSocket's). */
   static readonly CONNECTING = 0;
+  /** `readyState` while a transport is open. */
   static readonly OPEN = 1;
+  /** `readyState` after `close()`, until the `close` event. */
   static readonly CLOSING = 2;
+  /** `readyState` once closed for good. */
   static readonly CLOSED = 3;
 
   /** The channel's URL, resolved. */
   readonly url: string;
-  onopen: Handler<OpenEvent> = null;
-  onmessage: Handler<ChannelMessageEvent> = null;
-  onclose: Handler<ChannelCloseEvent> = null;
-  onerror: Handler<ChannelErrorEvent> = null;
-  onreconnecting: Handler<ReconnectingEvent> = null;
-  ontransport: Handler<TransportEvent> = null;
-  ongap: Handler<GapEvent> = null;
+  /** Called on each `open` (the first, then every resume). */
+  onopen: ConnectionHandler<OpenEvent> = null;
+  /** Called with each `message` from the server, once and in order. */
+  onmessage: ConnectionHandler<ChannelMessageEvent> = null;
+  /** Called on the `close` event: the connection is over for good. */
+  onclose: ConnectionHandler<ChannelCloseEvent> = null;
+  /** Called on each `error` (a transport failed, a connection was lost, a POST failed). */
+  onerror: ConnectionHandler<ChannelErrorEvent> = null;
+  /** Called before each round of reconnect attempts. */
+  onreconnecting: ConnectionHandler<ReconnectingEvent> = null;
+  /** Called when the transport in use changes. */
+  ontransport: ConnectionHandler<TransportEvent> = null;
+  /** Called when the server reported messages lost while the client was away. */
+  ongap: ConnectionHandler<GapEvent> = null;
 
   #state: ReadyState = 0;
   #transport: TransportName | undefined;
@@ -72,7 +90,7 @@ export class Connection extends EventTarget {
     this.url = this.#base.href;
     // The on… properties behave like a WebSocket's: a listener registered first.
     for (const type of types) {
-      super.addEventListener(type, (event) => (this[`on${type}`] as Handler<Event>)?.call(this, event));
+      super.addEventListener(type, (event) => (this[`on${type}`] as ConnectionHandler<Event>)?.call(this, event));
     }
     this.#poster = new Poster({
       url: this.#base,
@@ -91,6 +109,7 @@ export class Connection extends EventTarget {
     this.#startRound();
   }
 
+  /** 0 connecting (or reconnecting), 1 open, 2 closing, 3 closed: a WebSocket's values. */
   get readyState(): ReadyState {
     return this.#state;
   }
@@ -142,13 +161,15 @@ export class Connection extends EventTarget {
   }
 
   // Typed overloads: `conn.addEventListener('message', (e) => e.data)` knows `e`'s type.
-  override addEventListener<K extends keyof ConnectionEventMap>(type: K, listener: Listener<ConnectionEventMap[K]>, options?: boolean | AddEventListenerOptions): void;
+  /** Listens for `type` ({@link ConnectionEventMap} names them and their events). */
+  override addEventListener<K extends keyof ConnectionEventMap>(type: K, listener: ConnectionListener<ConnectionEventMap[K]>, options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
     super.addEventListener(type, listener, options);
   }
 
-  override removeEventListener<K extends keyof ConnectionEventMap>(type: K, listener: Listener<ConnectionEventMap[K]>, options?: boolean | EventListenerOptions): void;
+  /** Stops listening (the same `type` and `listener` as given to `addEventListener`). */
+  override removeEventListener<K extends keyof ConnectionEventMap>(type: K, listener: ConnectionListener<ConnectionEventMap[K]>, options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void {
     super.removeEventListener(type, listener, options);

@@ -10,6 +10,7 @@ export type TransportName = 'websocket' | 'sse' | 'poll';
 export class OpenEvent extends Event {
   /** false on the first open of a session, true on every resume of it. */
   readonly resumed: boolean;
+  /** The transport that opened. */
   readonly transport: TransportName;
   constructor(transport: TransportName, resumed: boolean) {
     super('open');
@@ -53,6 +54,7 @@ export class ChannelCloseEvent extends Event {
 
 /** `error`: a transport failed to open, a connection was lost, or a POST failed. */
 export class ChannelErrorEvent extends Event {
+  /** What failed, with a stable `code`. */
   readonly error: ClientError;
   /** The transport that failed. */
   readonly transport: TransportName | undefined;
@@ -78,7 +80,9 @@ export class ReconnectingEvent extends Event {
 
 /** `transport`: the transport in use changed (also fired on the first open). */
 export class TransportEvent extends Event {
+  /** The transport now in use. */
   readonly transport: TransportName;
+  /** The transport used before, or undefined on the first open. */
   readonly previous: TransportName | undefined;
   constructor(transport: TransportName, previous: TransportName | undefined) {
     super('transport');
@@ -102,11 +106,18 @@ export class GapEvent extends Event {
 
 /** Event types of a Connection and the event object each one carries. */
 export interface ConnectionEventMap {
+  /** The connection (re)opened. */
   open: OpenEvent;
+  /** A message from the server. */
   message: ChannelMessageEvent;
+  /** Closed for good. */
   close: ChannelCloseEvent;
+  /** Something failed; the connection may recover. */
   error: ChannelErrorEvent;
+  /** A round of reconnect attempts is scheduled. */
   reconnecting: ReconnectingEvent;
+  /** The transport in use changed. */
   transport: TransportEvent;
+  /** Messages were lost while away. */
   gap: GapEvent;
 }

@@ -1,3 +1,8 @@
+/**
+ * The client for browsers and Node: `import { connect } from 'express-channel/client'`.
+ * Guide: docs/client.md.
+ * @module express-channel/client
+ */
 // express-channel/client: the browser entry (and the base of the Node one). Named exports
 // only; no Node built-ins anywhere below this file, so it bundles for browsers as is.
 import { Connection } from './connection.js';
@@ -19,7 +24,7 @@ export function connect(url: string | URL, options?: ConnectOptions): Connection
 }
 
 export { Connection } from './connection.js';
-export type { ReadyState } from './connection.js';
+export type { ConnectionHandler, ConnectionListener, ConnectionListenerObject, ReadyState } from './connection.js';
 export { ClientError } from './errors.js';
 export type { ClientErrorCode } from './errors.js';
 export { OpenEvent, ChannelMessageEvent, ChannelCloseEvent, ChannelErrorEvent, ReconnectingEvent, TransportEvent, GapEvent } from './events.js';

@@ -30,6 +30,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Connec
 // entry says what it exports); a name added to index.ts is added here too.
 export {
   Connection, ClientError, OpenEvent, ChannelMessageEvent, ChannelCloseEvent, ChannelErrorEvent, ReconnectingEvent, TransportEvent, GapEvent,
-  type ReadyState, type ClientErrorCode, type ConnectionEventMap, type TransportName, type ConnectOptions, type HeadersOption,
+  type ReadyState, type ConnectionHandler, type ConnectionListener, type ConnectionListenerObject, type ClientErrorCode, type ConnectionEventMap, type TransportName, type ConnectOptions, type HeadersOption,
   type WebSocketConstructor, type WebSocketLike, type EventSourceConstructor, type EventSourceLike, type ReconnectOptions, type Data,
 } from './index.js';

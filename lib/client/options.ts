@@ -3,13 +3,21 @@ import type { TransportName } from './events.js';
 
 /** The part of a WebSocket the client uses: the browser's and the `ws` package's both fit. */
 export interface WebSocketLike {
+  /** Set to `'arraybuffer'` by the client. */
   binaryType: string;
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Sends one frame. */
   send(data: string | Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Called once the handshake completed. */
   onopen: ((event: unknown) => void) | null;
+  /** Called with each frame received. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called once the socket closed, with the close code and reason. */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** Called when the socket failed. */
   onerror: ((event: unknown) => void) | null;
 }
 
@@ -18,8 +26,11 @@ export type WebSocketConstructor = new (url: string, protocols?: string[]) => We
 
 /** The part of an EventSource the client uses. */
 export interface EventSourceLike {
+  /** Listens for the events of one `event:` type (`'message'`, `'ec-hello'`...). */
   addEventListener(type: string, listener: (event: { data: string; lastEventId: string }) => void): void;
+  /** Called when the stream failed or ended. */
   onerror: ((event: unknown) => void) | null;
+  /** Closes the stream; it does not reconnect. */
   close(): void;
 }
 

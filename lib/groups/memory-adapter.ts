@@ -12,6 +12,7 @@ export class MemoryBus {
   /** An adapter on this bus, for one `live` instance. */
   adapter(): Adapter {
     let subscribed: ((message: AdapterMessage) => void) | undefined;
+    let closed = false;
     return {
       publish: (message) => this.#publish(message),
       subscribe: (onMessage) => {
@@ -19,8 +20,10 @@ export class MemoryBus {
         this.#subscribers.add(onMessage);
       },
       close: () => {
+        closed = true;
         if (subscribed !== undefined) this.#subscribers.delete(subscribed);
       },
+      status: () => (closed ? 'disconnected' : 'connected'),
     };
   }
 

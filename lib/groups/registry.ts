@@ -4,6 +4,17 @@ import { ChannelError } from '../errors.js';
 import { toPayload } from '../transports/payload.js';
 import { ChannelGroup, deliverLocally, observe, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from '../transports/wire.js';
+import type { FanOutTimes } from './fan-out-times.js';
+
+/** What went through the adapter, for metrics. */
+export interface AdapterCounters {
+  /** Broadcasts handed to `adapter.publish`. */
+  published: number;
+  /** Of those, the ones whose publish threw or rejected. */
+  publishFailed: number;
+  /** Broadcasts of other processes received, whether or not a member was here. */
+  received: number;
+}
 
 /**
  * `live.group(name)`: the same group for the same name, without growing with churn. A group
@@ -17,6 +28,9 @@ export class GroupRegistry implements GroupObserver {
   readonly #adapter: Adapter | undefined;
   readonly #onAdapterError: (error: unknown) => void;
   readonly #origin = newChannelId();
+  readonly adapterCounters: AdapterCounters = { published: 0, publishFailed: 0, received: 0 };
+  /** Set by `express-channel/metrics`: until then no broadcast reads the clock. */
+  fanOutTimes: FanOutTimes | undefined;
 
   constructor(adapter: Adapter | undefined, onAdapterError: (error: unknown) => void) {
     this.#adapter = adapter;
@@ -35,6 +49,11 @@ export class GroupRegistry implements GroupObserver {
     this.#known.set(name, new WeakRef(group));
     this.#forget.register(group, name);
     return group;
+  }
+
+  /** Members of the group called `name` on this process (0 when nobody holds it). */
+  membersOf(name: string): number {
+    return this.#occupied.get(name)?.size ?? 0;
   }
 
   /** Names known right now (occupied or not yet collected). */
@@ -64,14 +83,20 @@ export class GroupRegistry implements GroupObserver {
     if (this.#adapter === undefined || group.name === undefined) return;
     const message: AdapterMessage = { origin: this.#origin, group: group.name, payload, fields: { event: options.event, id: options.id } };
     const adapter = this.#adapter;
+    const counters = this.adapterCounters;
+    counters.published++;
     // A failing adapter must not take the local broadcast down with it: report and go on.
     Promise.resolve()
       .then(() => adapter.publish(message))
-      .catch(this.#onAdapterError);
+      .catch((error: unknown) => {
+        counters.publishFailed++;
+        this.#onAdapterError(error);
+      });
   }
 
   #deliverRemote(message: AdapterMessage): void {
     if (message.origin === this.#origin) return; // our own broadcast, already delivered here
+    this.adapterCounters.received++;
     // A serialising transport may hand bytes back as a plain Uint8Array: make them a Buffer.
     const group = this.#occupied.get(message.group);
     if (group !== undefined) deliverLocally(group, toPayload(message.payload), message.fields);

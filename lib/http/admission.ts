@@ -11,7 +11,9 @@ export interface AdmissionLimits {
 
 /** How many channels were refused for each limit (part of `live.stats()`). */
 export interface Refusals {
+  /** Refused by `maxChannels` (503). */
   maxChannels: number;
+  /** Refused by `maxChannelsPerIp` (429). */
   maxChannelsPerIp: number;
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocketServer } from 'ws';
+import type { RefusalCause } from '../channel/counters.js';
 import type { WireRequest } from '../channel/host.js';
 import { ChannelError } from '../errors.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
@@ -20,6 +21,8 @@ export interface ClaimHost {
     isOriginAllowed(origin: string | undefined, req: IncomingMessage): boolean;
   };
   webSocketServer(): WebSocketServer;
+  /** Counts a refused connection, for metrics (its client is answered here). */
+  refused?(cause: RefusalCause): void;
 }
 
 /**
@@ -37,7 +40,10 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
   if (transport !== 'websocket' && res.headersSent) {
     throw new ChannelError('ERR_CHANNEL_RESPONSE_SENT', `cannot claim the ${transport} channel of ${req.method} ${req.url}: a response was already sent on it`);
   }
-  if (host.closing) return refuseWhileClosing(res, host.options.shutdownRetry);
+  if (host.closing) {
+    host.refused?.('shutting-down');
+    return refuseWhileClosing(res, host.options.shutdownRetry);
+  }
   switch (transport) {
     case 'websocket':
       return openWebSocket(request, host);
@@ -70,12 +76,17 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
     throw new ChannelError('ERR_CHANNEL_NOT_ATTACHED', 'a WebSocket upgrade reached the middleware through a plain request; call live.attach(server) after app.listen()');
   }
   if (!host.options.isOriginAllowed(req.headers.origin, req)) {
+    host.refused?.('origin-not-allowed');
     res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Origin not allowed');
     return 'policy-violation';
   }
   upgrade.release();
   const server = host.webSocketServer();
   const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined });
-  if (wire !== undefined) wire.shutdownRetry = host.options.shutdownRetry;
-  return wire ?? 'protocol-error';
+  if (wire === undefined) {
+    host.refused?.('bad-handshake');
+    return 'protocol-error';
+  }
+  wire.shutdownRetry = host.options.shutdownRetry;
+  return wire;
 }

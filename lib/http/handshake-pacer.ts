@@ -33,6 +33,7 @@ export class HandshakePacer {
   #next = 0;
   readonly #waiting: Waiting[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #refused = 0;
 
   constructor({ perSecond, maxWait }: PacerSettings) {
     this.#perWindow = Math.max(1, Math.floor(perSecond / (1000 / windowMs)));
@@ -43,6 +44,11 @@ export class HandshakePacer {
   /** Upgrades waiting for their turn. */
   get waiting(): number {
     return this.#waiting.length;
+  }
+
+  /** Upgrades answered 503 busy because they waited `maxWait`, since start (for metrics). */
+  get refused(): number {
+    return this.#refused;
   }
 
   /** Runs `start` now if the window has room, else when it has (or refuses the socket after maxWait). */
@@ -71,8 +77,10 @@ export class HandshakePacer {
     for (let now = performance.now(); this.#waiting.length > 0 && this.#hasRoom(now); now = performance.now()) {
       const next = this.#waiting.shift() as Waiting;
       if (next.socket.destroyed) continue;
-      if (now - next.since > this.#maxWait) refuseBusy(next.socket);
-      else this.#start(now, next.start);
+      if (now - next.since > this.#maxWait) {
+        this.#refused++;
+        refuseBusy(next.socket);
+      } else this.#start(now, next.start);
     }
     if (this.#waiting.length > 0) this.#schedule(performance.now());
   }

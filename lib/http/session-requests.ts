@@ -4,6 +4,7 @@ import type { IncomingMessage as Request } from 'node:http';
 import type { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
+import type { RefusalCause } from '../channel/counters.js';
 import type { RequestContext, UpgradeContext } from '../channel/host.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
@@ -13,10 +14,8 @@ import { refusedVersion } from '../transports/websocket.js';
 import type { ResumeRequest, SessionRequest } from '../protocol/params.js';
 import { retryAfterSeconds } from './retry-after.js';
 
-/** Stable error codes of session requests (docs/protocol.md, "Errors"). */
-type SessionErrorCode =
-  | 'internal-error' | 'bad-request' | 'origin-not-allowed' | 'json-required' | 'secret-required' | 'secret-mismatch'
-  | 'resume-refused' | 'unknown-session' | 'out-of-order' | 'payload-too-large' | 'busy' | 'shutting-down';
+/** Stable error codes of session requests (docs/protocol.md, "Errors"); each counts as a refusal. */
+type SessionErrorCode = Exclude<RefusalCause, 'bad-handshake'>;
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
@@ -70,6 +69,7 @@ export interface SessionRequestHost {
   };
   webSocketServer(): WebSocketServer;
   reportError(error: unknown): void;
+  refused(cause: RefusalCause): void;
 }
 
 /** One session request being answered: the hub, and the request with its raw upgrade. */
@@ -220,6 +220,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
 // (it cannot read the status of a refused upgrade). `detail` replaces the stock message or
 // adds fields (the count of messages received).
 function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number } | { retryAfter: number }): void {
+  x.hub.refused(code);
   const closeCode = webSocketCloseCodes[code];
   const upgrade = x.upgrade;
   if (upgrade !== undefined && closeCode !== undefined) {

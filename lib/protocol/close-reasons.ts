@@ -62,6 +62,9 @@ const codeByReason: Readonly<Record<CloseReason, number>> = {
   shutdown: 1001,
 };
 
+/** Every close reason, in a fixed order (a bounded label set for metrics). */
+export const closeReasons: readonly CloseReason[] = Object.keys(codeByReason) as CloseReason[];
+
 /** The WebSocket close code the server sends when it closes a channel for `reason`. */
 export function closeCodeForReason(reason: CloseReason): number {
   return codeByReason[reason];

@@ -184,17 +184,20 @@ export class Session implements PollSource {
   /**
    * Tells a new connection where it stands (the hello), then replays what the client missed.
    * A poll is answered at once when it opens the session or when something is waiting.
+   * Returns whether the client is told of a gap (messages no longer buffered).
    */
-  greet(wire: Wire, ack: number, opening: boolean): void {
+  greet(wire: Wire, ack: number, opening: boolean): boolean {
     const replay = this.since(ack);
     this.#frameNumber = this.#received;
+    const gap = replay.gap !== undefined;
     if (wire.answerNow !== undefined) {
       // A poll's answer carries the hello and the messages itself (pollAnswer).
-      if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.answerNow();
-      return;
+      if (opening || replay.messages.length > 0 || gap) wire.answerNow();
+      return gap;
     }
     wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
     replay.messages.forEach((message, i) => wire.writeShared(message, replay.next + i));
+    return gap;
   }
 
   pollAnswer(ack: number): PollAnswer {
@@ -207,6 +210,11 @@ export class Session implements PollSource {
     clearTimeout(this.#awayTimer);
     this.#awayTimer = setTimeout(closeAway, Math.max(0, this.#settings.sessionTimeout - alreadySilentFor), this.#owner);
     this.#awayTimer.unref();
+  }
+
+  /** Whether the session has no connection and waits for its client to come back. */
+  get awaitingClient(): boolean {
+    return this.#awayTimer !== undefined;
   }
 
   stopAwayTimer(): void {

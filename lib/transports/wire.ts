@@ -15,7 +15,9 @@ export interface Head {
 
 /** Per-send fields: SSE's `event:`/`id:`; other transports ignore them. */
 export interface SendFields {
+  /** SSE `event:` field. */
   event?: string | undefined;
+  /** SSE `id:` field. */
   id?: string | number | undefined;
 }
 

@@ -2,14 +2,13 @@
 // (ChannelCore, lib/channel/core.ts), on a real server with real clients. The transports'
 // own specs cover what each transport writes; this one covers the contract both classes keep.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
-import WebSocket from 'ws';
 import { channelOf, coreOf } from '../../lib/channel/channel.js';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Live } from '../../lib/index.js';
-import { deferred, Inbox, openSse, openWebSocket, serve, withTimeout, type Served } from '../support/harness.js';
+import { testScope, within, type TestScope, type TestServer } from '../../lib/testing/index.js';
+import { deferred, Inbox } from '../support/harness.js';
 import { SessionPeer } from '../support/session-peer.js';
 
 interface Opened {
@@ -19,7 +18,7 @@ interface Opened {
 }
 
 /** `live` in an Express app whose `/live` route hands each request's channel, unclaimed, to the test. */
-async function liveApp(t: TestContext, options: ChannelsOptions = {}): Promise<{ live: Live; served: Served; opened: Inbox<Opened>; errors: Error[] }> {
+async function liveApp(t: TestContext, options: ChannelsOptions = {}): Promise<{ live: Live; served: TestServer; scope: TestScope; opened: Inbox<Opened>; errors: Error[] }> {
   const live = channels({ heartbeat: 0, ...options });
   const errors: Error[] = [];
   live.on('error', (error) => errors.push(error));
@@ -27,13 +26,14 @@ async function liveApp(t: TestContext, options: ChannelsOptions = {}): Promise<{
   app.use(live);
   const opened = new Inbox<Opened>();
   app.get('/live', (req, res) => opened.push({ channel: req.channel!, req, res }));
-  return { live, served: await serve(t, app, live), opened, errors };
+  const scope = testScope(t);
+  return { live, served: await scope.listen(app, { live }), scope, opened, errors };
 }
 
 function closedReason(channel: Channel): Promise<CloseReason> {
   const closed = deferred<CloseReason>();
   channel.onClose(closed.resolve);
-  return withTimeout(closed.promise, 2000, 'the close handler');
+  return within(closed.promise, 2000, 'the close handler');
 }
 
 /** What `fn` threw: its class, code and message. */
@@ -50,7 +50,7 @@ function thrown(fn: () => unknown): { type: string; code: unknown; message: stri
 describe('Channel', () => {
   it('is the one object in front of its core: coreOf and channelOf lead from one to the other', async (t) => {
     const { served, opened } = await liveApp(t);
-    const answered = fetch(`${served.url}/live`);
+    const answered = fetch(served.url('/live'));
     const { channel, req, res } = await opened.next();
     const core = coreOf(channel);
     assert.equal(channelOf(core), channel);
@@ -66,13 +66,13 @@ describe('Channel', () => {
   });
 
   it('tells its transport, whether a WebSocket or a session carries it, and why it closed', async (t) => {
-    const { served, opened } = await liveApp(t);
-    const client = openWebSocket(t, `${served.wsUrl}/live`);
+    const { served, scope, opened } = await liveApp(t);
+    const client = scope.webSocket(served.wsUrl('/live'));
     const ws = (await opened.next()).channel;
     ws.onClose(() => undefined);
     await client;
     assert.deepEqual([ws.transport, ws.isWebSocket, ws.isSession], ['websocket', true, false]);
-    const stream = openSse(t, `${served.url}/live?ecs=new`);
+    const stream = scope.eventStream(served.url('/live?ecs=new'));
     const sse = (await opened.next()).channel;
     sse.onClose(() => undefined);
     await stream;
@@ -86,7 +86,7 @@ describe('Channel', () => {
 
   it('checks its arguments before claiming: a bad call throws and the request stays an ordinary one', async (t) => {
     const { live, served, opened } = await liveApp(t);
-    const answer = fetch(`${served.url}/live`);
+    const answer = fetch(served.url('/live'));
     const { channel, res } = await opened.next();
     const invalidData = { type: 'TypeError', code: 'ERR_CHANNEL_INVALID_DATA' };
     assert.deepEqual(thrown(() => channel.onReceive('handler' as never)), { ...invalidData, message: 'onReceive() takes a function, got string' });
@@ -108,18 +108,18 @@ describe('Channel', () => {
   });
 
   it('returns false from send once closed, whatever it is given', async (t) => {
-    const { served, opened } = await liveApp(t);
-    const stream = openSse(t, `${served.url}/live`);
+    const { served, scope, opened } = await liveApp(t);
+    const stream = scope.eventStream(served.url('/live'));
     const { channel } = await opened.next();
     channel.close();
-    await (await stream).ended;
+    await (await stream).closed();
     assert.equal(channel.send('late'), false);
     assert.equal(channel.send(42 as never), false);
   });
 
   it('reserves event names starting with ec- on session channels only', async (t) => {
-    const { served, opened } = await liveApp(t);
-    const sessionStream = openSse(t, `${served.url}/live?ecs=new`);
+    const { served, scope, opened } = await liveApp(t);
+    const sessionStream = scope.eventStream(served.url('/live?ecs=new'));
     const session = (await opened.next()).channel;
     session.onClose(() => undefined);
     await sessionStream;
@@ -128,10 +128,10 @@ describe('Channel', () => {
       code: 'ERR_CHANNEL_INVALID_FIELD',
       message: 'SSE event names starting with "ec-" are reserved for the session protocol, got "ec-hello"',
     });
-    const plainStream = openSse(t, `${served.url}/live`);
+    const plainStream = scope.eventStream(served.url('/live'));
     const plain = (await opened.next()).channel;
     assert.equal(plain.send('x', { event: 'ec-hello' }), true);
-    assert.deepEqual(await (await plainStream).events.next(), { event: 'ec-hello', id: undefined, data: 'x' });
+    assert.deepEqual(await (await plainStream).next(), { event: 'ec-hello', id: undefined, data: 'x' });
   });
 });
 
@@ -144,30 +144,30 @@ describe('ChannelCore', () => {
   };
   for (const [use, claim] of Object.entries(claims)) {
     it(`is claimed by its first use (${use}) and only then counted open`, async (t) => {
-      const { live, served, opened } = await liveApp(t);
-      const stream = openSse(t, `${served.url}/live`);
+      const { live, served, scope, opened } = await liveApp(t);
+      const stream = scope.eventStream(served.url('/live'));
       const { channel } = await opened.next();
       assert.deepEqual([channel.isOpen, live.channels.size, live.stats().open.sse], [true, 0, 0]);
       claim(channel, live);
       assert.deepEqual([live.channels.size, live.stats().open.sse], [1, 1]);
-      assert.equal((await stream).response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+      assert.equal((await stream).headers['content-type'], 'text/event-stream; charset=utf-8');
     });
   }
 
   it('closes alone with internal-server-error when something the library ran for it failed, and reports it', async (t) => {
-    const { served, opened, errors } = await liveApp(t);
-    const client = openWebSocket(t, `${served.wsUrl}/live`);
+    const { served, scope, opened, errors } = await liveApp(t);
+    const client = scope.webSocket(served.wsUrl('/live'));
     const failing = (await opened.next()).channel;
     const reason = closedReason(failing);
-    const clientClosed = once(await client, 'close');
-    const otherClient = openWebSocket(t, `${served.wsUrl}/live`);
+    const clientClosed = (await client).closed(2000);
+    const otherClient = scope.webSocket(served.wsUrl('/live'));
     const other = (await opened.next()).channel;
     other.onClose(() => undefined);
     await otherClient;
     const failure = new Error('injected: scheduled work');
     coreOf(failing).failed(failure);
     assert.equal(await reason, 'internal-server-error');
-    assert.equal((await withTimeout(clientClosed, 2000, 'the close frame'))[0], 1011);
+    assert.equal((await clientClosed).code, 1011);
     assert.equal(other.isOpen, true);
     // A failure reported after the close is reported, and changes nothing.
     const late = new Error('injected: after the close');
@@ -178,7 +178,7 @@ describe('ChannelCore', () => {
 
   it('leaves an unclaimed channel unclaimed when a failure is reported for it', async (t) => {
     const { live, served, opened, errors } = await liveApp(t);
-    const answer = fetch(`${served.url}/live`);
+    const answer = fetch(served.url('/live'));
     const { channel, res } = await opened.next();
     const failure = new Error('injected: before the claim');
     coreOf(channel).failed(failure);
@@ -189,12 +189,12 @@ describe('ChannelCore', () => {
   });
 
   it('ends a session whose client closes its WebSocket with a goodbye (1000)', async (t) => {
-    const { served, opened } = await liveApp(t);
-    const ws = new WebSocket(`${served.wsUrl}/live?ecs=new`);
-    t.after(() => ws.terminate());
+    const { served, scope, opened } = await liveApp(t);
+    const client = scope.webSocket(served.wsUrl('/live?ecs=new'));
     const { channel } = await opened.next();
     const reason = closedReason(channel);
-    await withTimeout(once(ws, 'message'), 2000, 'the hello');
+    const ws = await client;
+    await ws.next(2000); // the hello
     ws.close(1000);
     assert.equal(await reason, 'normal');
     assert.equal(channel.isSession, true);
@@ -202,13 +202,13 @@ describe('ChannelCore', () => {
 
   it('keeps a session open when its connection is lost, and closes it with client-away when its client does not come back within sessionTimeout', async (t) => {
     const { served, opened } = await liveApp(t, { sessionTimeout: 10_000 });
-    const peer = new SessionPeer(served.url, '/live');
+    const peer = new SessionPeer(served.url(), '/live');
     const hello = peer.connect('sse');
     const { channel, res } = await opened.next();
     const closed = deferred<CloseReason>();
     channel.onClose(closed.resolve); // claims: the stream's own 'close' listener comes first
-    const lost = once(res, 'close');
-    await withTimeout(hello, 2000, 'the hello');
+    const lost = new Promise((resolve) => res.once('close', resolve));
+    await within(hello, 2000, 'the hello');
     t.mock.timers.enable({ apis: ['setTimeout'] });
     peer.cut();
     await lost; // the channel has seen its connection end

@@ -1,5 +1,7 @@
 // Test harness for the channel specs: real servers on 127.0.0.1 port 0, real clients, and
 // cleanup registered on the test context so every server and socket is closed at the end.
+// What users need of it was lifted into lib/testing (express-channel/testing); new specs can
+// use that, which also tests it.
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';

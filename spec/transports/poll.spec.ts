@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import express from 'express';
 import { channels, type Channel, type ChannelsOptions } from '../../lib/index.js';
-import { deferred, serve, withTimeout } from '../support/harness.js';
+import { testScope, type TestRequest } from '../../lib/testing/index.js';
+import { deferred } from '../support/harness.js';
 
 interface PollAnswer {
   session: string;
@@ -30,14 +31,21 @@ async function pollApp(t: TestContext, options: ChannelsOptions = {}) {
     ch.onClose(() => {});
     channel.resolve(ch);
   });
-  const served = await serve(t, app, live);
-  const open = await fetch(`${served.url}/live?ecs=new&ect=poll`);
-  assert.equal(open.status, 200);
-  const hello = (await open.json()) as PollAnswer;
-  // Later polls prove they are the session's client with the secret from the first answer.
-  const poll = (ack: number, init?: RequestInit) => fetch(`${served.url}/live?ecs=${hello.session}&ect=poll&eca=${ack}`, { ...init, headers: { 'ec-secret': hello.secret ?? '' } });
+  const scope = testScope(t);
+  const served = await scope.listen(app, { live });
+  const open = scope.http(served.url('/live?ecs=new&ect=poll'));
+  assert.equal((await open.response()).status, 200);
+  const hello = await answerOf(open);
+  // Each poll is a long-poll on a connection of its own (the helpers' TestRequest). Later polls
+  // prove they are the session's client with the secret from the first answer.
+  const poll = (ack: number): TestRequest => scope.http(served.url(`/live?ecs=${hello.session}&ect=poll&eca=${ack}`), { headers: { 'ec-secret': hello.secret ?? '' } });
   const held = () => new Promise<void>((resolve) => arrivals.push(resolve));
   return { live, served, hello, channel: await channel.promise, poll, held };
+}
+
+/** A poll's answer, parsed once the response ended. */
+async function answerOf(request: TestRequest): Promise<PollAnswer> {
+  return JSON.parse(await request.body()) as PollAnswer;
 }
 
 describe('poll transport', () => {
@@ -55,10 +63,11 @@ describe('poll transport', () => {
     channel.send('a');
     channel.send(Buffer.from([0, 1, 2]));
     channel.send('c');
-    const res = await poll(0);
-    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
-    assert.equal(res.headers.get('cache-control'), 'no-store');
-    const answer = (await res.json()) as PollAnswer;
+    const request = poll(0);
+    const { headers } = await request.response();
+    assert.equal(headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(headers['cache-control'], 'no-store');
+    const answer = await answerOf(request);
     assert.equal(answer.next, 1);
     assert.deepEqual(answer.messages, ['a', { base64: 'AAEC' }, 'c']);
   });
@@ -66,17 +75,17 @@ describe('poll transport', () => {
   it('holds a poll until something is sent, then answers with it', async (t) => {
     const { channel, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
     const arrived = held();
-    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    const pending = poll(0);
     await arrived;
     channel.send('late');
-    const answer = await withTimeout(pending, 2000, 'the held poll');
+    const answer = await answerOf(pending);
     assert.deepEqual(answer.messages, ['late']);
   });
 
   it('answers an idle poll empty after pollTimeout', async (t) => {
     const { poll } = await pollApp(t, { pollTimeout: 100 });
     const started = Date.now();
-    const answer = (await (await poll(0)).json()) as PollAnswer;
+    const answer = await answerOf(poll(0));
     assert.deepEqual(answer.messages, []);
     assert.ok(Date.now() - started >= 90);
   });
@@ -86,24 +95,23 @@ describe('poll transport', () => {
     const arrived = held();
     const older = poll(0);
     await arrived;
-    const newer = poll(0).then((r) => r.json() as Promise<PollAnswer>);
-    const olderRes = await withTimeout(older, 2000, 'the superseded poll');
-    assert.equal(olderRes.status, 204);
+    const newer = poll(0);
+    assert.equal((await older.response()).status, 204, 'the superseded poll');
     channel.send('x');
-    assert.deepEqual((await newer).messages, ['x']);
+    assert.deepEqual((await answerOf(newer)).messages, ['x']);
   });
 
   it('sends again what a lost poll answer carried: the next poll acknowledges less', async (t) => {
     const { channel, poll } = await pollApp(t);
     channel.send('1');
     channel.send('2');
-    const first = (await (await poll(0)).json()) as PollAnswer;
+    const first = await answerOf(poll(0));
     assert.deepEqual(first.messages, ['1', '2']);
     // Pretend the answer never arrived: poll again with the old acknowledgement.
-    const again = (await (await poll(0)).json()) as PollAnswer;
+    const again = await answerOf(poll(0));
     assert.deepEqual(again.messages, ['1', '2']);
     channel.send('3');
-    const after = (await (await poll(2)).json()) as PollAnswer;
+    const after = await answerOf(poll(2));
     assert.equal(after.next, 3);
     assert.deepEqual(after.messages, ['3']);
   });
@@ -111,10 +119,10 @@ describe('poll transport', () => {
   it('answers a held poll with the close reason when the channel closes', async (t) => {
     const { channel, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
     const arrived = held();
-    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    const pending = poll(0);
     await arrived;
     channel.close();
-    const answer = await withTimeout(pending, 2000, 'the held poll');
+    const answer = await answerOf(pending);
     assert.equal(answer.closed, 'server-close');
   });
 
@@ -122,19 +130,19 @@ describe('poll transport', () => {
     const { channel, poll } = await pollApp(t);
     channel.send('bye');
     channel.close();
-    const answer = (await (await poll(0)).json()) as PollAnswer;
+    const answer = await answerOf(poll(0));
     assert.deepEqual(answer.messages, ['bye']);
     assert.equal(answer.closed, 'server-close');
     // Only once: the poll after that learns the session is gone.
-    assert.equal((await poll(1)).status, 404);
+    assert.equal((await poll(1).response()).status, 404);
   });
 
   it('answers polls on close() with shutdown', async (t) => {
     const { live, poll, held } = await pollApp(t, { pollTimeout: 10_000 });
     const arrived = held();
-    const pending = poll(0).then((r) => r.json() as Promise<PollAnswer>);
+    const pending = poll(0);
     await arrived;
     await live.close();
-    assert.equal((await pending).closed, 'shutdown');
+    assert.equal((await answerOf(pending)).closed, 'shutdown');
   });
 });

@@ -4,7 +4,8 @@ import compression from 'compression';
 import { EventSource } from 'eventsource';
 import express, { type Express } from 'express';
 import { channels, type Channel, type ChannelsOptions, type CloseReason, type Live } from '../../lib/index.js';
-import { deferred, Inbox, openSse, rawExchange, serve, withTimeout, type Served } from '../support/harness.js';
+import { testScope, within, type TestScope, type TestServer } from '../../lib/testing/index.js';
+import { deferred, Inbox, rawExchange } from '../support/harness.js';
 
 /** An Express app with `live`; `setup` adds the routes (and anything before `live`). */
 async function sseServer(
@@ -12,13 +13,14 @@ async function sseServer(
   setup: (app: Express, live: Live) => void,
   options: ChannelsOptions = {},
   before?: (app: Express) => void,
-): Promise<Served & { live: Live }> {
+): Promise<TestServer & { live: Live; scope: TestScope }> {
   const live = channels({ heartbeat: 0, ...options });
   const app = express();
   before?.(app);
   app.use(live);
   setup(app, live);
-  return { ...(await serve(t, app, live)), live };
+  const scope = testScope(t);
+  return { ...(await scope.listen(app, { live })), live, scope };
 }
 
 /** A real EventSource (the `eventsource` package), closed after the test. */
@@ -37,13 +39,13 @@ describe('SSE channel', () => {
         seen.resolve(req.channel!);
       }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal(stream.response.status, 200);
-    assert.equal(stream.response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-    assert.equal(stream.response.headers.get('cache-control'), 'no-cache, no-transform');
-    assert.equal(stream.response.headers.get('x-accel-buffering'), 'no');
-    assert.equal(stream.response.headers.get('content-encoding'), null);
-    assert.equal((await stream.events.next()).data, 'hi');
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal(stream.status, 200);
+    assert.equal(stream.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal(stream.headers['cache-control'], 'no-cache, no-transform');
+    assert.equal(stream.headers['x-accel-buffering'], 'no');
+    assert.equal(stream.headers['content-encoding'], undefined);
+    assert.equal((await stream.next()).data, 'hi');
     const ch = await seen.promise;
     assert.equal(ch.transport, 'sse');
     assert.equal(ch.isWebSocket, false);
@@ -57,7 +59,7 @@ describe('SSE channel', () => {
         for (const text of texts) req.channel!.send(text);
       }),
     );
-    const es = eventSource(t, `${s.url}/events`);
+    const es = eventSource(t, s.url('/events'));
     const received = new Inbox<string>();
     es.onmessage = (event) => received.push(event.data as string);
     const got: string[] = [];
@@ -73,7 +75,7 @@ describe('SSE channel', () => {
         req.channel!.send('numbered', { id: 2 });
       }),
     );
-    const es = eventSource(t, `${s.url}/events`);
+    const es = eventSource(t, s.url('/events'));
     const updates = new Inbox<MessageEvent>();
     const messages = new Inbox<MessageEvent>();
     es.addEventListener('update', (event) => updates.push(event));
@@ -108,23 +110,21 @@ describe('SSE channel', () => {
         }
       }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
+    const stream = await s.scope.eventStream(s.url('/events'));
     assert.deepEqual(await errors.next(), { code: 'ERR_CHANNEL_INVALID_FIELD', message: 'SSE event must not contain CR, LF or NUL: "a\\nb"', headersSent: false, isOpen: false });
     assert.deepEqual(await errors.next(), { code: 'ERR_CHANNEL_INVALID_FIELD', message: 'SSE event must not contain CR, LF or NUL: "x\\r"', headersSent: false, isOpen: false });
     assert.deepEqual(await errors.next(), { code: 'ERR_CHANNEL_INVALID_FIELD', message: 'SSE id must not contain CR, LF or NUL: "nul\\u0000"', headersSent: false, isOpen: false });
-    assert.deepEqual(await stream.events.next(), { event: 'ok', id: undefined, data: 'first' });
-    assert.deepEqual(await stream.events.next(), { event: 'ok', id: undefined, data: 'second' });
-    const soFar: string[] = [];
-    while (stream.chunks.size > 0) soFar.push(await stream.chunks.next());
-    assert.equal(soFar.join(''), 'event: ok\ndata: first\n\nevent: ok\ndata: second\n\n');
+    assert.deepEqual(await stream.next(), { event: 'ok', id: undefined, data: 'first' });
+    assert.deepEqual(await stream.next(), { event: 'ok', id: undefined, data: 'second' });
+    assert.equal(stream.chunks.join(''), 'event: ok\ndata: first\n\nevent: ok\ndata: second\n\n');
   });
 
   it('writes a comment heartbeat every heartbeat period', async (t) => {
     const s = await sseServer(t, (app) => app.get('/events', (req) => req.channel!.onClose(() => undefined)), { heartbeat: 50 });
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal(await stream.comments.next(1000, 'a heartbeat'), '');
-    assert.equal(await stream.comments.next(1000, 'a second heartbeat'), '');
-    assert.equal(stream.events.size, 0);
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal(await stream.nextComment(1000), '', 'a heartbeat');
+    assert.equal(await stream.nextComment(1000), '', 'a second heartbeat');
+    assert.equal(stream.events.length, 0);
   });
 
   for (const behindCompression of [false, true]) {
@@ -144,10 +144,10 @@ describe('SSE channel', () => {
         {},
         behindCompression ? (app) => app.use(compression({ threshold: 0 })) : undefined,
       );
-      const stream = await openSse(t, `${s.url}/events`, { headers: { 'accept-encoding': 'gzip' } });
-      assert.equal(stream.response.headers.get('content-encoding'), null);
+      const stream = await s.scope.eventStream(s.url('/events'), { headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(stream.headers['content-encoding'], undefined);
       for (let i = 1; i <= 3; i++) {
-        assert.equal((await stream.events.next()).data, `event ${i}`);
+        assert.equal((await stream.next()).data, `event ${i}`);
         next.push();
       }
     });
@@ -161,8 +161,8 @@ describe('SSE channel', () => {
         req.channel!.send('hello');
       }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
-    await stream.events.next();
+    const stream = await s.scope.eventStream(s.url('/events'));
+    await stream.next();
     stream.close();
     assert.equal(await reasons.next(), 'client-close');
     assert.equal(s.live.channels.size, 0);
@@ -178,9 +178,9 @@ describe('SSE channel', () => {
         results.resolve([ch.send('only'), ch.close(), ch.close(), ch.send('after')]);
       }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal((await stream.events.next()).data, 'only');
-    await withTimeout(stream.ended, 2000, 'the end of the stream');
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal((await stream.next()).data, 'only');
+    assert.equal((await stream.closed(2000)).reason, 'end', 'the end of the stream');
     assert.deepEqual(await results.promise, [true, true, false, false]);
     assert.equal(await reasons.next(), 'server-close');
   });
@@ -192,13 +192,13 @@ describe('SSE channel', () => {
         req.channel!.send({ status: 500, headers: { 'x-late': 'dropped' }, body: 'second' });
       }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal(stream.response.status, 201);
-    assert.equal(stream.response.headers.get('x-stream'), 'one');
-    assert.equal(stream.response.headers.get('x-late'), null);
-    assert.equal(stream.response.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-    assert.equal((await stream.events.next()).data, 'first');
-    assert.equal((await stream.events.next()).data, 'second');
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal(stream.status, 201);
+    assert.equal(stream.headers['x-stream'], 'one');
+    assert.equal(stream.headers['x-late'], undefined);
+    assert.equal(stream.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal((await stream.next()).data, 'first');
+    assert.equal((await stream.next()).data, 'second');
   });
 
   it('writes the default status and headers when claimed by onClose, before any send', async (t) => {
@@ -210,12 +210,12 @@ describe('SSE channel', () => {
       }),
     );
     // The headers are out at the claim: the response arrives before anything is sent.
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal(stream.response.status, 200);
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal(stream.status, 200);
     const ch = await parked.next();
     assert.equal(ch.send({ status: 201, headers: { 'x-too-late': 'yes' }, body: 'data only' }), true);
-    assert.equal(stream.response.headers.get('x-too-late'), null);
-    assert.equal((await stream.events.next()).data, 'data only');
+    assert.equal(stream.headers['x-too-late'], undefined);
+    assert.equal((await stream.next()).data, 'data only');
   });
 
   it('keeps headers set by earlier middleware (CORS and the like)', async (t) => {
@@ -229,8 +229,8 @@ describe('SSE channel', () => {
           next();
         }),
     );
-    const stream = await openSse(t, `${s.url}/events`);
-    assert.equal(stream.response.headers.get('access-control-allow-origin'), '*');
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal(stream.headers['access-control-allow-origin'], '*');
   });
 
   it('throws on a header-injection attempt in a header value and writes nothing', async (t) => {
@@ -245,8 +245,8 @@ describe('SSE channel', () => {
         }
       }),
     );
-    const response = await fetch(`${s.url}/events`, { headers: { accept: 'text/event-stream' } });
-    assert.deepEqual(await withTimeout(outcome.promise, 2000, 'the throw'), { code: 'ERR_INVALID_CHAR', headersSent: false, open: 0 });
+    const response = await fetch(s.url('/events'), { headers: { accept: 'text/event-stream' } });
+    assert.deepEqual(await within(outcome.promise, 2000, 'the throw'), { code: 'ERR_INVALID_CHAR', headersSent: false, open: 0 });
     assert.equal(response.status, 400);
     assert.equal(response.headers.get('set-cookie'), null);
     assert.equal(await response.text(), 'refused');
