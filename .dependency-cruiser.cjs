@@ -13,7 +13,7 @@ const sessions = '^lib/sessions/';
 const channel = '^lib/channel/';
 const groups = '^lib/groups/';
 const http = '^lib/http/';
-const hubAndOptions = '^lib/(hub|options)\\.ts$';
+const hubAndOptions = '^lib/(hub|hub-types|options)\\.ts$';
 const channelsFile = '^lib/channels\\.ts$';
 const client = '^lib/client/';
 
