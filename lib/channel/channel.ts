@@ -4,6 +4,7 @@ import { assertNotReserved, assertSseFields } from '../transports/sse-format.js'
 import type { TransportName } from '../transports/wire.js';
 import type { ChannelCore } from './core.js';
 import type { CloseHandler, MessageHandler } from './handlers.js';
+import { assertKnownOptions } from './option-names.js';
 import { normalizeSendData, type SendData } from './send-data.js';
 
 export type { CloseHandler, Message, MessageHandler } from './handlers.js';
@@ -20,6 +21,8 @@ export interface SendOptions {
   /** SSE `id:` field (the client's `Last-Event-ID`). Ignored on sessions, which number events themselves. */
   id?: string | number;
 }
+
+const sendOptionNames = Object.keys({ close: true, event: true, id: true } satisfies Record<keyof SendOptions, true>);
 
 // The two ways between a channel and the core behind it, for the library's own parts only:
 // they are module functions, not members, so a user's code cannot reach the core.
@@ -85,9 +88,11 @@ export class Channel {
    */
   send(data: SendData, options: SendOptions = {}): boolean {
     const core = this.#core;
-    if (!core.isOpen) return false;
+    // Checked first, so that a bad call throws also when it races a disconnect.
     const normalized = normalizeSendData(data);
+    assertKnownOptions('send()', options, sendOptionNames);
     assertSseFields(options);
+    if (!core.isOpen) return false;
     if (core.session !== undefined) assertNotReserved(options.event);
     return core.send(normalized, options, options.close ?? core.transport === 'http');
   }

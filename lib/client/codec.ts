@@ -3,6 +3,7 @@
 // The shapes both sides share are lib/protocol/'s; what is here is the client's reading of them.
 import { parseJson, type ClientControl, type Hello as SessionHello, type JsonMessage } from '../protocol/control.js';
 import { webSocketMessageText } from '../protocol/frames.js';
+import { invalidArgument } from './errors.js';
 
 /** A message as the application sees it: text, or bytes as an ArrayBuffer. */
 export type Data = string | ArrayBuffer;
@@ -45,7 +46,8 @@ export function toOutgoing(data: unknown): Outgoing {
   if (typeof data === 'string') return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  throw new TypeError(`send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}`);
+  const hint = typeof data === 'object' && data !== null ? 'send JSON.stringify(value)' : 'convert it with String(value)';
+  throw invalidArgument('invalid-data', `send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}: ${hint}`);
 }
 
 export function toWire(message: Outgoing): JsonMessage {

@@ -17,7 +17,9 @@ export type ClientErrorCode =
   | 'refused'
   | 'network'
   | 'protocol'
-  | 'lost';
+  | 'lost'
+  | 'invalid-data'
+  | 'invalid-option';
 
 /** The one error class of the client: thrown by misuse, carried by `error` events. */
 export class ClientError extends Error {
@@ -38,6 +40,14 @@ export class ClientError extends Error {
     this.code = code;
     this.status = status;
   }
+}
+
+/**
+ * Misuse by the caller (`send({ … })`, a misspelt option): a `TypeError`, as bad arguments
+ * are in the browser's and Node's own APIs, carrying a stable code all the same.
+ */
+export function invalidArgument(code: 'invalid-data' | 'invalid-option', message: string): TypeError & { code: ClientErrorCode } {
+  return Object.assign(new TypeError(message), { code });
 }
 
 /** True for the answers after which the session cannot go on: the client closes for good. */
