@@ -1,3 +1,4 @@
+import { debug, debugEnabled, tag } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { ClientControl } from '../protocol/control.js';
 import { LoggedMessage, type MessageLog } from '../sessions/message-log.js';
@@ -193,6 +194,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     const previous = this.#wire;
     this.#wire = undefined;
     previous?.detach?.();
+    if (debugEnabled) debug('resumed session channel %s over %s, the client having messages up to %d', tag(this), transport, ack);
     session.stopAwayTimer();
     session.acknowledge(ack);
     if (this.#readingPaused) wire.pauseReading(true); // held messages still wait for a handler
@@ -296,8 +298,12 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     // Only a stream that numbers each message (a plain EventSource's id lines) asks its number.
     const seq = session.keep(message, wire?.numbered === true);
     if (wire === undefined) return;
-    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) wire.writeShared(message, seq);
-    else this.#disconnect();
+    if (hasRoom(wire, message.byteLength, this.#host.options.maxBufferedBytes)) {
+      wire.writeShared(message, seq);
+      return;
+    }
+    if (debugEnabled) debug('session channel %s is a slow consumer: its connection is dropped, the session keeps the messages', tag(this));
+    this.#disconnect();
   }
 
   #claim(head: Head): Wire | undefined {
@@ -313,6 +319,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     }
     this.#wire = wire;
     this.#state = State.Open;
+    if (debugEnabled) debug('claimed %s channel %s%s', this.#transport, tag(this), this.session === undefined ? '' : ' (session)');
     this.#host.channelOpened(this);
     this.session?.greet(wire, 0, true);
     return wire;
@@ -322,6 +329,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   #admit(wire: Wire, bytes: number): boolean {
     const options = this.#host.options;
     if (hasRoom(wire, bytes, options.maxBufferedBytes)) return true;
+    if (debugEnabled) debug('%s channel %s is a slow consumer (past maxBufferedBytes): bufferPolicy %s', this.#transport, tag(this), options.bufferPolicy);
     if (options.bufferPolicy === 'drop') this.#host.counters.dropped++;
     else this.#finish('slow-consumer');
     return false;
@@ -333,11 +341,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     const wire = this.#wire;
     this.#wire = undefined;
     wire?.detach?.();
+    if (debugEnabled) debug('session channel %s lost its connection; it waits for its client', tag(this));
     this.session?.startAwayTimer(silentFor);
   }
 
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
+    if (debugEnabled) debug('closed %s channel %s: %s', this.#transport, tag(this), reason);
     // Records the reason at once; the handlers themselves run on a later tick.
     this.#handlers.closed(reason);
     this.session?.stopAwayTimer();

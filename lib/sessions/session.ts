@@ -1,3 +1,4 @@
+import { debug, debugEnabled, tag } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { Hello } from '../protocol/control.js';
 import { toJsonMessage } from '../transports/json-messages.js';
@@ -188,6 +189,9 @@ export class Session implements PollSource {
   greet(wire: Wire, ack: number, opening: boolean): void {
     const replay = this.since(ack);
     this.#frameNumber = this.#received;
+    if (debugEnabled && replay.gap !== undefined) {
+      debug('session channel %s resumes with a gap: messages %d to %d are no longer kept', tag(this.#owner), replay.gap[0], replay.gap[1]);
+    }
     if (wire.answerNow !== undefined) {
       // A poll's answer carries the hello and the messages itself (pollAnswer).
       if (opening || replay.messages.length > 0 || replay.gap !== undefined) wire.answerNow();
