@@ -2,7 +2,7 @@
 // every transport, and a relative URL is told to be absolute.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { connect, type ChannelErrorEvent, type TransportName } from '../../lib/client/node.js';
 import { describeNodeCause } from '../../lib/client/node-errors.js';
@@ -46,7 +46,7 @@ describe('client errors in Node', () => {
     });
 
     it(`says "connection reset" when the server drops the connection (${transport})`, async (t) => {
-      const port = await tcpServer(t, (socket: import('node:net').Socket) => socket.resetAndDestroy());
+      const port = await tcpServer(t, (socket: Socket) => socket.resetAndDestroy());
       const { error } = await firstError(t, port, transport);
       assert.match(error.message, /: connection reset \(/);
     });
