@@ -2,7 +2,7 @@
 // every transport, and a relative URL is told to be absolute.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { connect, type ChannelErrorEvent, type TransportName } from '../../lib/client/node.js';
 import { describeNodeCause } from '../../lib/client/node-errors.js';
@@ -11,7 +11,7 @@ import { nextEvent } from './support.js';
 const transports: TransportName[] = ['websocket', 'sse', 'poll'];
 
 /** A TCP server that accepts and at once destroys each connection (a reset), or none at all (refused). */
-async function tcpServer(t: TestContext, onConnection?: Parameters<Server['on']>[1]): Promise<number> {
+async function tcpServer(t: TestContext, onConnection?: (socket: Socket) => void): Promise<number> {
   const server = createServer();
   if (onConnection !== undefined) server.on('connection', onConnection);
   server.listen(0, '127.0.0.1');
@@ -46,7 +46,9 @@ describe('client errors in Node', () => {
     });
 
     it(`says "connection reset" when the server drops the connection (${transport})`, async (t) => {
-      const port = await tcpServer(t, (socket: Socket) => socket.resetAndDestroy());
+      const port = await tcpServer(t, (socket) => {
+        socket.resetAndDestroy();
+      });
       const { error } = await firstError(t, port, transport);
       assert.match(error.message, /: connection reset \(/);
     });
