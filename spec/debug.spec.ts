@@ -8,11 +8,18 @@ import { promisify } from 'node:util';
 
 const root = resolve(import.meta.dirname, '..');
 
-async function runApp(env: Record<string, string>): Promise<{ lines: string[]; stderr: string; printed: { session: string; secret: string; slowClosed: string } }> {
+interface Printed {
+  session: string;
+  sessionSecret: string;
+  secret: string;
+  slowClosed: string;
+}
+
+async function runApp(env: Record<string, string>): Promise<{ lines: string[]; stderr: string; printed: Printed }> {
   const { NODE_DEBUG: _ignored, ...rest } = process.env;
   const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'spec/support/debug-app.ts'], { cwd: root, env: { ...rest, ...env }, timeout: 60_000 });
   const lines = stderr.split('\n').filter(Boolean).map((line) => line.replace(/^EXPRESS-CHANNEL \d+: /, ''));
-  return { lines, stderr, printed: JSON.parse(stdout) as { session: string; secret: string; slowClosed: string } };
+  return { lines, stderr, printed: JSON.parse(stdout) as Printed };
 }
 
 describe('debug log (NODE_DEBUG=express-channel)', () => {
@@ -36,10 +43,11 @@ describe('debug log (NODE_DEBUG=express-channel)', () => {
     ]);
   });
 
-  it('never writes a session id or a payload', async () => {
+  it('never writes a session id, a session secret or a payload', async () => {
     const { stderr, printed } = await runApp({ NODE_DEBUG: 'express-channel' });
-    assert.ok(printed.session.length > 0);
+    assert.ok(printed.session.length > 0 && printed.sessionSecret.length > 0);
     assert.ok(!stderr.includes(printed.session), 'no session id');
+    assert.ok(!stderr.includes(printed.sessionSecret), 'no session secret');
     assert.ok(!stderr.includes(printed.secret), 'no payload');
   });
 

@@ -1,8 +1,8 @@
 // Run by spec/debug.spec.ts in a child process, with and without NODE_DEBUG=express-channel
 // (Node reads NODE_DEBUG once, at startup). Walks through every event the debug log reports:
 // a refused handshake, claims and closes, a session cut and resumed with a gap, an unknown
-// session, a slow consumer. Prints the session id and the payload it sent, which the log
-// must never contain.
+// session, a slow consumer. Prints the session id and secret and the payload it sent, which
+// the log must never contain.
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import type { Channel, CloseReason } from '../../lib/index.js';
@@ -57,5 +57,5 @@ for (let sent = 0; slowChannel!.isOpen && sent < 8000; sent++) {
 }
 slow.socket.destroy();
 
-console.log(JSON.stringify({ session: peer.sessionId, secret, slowClosed: slowChannel!.closeReason }));
+console.log(JSON.stringify({ session: peer.sessionId, sessionSecret: peer.secret, secret, slowClosed: slowChannel!.closeReason }));
 await s.close();
