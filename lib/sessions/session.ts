@@ -203,7 +203,7 @@ export class Session implements PollSource {
 
   pollAnswer(ack: number): PollAnswer {
     const replay = this.since(ack);
-    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
+    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload, m.fields.event)) };
   }
 
   /** Closes the owner with 'client-away' unless its client is back within sessionTimeout. */

@@ -8,7 +8,7 @@ import { closeReason, isRecord, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { EventSourceConstructor, EventSourceLike } from '../options.js';
 import { postNothing, sessionParams, sessionUrl, type SessionKey } from './http.js';
-import { ackEvent, helloEvent, messageData } from './sse-events.js';
+import { ackEvent, helloEvent, messageEvent } from './sse-events.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 export function openEventSource(ctx: TransportContext, sink: TransportSink): Transport {
@@ -76,7 +76,9 @@ function sourceTransport(source: EventSourceLike, ctx: TransportContext, sink: T
     if (done) return;
     const seq = seqFromEventId(event.lastEventId);
     if (hello === undefined || seq === undefined) return end(new ClientError('protocol', 'SSE: a message before ec-hello or without a sequence number'));
-    sink.message(messageData(binary, event.data), seq);
+    const message = messageEvent(binary ? 'ec-binary' : undefined, event.data);
+    if (message === undefined) return end(new ClientError('protocol', 'SSE: malformed ec-binary event'));
+    sink.message(message.data, seq, message.name);
   };
   source.addEventListener('message', onMessage(false));
   source.addEventListener('ec-binary', onMessage(true));

@@ -14,7 +14,8 @@ export interface TransportSink {
   open(hello: Hello): void;
   /** A later hello-like answer (each poll answer): gap and received bookkeeping. */
   sync(hello: Hello): void;
-  message(data: Data, seq: number): void;
+  /** A server message; `name` is the event name it was sent with, if any. */
+  message(data: Data, seq: number, name?: string): void;
   /** The server delivered the client's messages up to `count`. */
   received(count: number): void;
   /** The transport failed to open or ended; called at most once, never after close(). */

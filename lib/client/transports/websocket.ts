@@ -108,7 +108,7 @@ function onFrame(frame: Frame | undefined, numbering: Numbering, sink: Transport
     numbering.written = frame.hello.received;
     sink.open(frame.hello);
   } else if (frame.kind === 'message') {
-    sink.message(frame.data, numbering.next++);
+    sink.message(frame.data, numbering.next++, frame.name);
   } else if (frame.kind === 'ack') {
     // Never release what this socket has not written: a POST still in flight when we
     // switched may have delivered those, and they must still be numbered here.
