@@ -144,7 +144,7 @@ const MiB = 1024 * 1024;
 const optionNames = Object.keys({
   heartbeat: true, maxPayload: true, maxBufferedBytes: true, bufferPolicy: true, maxHeldMessages: true, allowedOrigins: true,
   sessionTimeout: true, pollTimeout: true, sessionBuffer: true, authorizeResume: true, maxChannels: true, maxChannelsPerIp: true,
-  trustProxy: true, shutdownRetry: true, adapter: true,
+  trustProxy: true, shutdownRetry: true, adapter: true, handshakeRate: true,
 } satisfies Record<keyof ChannelsOptions, true>);
 const sessionBufferNames = ['messages', 'bytes'];
 

@@ -59,7 +59,7 @@ describe('options', () => {
       [{ sessionBuffer: { message: 10 } }, 'sessionBuffer has no option "message"; did you mean "messages"?'],
       [
         { redis: {} },
-        'channels() has no option "redis"; its options are heartbeat, maxPayload, maxBufferedBytes, bufferPolicy, maxHeldMessages, allowedOrigins, sessionTimeout, pollTimeout, sessionBuffer, authorizeResume, maxChannels, maxChannelsPerIp, trustProxy, shutdownRetry, adapter',
+        'channels() has no option "redis"; its options are heartbeat, maxPayload, maxBufferedBytes, bufferPolicy, maxHeldMessages, allowedOrigins, sessionTimeout, pollTimeout, sessionBuffer, authorizeResume, maxChannels, maxChannelsPerIp, trustProxy, shutdownRetry, adapter, handshakeRate',
       ],
     ];
     for (const [options, message] of cases) {

@@ -125,10 +125,14 @@ function closeError(event: { code: number; reason: string }, opened: boolean, ca
   if (event.code === 1000 && opened) return sessionClosed(event.reason || 'server-close', 1000);
   const ender = sessionEnders[event.code];
   if (ender !== undefined && opened) return sessionClosed(ender, event.code);
-  const why = cause === undefined ? '' : `: ${describeCause(cause)}`;
-  const error = new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})${why}`, event.code, cause);
+  const error = new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})${because(cause)}`, event.code, cause);
   // A shutdown says when to come back: `shutdown; retry=1000` (docs/protocol.md).
   const retry = /retry=(\d+)/.exec(event.reason)?.[1];
   if (retry !== undefined) error.retryAfter = Number(retry);
   return error;
+}
+
+/** `: connection refused (…)` when the socket's error event told why (ws in Node does), else nothing. */
+function because(cause: unknown): string {
+  return cause === undefined ? '' : `: ${describeCause(cause)}`;
 }
