@@ -28,6 +28,8 @@ describe('debug log (NODE_DEBUG=express-channel)', () => {
     assert.equal(printed.slowClosed, 'slow-consumer');
     assert.deepEqual(lines, [
       'refused a websocket channel: 403, Origin "https://elsewhere.example" is not allowed (allowedOrigins)',
+      'refused a websocket handshake: 400, Sec-WebSocket-Version "8" (only 13 is spoken)',
+      'refused a websocket channel: 400, not a valid WebSocket handshake',
       'claimed sse channel #1',
       'closed sse channel #1: server-close',
       'claimed websocket channel #2 (session)',

@@ -25,9 +25,15 @@ const [, refusal] = (await once(foreign, 'unexpected-response')) as [unknown, { 
 refusal.resume();
 await opened.untilCount(1); // its route ran, and its claim was refused
 
+// A WebSocket of the pre-RFC version 8, which ws would accept and we do not: 400.
+const draft = new WebSocket(s.wsUrl('/live'), { protocolVersion: 8 });
+const [, draftRefusal] = (await once(draft, 'unexpected-response')) as [unknown, { statusCode: number; resume(): void }];
+draftRefusal.resume();
+await opened.untilCount(2);
+
 // An SSE channel: claimed by its first send, then closed by the server.
 const stream = await fetch(s.url('/live'), { headers: { accept: 'text/event-stream' } });
-const sse = (await opened.untilCount(2))[1];
+const sse = (await opened.untilCount(3))[2];
 sse!.send(secret);
 sse!.close();
 await stream.text();
@@ -36,7 +42,7 @@ await stream.text();
 // resume that learns of the gap.
 const peer = new SessionPeer(s.url(''), '/live');
 await peer.connect('websocket');
-const session = (await opened.untilCount(3))[2];
+const session = (await opened.untilCount(4))[3];
 peer.cut();
 await peer.ended();
 for (let i = 0; i < 3; i++) session!.send(`${secret} ${i}`);
@@ -49,7 +55,7 @@ await unknown.text();
 
 // A slow consumer: a WebSocket client that never reads, sent to until it is closed.
 const slow = await rawWebSocket(s.port, '/live');
-const slowChannel = (await opened.untilCount(4))[3];
+const slowChannel = (await opened.untilCount(5))[4];
 const big = 'x'.repeat(8 * 1024);
 for (let sent = 0; slowChannel!.isOpen && sent < 8000; sent++) {
   slowChannel!.send(big);
