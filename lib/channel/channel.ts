@@ -90,6 +90,7 @@ export class Channel {
     const core = this.#core;
     // Checked first, so that a bad call throws also when it races a disconnect.
     const normalized = normalizeSendData(data);
+    if (normalized.payload === undefined && (core.transport === 'websocket' || core.transport === 'poll')) throw headOnly(core.transport);
     assertKnownOptions('send()', options, sendOptionNames);
     assertSseFields(options);
     if (!core.isOpen) return false;
@@ -147,4 +148,10 @@ function assertFunction(method: string, value: unknown): void {
   if (typeof value !== 'function') {
     throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `${method}() takes a function, got ${value === null ? 'null' : typeof value}`);
   }
+}
+
+// A response map without a body is a head: on a WebSocket or a poll there is no head to
+// write, so it would send nothing and still return true.
+function headOnly(transport: TransportName): TypeError {
+  return invalidArgument('ERR_CHANNEL_INVALID_DATA', `send() of a response map without a body sends nothing on a ${transport} channel (status and headers apply to an HTTP or SSE response only): give it a body`);
 }
