@@ -60,6 +60,7 @@ export class Connection extends EventTarget {
   #active: Transport | undefined;
   #attempt: object | undefined; // identifies the transport attempt whose reports count
   #round = 0;
+  #names = new Set<string>(); // of named messages the application listens for
   #retryHint = 0; // ms the server asked us to wait before the next round
   #lastSeq = 0;
   #ackedSeq = 0;
@@ -147,6 +148,9 @@ export class Connection extends EventTarget {
   override addEventListener(type: string, listener: Listener<ChannelMessageEvent>, options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
     super.addEventListener(type, listener, options);
+    if ((types as readonly string[]).includes(type) || this.#names.has(type)) return;
+    this.#names.add(type); // a message name: a native EventSource must listen for it
+    this.#active?.listen?.(type);
   }
 
   override removeEventListener<K extends keyof ConnectionEventMap>(type: K, listener: Listener<ConnectionEventMap[K]>, options?: boolean | EventListenerOptions): void;
@@ -201,6 +205,7 @@ export class Connection extends EventTarget {
       options: this.#options,
       outbox: this.#outbox,
       poster: this.#poster,
+      names: this.#names,
     };
     const open = name === 'websocket' ? openWebSocket : name === 'poll' ? openPoll : this.#options.useNativeEventSource ? openEventSource : openSse;
     const transport = open(context, sink);

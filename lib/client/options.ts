@@ -60,8 +60,8 @@ export interface ConnectOptions {
   credentials?: RequestCredentials;
   /**
    * Reads SSE with the runtime's `EventSource` instead of `fetch` + eventsource-parser: no
-   * custom headers, and named text messages do not arrive (an EventSource hands a named event
-   * only to a listener for that name): they show as a gap.
+   * custom headers, and named messages arrive only for the names given to addEventListener
+   * (an EventSource hands a named event only to a listener of its name); others show as a gap.
    * @defaultValue false
    */
   useNativeEventSource?: boolean;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventSource } from 'eventsource';
 import express from 'express';
-import { connect, type ChannelMessageEvent, type TransportName } from '../../lib/client/node.js';
+import { connect, type ChannelMessageEvent, type EventSourceConstructor, type TransportName } from '../../lib/client/node.js';
 import { channels, type Channel } from '../../lib/index.js';
 import { serve } from '../support/harness.js';
 import { Inbox } from '../support/live-server.js';
@@ -51,6 +51,30 @@ describe('named messages', () => {
       assert.deepEqual(closes, [], 'a message named close is not the close event');
     });
   }
+
+  it('reach the names listened for with useNativeEventSource, before the open and after it (an EventSource hands a named event only to its listeners)', async (t) => {
+    const srv = await startServer(t);
+    const conn = connect(srv.url, { ...quick, transports: ['sse'], useNativeEventSource: true, EventSource: EventSource as unknown as EventSourceConstructor });
+    t.after(() => conn.close());
+    const messages = new Inbox<[string, string | undefined]>();
+    const chats = new Inbox<string>();
+    conn.addEventListener('message', (event) => messages.push(shown(event)));
+    conn.addEventListener('chat', (event) => chats.push(String(event.data)));
+    await nextEvent(conn, 'open');
+    const ch = await srv.channel();
+    ch.send('hi', { event: 'chat' });
+    assert.deepEqual(await chats.untilCount(1), ['hi']);
+    const news = new Inbox<string>();
+    conn.addEventListener('news', (event) => news.push(String(event.data))); // after the open
+    ch.send('fresh', { event: 'news' });
+    ch.send('plain');
+    assert.deepEqual(await news.untilCount(1), ['fresh']);
+    assert.deepEqual(await messages.untilCount(3), [
+      ['hi', 'chat'],
+      ['fresh', 'news'],
+      ['plain', undefined],
+    ]);
+  });
 
   it('reach a plain EventSource natively, on a plain stream and on a session stream', async (t) => {
     const live = channels();

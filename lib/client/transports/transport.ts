@@ -32,6 +32,8 @@ export interface TransportContext {
   options: ResolvedOptions;
   outbox: Outbox;
   poster: Poster;
+  /** The names the application listens for with addEventListener(name): a native EventSource delivers a named event only to a listener for its name. */
+  names: ReadonlySet<string>;
 }
 
 export interface Transport {
@@ -40,6 +42,8 @@ export interface Transport {
   flush?(): void;
   /** Acknowledges server messages up to `seq`; absent where every request already does (poll). */
   ack?(seq: number): void;
+  /** The application began listening for messages named `name` (the native EventSource must listen too). */
+  listen?(name: string): void;
   /** Stops for good: no more sink calls. `final` when the application closed the connection. */
   close(final: boolean): void;
 }
