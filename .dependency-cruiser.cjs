@@ -7,13 +7,16 @@
 
 /** Bottom to top: what a file of each layer may import from lib/. */
 const errors = '^lib/errors\\.ts$';
+// The server's debug log (util.debuglog): a leaf like errors.ts, but a Node one, so never
+// for protocol/ or the client.
+const debugLog = '^lib/debug\\.ts$';
 const protocol = '^lib/protocol/';
 const transports = '^lib/transports/';
 const sessions = '^lib/sessions/';
 const channel = '^lib/channel/';
 const groups = '^lib/groups/';
 const http = '^lib/http/';
-const hubAndOptions = '^lib/(hub|options)\\.ts$';
+const hubAndOptions = '^lib/(hub|hub-types|options)\\.ts$';
 const channelsFile = '^lib/channels\\.ts$';
 const client = '^lib/client/';
 const indexFile = '^lib/index\\.ts$';
@@ -62,6 +65,14 @@ module.exports = {
       to: { path: '^lib/' },
     },
 
+    {
+      name: 'debug-is-a-leaf',
+      severity: 'error',
+      comment: 'lib/debug.ts is the debug log every server layer may import, so it imports nothing of lib/ itself.',
+      from: { path: debugLog },
+      to: { path: '^lib/' },
+    },
+
     layer('protocol-layer', protocol, [protocol, errors],
       'lib/protocol/ is the wire format, shared with the browser client: it imports only ' +
       'lib/protocol/ and lib/errors.ts, never server code.'),
@@ -76,32 +87,32 @@ module.exports = {
       to: { dependencyTypes: ['core'] },
     },
 
-    layer('transports-layer', transports, [transports, protocol, errors],
+    layer('transports-layer', transports, [transports, protocol, errors, debugLog],
       'lib/transports/ (one file a transport) builds on lib/protocol/ only: it must not know ' +
       'sessions, channels, groups or HTTP routing, which sit above it.'),
 
-    layer('sessions-layer', sessions, [sessions, transports, protocol, errors],
+    layer('sessions-layer', sessions, [sessions, transports, protocol, errors, debugLog],
       'lib/sessions/ may import only lib/transports/, lib/protocol/ and lib/errors.ts: ' +
       'channels, groups and HTTP routing sit above it.'),
 
-    layer('channel-layer', channel, [channel, sessions, transports, protocol, errors],
+    layer('channel-layer', channel, [channel, sessions, transports, protocol, errors, debugLog],
       'lib/channel/ (the contract) may import sessions, transports, protocol and errors.ts, ' +
       'not groups, HTTP routing or the root files above it.'),
 
-    layer('groups-layer', groups, [groups, channel, sessions, transports, protocol, errors],
+    layer('groups-layer', groups, [groups, channel, sessions, transports, protocol, errors, debugLog],
       'lib/groups/ may import channel/ and what is below it, not HTTP routing or the root files.'),
 
-    layer('http-layer', http, [http, groups, channel, sessions, transports, protocol, errors],
+    layer('http-layer', http, [http, groups, channel, sessions, transports, protocol, errors, debugLog],
       'lib/http/ (upgrade routing, negotiation, claiming a request) may import every server ' +
       'folder below it, not the root files (hub.ts, options.ts, channels.ts, index.ts).'),
 
     layer('hub-and-options', hubAndOptions,
-      [hubAndOptions, http, groups, channel, sessions, transports, protocol, errors],
+      [hubAndOptions, http, groups, channel, sessions, transports, protocol, errors, debugLog],
       'lib/hub.ts and lib/options.ts may import each other and the server folders, ' +
       'not channels.ts or index.ts above them, nor the client.'),
 
     layer('channels-factory', channelsFile,
-      [channelsFile, hubAndOptions, http, groups, channel, sessions, transports, protocol, errors],
+      [channelsFile, hubAndOptions, http, groups, channel, sessions, transports, protocol, errors, debugLog],
       'lib/channels.ts (the middleware factory) may import any server file but index.ts, ' +
       'which re-exports it, and not the client.'),
 

@@ -3,10 +3,10 @@ import { channelOf, type Channel } from './channel/channel.js';
 import { ChannelCore, type ChannelHost } from './channel/core.js';
 import { newCounters, type RefusalCause } from './channel/counters.js';
 import type { RequestContext, WireRequest } from './channel/host.js';
-import type { AdapterStats } from './groups/adapter.js';
 import type { ChannelGroup } from './groups/group.js';
 import { GroupRegistry } from './groups/registry.js';
 import { Admission, type Refusals } from './http/admission.js';
+import type { ChannelStats, ErrorListener } from './hub-types.js';
 import { createWire } from './http/claim.js';
 import { HandshakePacer } from './http/handshake-pacer.js';
 import { transportFromHeaders } from './http/negotiate.js';
@@ -21,29 +21,6 @@ const noRefusals: Refusals = { maxChannels: 0, maxChannelsPerIp: 0 };
 // How long a closed polling session still answers one poll with its last messages and the
 // reason. A polling client asks again as soon as an answer arrives, so a few seconds suffice.
 const closedPollGrace = 5000;
-
-/** What `live.stats()` returns. */
-export interface ChannelStats {
-  /** Open channels per transport. */
-  open: Record<TransportName, number>;
-  /** Messages written or queued to clients since start (broadcast deliveries count one each). */
-  sent: number;
-  /** Messages skipped by the `'drop'` buffer policy. */
-  dropped: number;
-  /** Client messages received. */
-  received: number;
-  /** Messages waiting in session buffers for their client to come back. */
-  queued: number;
-  /** New channels refused by `maxChannels` and by `maxChannelsPerIp`, since start. */
-  refused: Refusals;
-  /** WebSocket upgrades waiting for their turn under `handshakeRate` (a storm in progress). */
-  handshakesWaiting: number;
-  /** With an adapter that reports them: broadcasts through it, and its connection. */
-  adapter?: AdapterStats;
-}
-
-/** Listens for errors the library could not hand to a caller (handler throws, I/O). */
-export type ErrorListener = (error: Error) => void;
 
 /**
  * The state behind one `channels()` instance: options, open channels, counters, heartbeats,

@@ -21,7 +21,7 @@ export type { TransportName } from './transports/wire.js';
 export type { ChannelsOptions } from './options.js';
 export type { TrustProxy } from './http/client-address.js';
 export type { BufferPolicy } from './channel/flow-control.js';
-export type { ChannelStats, ErrorListener } from './hub.js';
+export type { ChannelStats, ErrorListener } from './hub-types.js';
 export type { Refusals } from './http/admission.js';
 export type { ResponseMap, SendData } from './channel/send-data.js';
 export type { Adapter, AdapterMessage, AdapterStatus } from './groups/adapter.js';

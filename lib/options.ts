@@ -4,6 +4,7 @@ import type { Channel } from './channel/channel.js';
 import type { BufferPolicy } from './channel/flow-control.js';
 import type { Adapter } from './groups/adapter.js';
 import { trustFunction, type TrustProxy } from './http/client-address.js';
+import { assertKnownOptions } from './channel/option-names.js';
 
 /** Options of {@link channels}. Every one is optional and has a safe default. */
 export interface ChannelsOptions {
@@ -143,8 +144,22 @@ export interface ResolvedOptions {
 
 const MiB = 1024 * 1024;
 
+// Every option's name, checked against ChannelsOptions by the type: one added there must be
+// added here, or a user passing it would be told it does not exist.
+const optionNames = Object.keys({
+  heartbeat: true, maxPayload: true, maxBufferedBytes: true, bufferPolicy: true, maxHeldMessages: true, allowedOrigins: true,
+  sessionTimeout: true, pollTimeout: true, sessionBuffer: true, authorizeResume: true, maxChannels: true, maxChannelsPerIp: true,
+  trustProxy: true, shutdownRetry: true, adapter: true, handshakeRate: true,
+} satisfies Record<keyof ChannelsOptions, true>);
+const sessionBufferNames = ['messages', 'bytes'];
+
 /** Fills in defaults and rejects nonsense at once, with the option's name in the message. */
 export function resolveOptions(options: ChannelsOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `channels() takes an options object, got ${options === null ? 'null' : typeof options}`);
+  }
+  assertKnownOptions('channels()', options, optionNames);
+  if (options.sessionBuffer !== undefined) assertKnownOptions('sessionBuffer', options.sessionBuffer, sessionBufferNames);
   const bufferPolicy = options.bufferPolicy ?? 'close';
   if (bufferPolicy !== 'close' && bufferPolicy !== 'drop') {
     throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `bufferPolicy must be 'close' or 'drop', got ${JSON.stringify(bufferPolicy)}`);

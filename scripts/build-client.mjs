@@ -1,19 +1,24 @@
 // Builds the browser bundle of express-channel/client: one minified ESM file with
 // eventsource-parser inside and no Node built-ins (esbuild fails the build if one is
-// imported, since the platform is 'browser'), then reports its gzipped size.
-// The Node build (dist/esm/client, dist/cjs/client) comes from tsc with the rest of lib/.
+// imported, since the platform is 'browser'), then reports its gzipped size. Its budget
+// (9 KiB gzipped) is checked by size-limit, configured in package.json: `npm run build` and
+// the package spec fail past it. 8 KiB until session secrets (0.2): the secret headers, the
+// WebSocket subprotocol and the native EventSource's resume ticket cost about 400 bytes
+// gzipped. 9 KiB leaves room for the clearer errors planned; larger features (tab sharing)
+// go in entries of their own. The Node build (dist/cjs/client, with its ESM wrapper in
+// dist/esm/client) comes from scripts/build.mjs with the rest of lib/.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { minify } from 'terser';
 
 export const outfile = 'dist/client/express-channel-client.js';
-// 8 KiB until session secrets (0.2): the secret headers, the WebSocket subprotocol and the
-// native EventSource's resume ticket cost about 400 bytes gzipped. 9 KiB leaves room for the
-// clearer errors planned; larger features (tab sharing) go in entries of their own.
-const limit = 9 * 1024;
-
+// esbuild bundles and minifies; terser then compresses what esbuild leaves (about 3 % of
+// the gzipped size, a few hundred bytes of the budget), carrying esbuild's source map over
+// so the map still leads to lib/client/*.ts, whose text it carries (sourcesContent).
 export async function buildClient() {
-  await build({
+  const bundled = await build({
     entryPoints: ['lib/client/index.ts'],
     outfile,
     bundle: true,
@@ -21,20 +26,26 @@ export async function buildClient() {
     platform: 'browser',
     target: 'es2022',
     minify: true,
-    sourcemap: true,
+    sourcemap: 'external',
     legalComments: 'none',
     logLevel: 'warning',
+    write: false,
   });
-  const code = readFileSync(outfile);
-  const gzipped = gzipSync(code, { level: 9 }).length;
-  return { bytes: code.length, gzipped };
+  const file = (suffix) => bundled.outputFiles.find((f) => f.path.endsWith(suffix)).text;
+  const map = JSON.parse(file('.js.map'));
+  const minified = await minify(file('.js'), {
+    module: true,
+    ecma: 2022,
+    compress: { passes: 3, pure_getters: true }, // no getter of the client has a side effect
+    sourceMap: { content: map, url: `${basename(outfile)}.map`, includeSources: true },
+  });
+  mkdirSync(dirname(outfile), { recursive: true });
+  writeFileSync(outfile, minified.code);
+  writeFileSync(`${outfile}.map`, minified.map);
+  return { bytes: Buffer.byteLength(minified.code), gzipped: gzipSync(minified.code, { level: 9 }).length };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { bytes, gzipped } = await buildClient();
-  console.log(`${outfile}: ${bytes} bytes, ${gzipped} bytes gzipped (limit ${limit})`);
-  if (gzipped > limit) {
-    console.error(`the browser client is over ${limit} bytes gzipped`);
-    process.exit(1);
-  }
+  console.log(`${outfile}: ${bytes} bytes, ${gzipped} bytes gzipped (at zlib level 9)`);
 }

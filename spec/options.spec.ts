@@ -51,6 +51,23 @@ describe('options', () => {
     }
   });
 
+  it('throws for an option name it does not know, naming the one meant (a misspelt option would be ignored)', () => {
+    const cases: Array<[object, string]> = [
+      [{ hearbeat: 10_000 }, 'channels() has no option "hearbeat"; did you mean "heartbeat"?'],
+      [{ maxChannelPerIp: 3 }, 'channels() has no option "maxChannelPerIp"; did you mean "maxChannelsPerIp"?'],
+      [{ SessionTimeout: 5 }, 'channels() has no option "SessionTimeout"; did you mean "sessionTimeout"?'],
+      [{ sessionBuffer: { message: 10 } }, 'sessionBuffer has no option "message"; did you mean "messages"?'],
+      [
+        { redis: {} },
+        'channels() has no option "redis"; its options are heartbeat, maxPayload, maxBufferedBytes, bufferPolicy, maxHeldMessages, allowedOrigins, sessionTimeout, pollTimeout, sessionBuffer, authorizeResume, maxChannels, maxChannelsPerIp, trustProxy, shutdownRetry, adapter, handshakeRate',
+      ],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(() => channels(options as Parameters<typeof channels>[0]), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_OPTION', message });
+    }
+    assert.throws(() => channels(null as never), { code: 'ERR_CHANNEL_INVALID_OPTION', message: 'channels() takes an options object, got null' });
+  });
+
   it('checks Origins against a list (case-insensitively) or a predicate, and lets Origin-less clients in', () => {
     const list = resolveOptions({ allowedOrigins: ['https://App.example'] }).isOriginAllowed;
     assert.equal(list('https://app.example', req), true);

@@ -1,37 +1,95 @@
-// The package as a user gets it: built, packed, installed into a new project, imported from
-// ESM and CommonJS, type-checked there, and checked by publint and arethetypeswrong.
+// The package as a user gets it: packed from a clean copy of the repository (no dist/, so
+// `prepack` must build), installed into a new project, imported from ESM and CommonJS (one
+// copy of the library for both), type-checked there under every module setting a user may
+// have, and checked by publint, arethetypeswrong (every profile) and size-limit.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 const root = resolve(import.meta.dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+const tsc = (project: string, config: string) => run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, config)], project);
+
+/** What a fresh clone has: the files git tracks (as they are in the work tree), and no dist/. */
+function cleanCopy(into: string): void {
+  const files = run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], root).split('\0').filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(join(root, file))) continue; // deleted in the work tree, not yet committed
+    mkdirSync(dirname(join(into, file)), { recursive: true });
+    cpSync(join(root, file), join(into, file));
+  }
+  symlinkSync(join(root, 'node_modules'), join(into, 'node_modules'), 'dir'); // what `npm ci` would install
+}
+
+const server = `import express from 'express';
+import { channels, type Channel, type CloseReason } from 'express-channel';
+const live = channels({ heartbeat: 10_000, bufferPolicy: 'drop' });
+const app = express();
+app.use(live);
+app.get('/x', (req) => {
+  const ch: Channel | undefined = req.channel;
+  ch?.onClose((reason: CloseReason) => console.log(reason));
+  ch?.send({ status: 201, headers: { 'x-a': '1' }, body: 'x' }, { close: false });
+  // @ts-expect-error a number is not something send() takes
+  ch?.send(42);
+});
+export { live };
+`;
+
+const client = `import { connect, ClientError, type Connection, type ConnectOptions } from 'express-channel/client';
+const options: ConnectOptions = { transports: ['sse', 'poll'] };
+const conn: Connection = connect('http://127.0.0.1:3000/live', options);
+conn.addEventListener('message', (event) => console.log(event.seq, event.data));
+conn.send('hello');
+export const isClientError = (error: unknown): boolean => error instanceof ClientError;
+`;
+
+const compilerOptions = { strict: true, target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'], esModuleInterop: true };
 
 describe('the published package', () => {
   let project: string;
+  let clone: string;
+  let tarball: string;
 
   before(() => {
-    run(npm, ['run', 'build'], root);
+    clone = mkdtempSync(join(tmpdir(), 'express-channel-clone-'));
     project = mkdtempSync(join(tmpdir(), 'express-channel-pack-'));
-    run(npm, ['pack', '--pack-destination', project], root);
-    const tarball = readdirSync(project).find((f) => f.endsWith('.tgz'));
-    assert.ok(tarball, 'npm pack wrote a tarball');
+    cleanCopy(clone);
+    run(npm, ['pack', '--pack-destination', project], clone);
+    tarball = join(project, readdirSync(project).find((f) => f.endsWith('.tgz')) ?? assert.fail('npm pack wrote no tarball'));
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, version: '1.0.0' }));
     // Everything here is already in npm's cache from installing this repo.
-    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`, 'express@5', '@types/express@5', '@types/node@20'], project);
+    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, 'express@5', '@types/express@5', '@types/node@20'], project);
   });
 
-  after(() => rmSync(project, { recursive: true, force: true }));
+  after(() => {
+    rmSync(project, { recursive: true, force: true });
+    rmSync(clone, { recursive: true, force: true });
+  });
 
-  it('ships only the build, the README, the changelog and the license', () => {
-    const listing = run(npm, ['pack', '--dry-run', '--json'], root);
-    const files = (JSON.parse(listing) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
+  it('is built by npm pack on a clean clone, and ships only the build, the README, the changelog and the license', () => {
+    const files = run('tar', ['-tzf', tarball], project).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
     assert.ok(files.every((f) => f.startsWith('dist/') || ['README.md', 'CHANGELOG.md', 'LICENSE', 'package.json'].includes(f)), files.join(', '));
-    assert.ok(files.includes('dist/esm/index.js') && files.includes('dist/cjs/index.js') && files.includes('dist/esm/index.d.ts'));
+    for (const built of ['dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/client/node.js', 'dist/esm/client/node.js', 'dist/client/express-channel-client.js']) {
+      assert.ok(files.includes(built), `${built} is in the package`);
+    }
+  });
+
+  it('ships no source map that points at sources it does not ship', () => {
+    const maps = run('tar', ['-tzf', tarball], project).split('\n').filter((f) => f.endsWith('.map'));
+    assert.deepEqual(maps, ['package/dist/client/express-channel-client.js.map']);
+    const map = JSON.parse(readFileSync(join(project, 'node_modules/express-channel/dist/client/express-channel-client.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    assert.equal(map.sourcesContent?.length, map.sources.length, 'the browser bundle map carries its sources');
+  });
+
+  it('brings no type package into a production install: its public types need none', () => {
+    const manifest = JSON.parse(readFileSync(join(project, 'node_modules/express-channel/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    assert.deepEqual(Object.keys(manifest.dependencies).filter((name) => name.startsWith('@types/')), []);
+    assert.equal(existsSync(join(project, 'node_modules/@types/ws')), false, '@types/ws is not installed');
   });
 
   it('is imported from ESM and answers a long-poll', () => {
@@ -75,28 +133,63 @@ const server = app.listen(0, '127.0.0.1', async () => {
     assert.deepEqual(JSON.parse(run(process.execPath, ['cjs.cjs'], project)), ['text/event-stream; charset=utf-8', 'data: from cjs\n\n']);
   });
 
-  it('types req.channel for a TypeScript user, with full checking of the shipped declarations', () => {
+  it('loads one copy whether imported or required: a group from require() takes a channel of the import', () => {
     writeFileSync(
-      join(project, 'app.ts'),
-      `import express from 'express';
-import { channels, type Channel, type CloseReason } from 'express-channel';
-const live = channels({ heartbeat: 10_000, bufferPolicy: 'drop' });
+      join(project, 'one-copy.mjs'),
+      `import { createRequire } from 'node:module';
+import express from 'express';
+import * as esm from 'express-channel';
+import * as esmClient from 'express-channel/client';
+const cjs = createRequire(import.meta.url)('express-channel');
+const cjsClient = createRequire(import.meta.url)('express-channel/client');
+const live = esm.channels();
+const room = cjs.channels().group('room');
 const app = express();
 app.use(live);
-app.get('/x', (req) => {
-  const ch: Channel | undefined = req.channel;
-  ch?.onClose((reason: CloseReason) => console.log(reason));
-  ch?.send({ status: 201, headers: { 'x-a': '1' }, body: 'x' }, { close: false });
-  // @ts-expect-error a number is not something send() takes
-  ch?.send(42);
+app.get('/lp', (req) => {
+  room.add(req.channel); // ChannelGroup.add checks instanceof Channel: this throws with two copies
+  room.broadcast('joined ' + room.size);
+});
+const server = app.listen(0, '127.0.0.1', async () => {
+  const res = await fetch('http://127.0.0.1:' + server.address().port + '/lp');
+  console.log(JSON.stringify({
+    answer: await res.text(),
+    group: room instanceof esm.ChannelGroup,
+    classes: ['channels', 'Channel', 'ChannelGroup', 'ChannelError'].every((name) => esm[name] === cjs[name]),
+    client: cjsClient.Connection === esmClient.Connection && cjsClient.ClientError === esmClient.ClientError,
+  }));
+  await live.close();
+  server.close();
 });
 `,
     );
+    assert.deepEqual(JSON.parse(run(process.execPath, ['one-copy.mjs'], project)), { answer: 'joined 1', group: true, classes: true, client: true });
+  });
+
+  it('type-checks a server and a client file under "module": "commonjs", node16 and bundler resolution, with full checking of the shipped declarations', () => {
+    writeFileSync(join(project, 'server.ts'), server);
+    writeFileSync(join(project, 'client.ts'), client);
+    const settings = {
+      commonjs: { module: 'commonjs' }, // moduleResolution node10: no subpath exports
+      node16: { module: 'node16', moduleResolution: 'node16' },
+      bundler: { module: 'esnext', moduleResolution: 'bundler' },
+    };
+    for (const [name, modes] of Object.entries(settings)) {
+      writeFileSync(join(project, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...compilerOptions, ...modes }, files: ['server.ts', 'client.ts'] }));
+      assert.doesNotThrow(() => tsc(project, `tsconfig.${name}.json`), name);
+    }
+  });
+
+  it('declares one copy of each class: a CommonJS ChannelGroup is the ES module ChannelGroup type', () => {
     writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['app.ts'] }),
+      join(project, 'one-type.cts'),
+      `import cjs = require('express-channel');
+type EsmGroup = import('express-channel', { with: { 'resolution-mode': 'import' } }).ChannelGroup;
+export const group: EsmGroup = cjs.channels().group('room');
+`,
     );
-    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], project);
+    writeFileSync(join(project, 'tsconfig.one-type.json'), JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['one-type.cts'] }));
+    tsc(project, 'tsconfig.one-type.json');
   });
 
   it('shows only the documented API in the shipped declarations: no internal member compiles', () => {
@@ -130,9 +223,9 @@ void channels;
     );
     writeFileSync(
       join(project, 'tsconfig.internals.json'),
-      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['internals.ts'] }),
+      JSON.stringify({ compilerOptions: { ...compilerOptions, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['internals.ts'] }),
     );
-    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, 'tsconfig.internals.json')], project);
+    tsc(project, 'tsconfig.internals.json');
   });
 
   it('runs a user\'s test written with express-channel/testing, with a raw WebSocket, an event stream, a long-poll and the client', () => {
@@ -239,9 +332,13 @@ export async function check(after: (fn: () => Promise<void>) => void): Promise<s
     run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, 'tsconfig.entries.json')], project);
   });
 
-  it('passes publint and arethetypeswrong', () => {
-    run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), '--strict'], root);
-    // node10 resolution cannot see subpath exports ("./client"); every modern mode must pass.
-    run(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), '--pack', '.', '--profile', 'node16'], root);
+  it('passes publint and arethetypeswrong in every resolution profile, node10 included', () => {
+    run(process.execPath, [join(root, 'node_modules/publint/src/cli.js'), 'run', tarball, '--strict'], root);
+    run(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'strict'], root);
+  });
+
+  it('keeps the browser bundle within its 9 KiB gzipped budget (size-limit)', () => {
+    const [check] = JSON.parse(run(process.execPath, [join(root, 'node_modules/size-limit/bin.js'), '--json'], clone)) as Array<{ name: string; passed: boolean; size: number }>;
+    assert.ok(check?.passed, `the browser bundle is ${check?.size} bytes gzipped, over 9 KiB`);
   });
 });

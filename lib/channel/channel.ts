@@ -4,6 +4,7 @@ import { assertNotReserved, assertSseFields } from '../transports/sse-format.js'
 import type { TransportName } from '../transports/wire.js';
 import type { ChannelCore } from './core.js';
 import type { CloseHandler, MessageHandler } from './handlers.js';
+import { assertKnownOptions } from './option-names.js';
 import { normalizeSendData, type SendData } from './send-data.js';
 
 export type { CloseHandler, Message, MessageHandler } from './handlers.js';
@@ -20,6 +21,8 @@ export interface SendOptions {
   /** SSE `id:` field (the client's `Last-Event-ID`). Ignored on sessions, which number events themselves. */
   id?: string | number;
 }
+
+const sendOptionNames = Object.keys({ close: true, event: true, id: true } satisfies Record<keyof SendOptions, true>);
 
 // The two ways between a channel and the core behind it, for the library's own parts only:
 // they are module functions, not members, so a user's code cannot reach the core.
@@ -85,9 +88,12 @@ export class Channel {
    */
   send(data: SendData, options: SendOptions = {}): boolean {
     const core = this.#core;
-    if (!core.isOpen) return false;
+    // Checked first, so that a bad call throws also when it races a disconnect.
     const normalized = normalizeSendData(data);
+    if (normalized.payload === undefined && (core.transport === 'websocket' || core.transport === 'poll')) throw headOnly(core.transport);
+    assertKnownOptions('send()', options, sendOptionNames);
     assertSseFields(options);
+    if (!core.isOpen) return false;
     if (core.session !== undefined) assertNotReserved(options.event);
     return core.send(normalized, options, options.close ?? core.transport === 'http');
   }
@@ -142,4 +148,10 @@ function assertFunction(method: string, value: unknown): void {
   if (typeof value !== 'function') {
     throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `${method}() takes a function, got ${value === null ? 'null' : typeof value}`);
   }
+}
+
+// A response map without a body is a head: on a WebSocket or a poll there is no head to
+// write, so it would send nothing and still return true.
+function headOnly(transport: TransportName): TypeError {
+  return invalidArgument('ERR_CHANNEL_INVALID_DATA', `send() of a response map without a body sends nothing on a ${transport} channel (status and headers apply to an HTTP or SSE response only): give it a body`);
 }

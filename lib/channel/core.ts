@@ -1,3 +1,4 @@
+import { debug, debugEnabled, tag } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { ClientControl } from '../protocol/control.js';
 import { LoggedMessage, type MessageLog } from '../sessions/message-log.js';
@@ -194,6 +195,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     const previous = this.#wire;
     this.#wire = undefined;
     previous?.detach?.();
+    if (debugEnabled) debug('resumed session channel %s over %s, the client having messages up to %d', tag(this), transport, ack);
     session.stopAwayTimer();
     session.acknowledge(ack);
     if (this.#readingPaused) wire.pauseReading(true); // held messages still wait for a handler
@@ -305,6 +307,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
       wire.writeShared(message, seq);
       return;
     }
+    if (debugEnabled) debug('session channel %s is a slow consumer: its connection is dropped, the session keeps the messages', tag(this));
     this.#host.counters.slowConsumers++;
     this.#disconnect();
   }
@@ -322,6 +325,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     }
     this.#wire = wire;
     this.#state = State.Open;
+    if (debugEnabled) debug('claimed %s channel %s%s', this.#transport, tag(this), this.session === undefined ? '' : ' (session)');
     this.#host.channelOpened(this);
     this.session?.greet(wire, 0, true);
     return wire;
@@ -331,6 +335,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   #admit(wire: Wire, bytes: number): boolean {
     const options = this.#host.options;
     if (hasRoom(wire, bytes, options.maxBufferedBytes)) return true;
+    if (debugEnabled) debug('%s channel %s is a slow consumer (past maxBufferedBytes): bufferPolicy %s', this.#transport, tag(this), options.bufferPolicy);
     if (options.bufferPolicy === 'drop') {
       this.#host.counters.dropped++;
       return false;
@@ -346,11 +351,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     const wire = this.#wire;
     this.#wire = undefined;
     wire?.detach?.();
+    if (debugEnabled) debug('session channel %s lost its connection; it waits for its client', tag(this));
     this.session?.startAwayTimer(silentFor);
   }
 
   #finish(reason: CloseReason): void {
     this.#state = State.Closed;
+    if (debugEnabled) debug('closed %s channel %s: %s', this.#transport, tag(this), reason);
     this.#host.counters.closes[reason]++;
     // Records the reason at once; the handlers themselves run on a later tick.
     this.#handlers.closed(reason);

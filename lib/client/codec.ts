@@ -3,6 +3,7 @@
 // The shapes both sides share are lib/protocol/'s; what is here is the client's reading of them.
 import { parseJson, type ClientControl, type Hello as SessionHello, type JsonMessage } from '../protocol/control.js';
 import { webSocketMessageText } from '../protocol/frames.js';
+import { invalidArgument } from './errors.js';
 
 /** A message as the application sees it: text, or bytes as an ArrayBuffer. */
 export type Data = string | ArrayBuffer;
@@ -17,9 +18,15 @@ export type Outgoing = string | Uint8Array;
  */
 export type Hello = Omit<SessionHello, 'heartbeat' | 'sessionTimeout'> & Partial<Pick<SessionHello, 'heartbeat' | 'sessionTimeout'>>;
 
+/** A message as a transport hands it on: its data, and the name the server sent it with, if any. */
+export interface Received {
+  data: Data;
+  name?: string | undefined;
+}
+
 /** A frame from the server, decoded. */
 export type Frame =
-  | { kind: 'message'; data: Data }
+  | ({ kind: 'message' } & Received)
   | { kind: 'hello'; hello: Hello }
   | { kind: 'ack'; received: number }
   | { kind: 'ignored' };
@@ -45,7 +52,8 @@ export function toOutgoing(data: unknown): Outgoing {
   if (typeof data === 'string') return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  throw new TypeError(`send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}`);
+  const hint = typeof data === 'object' && data !== null ? 'send JSON.stringify(value)' : 'convert it with String(value)';
+  throw invalidArgument('invalid-data', `send() takes a string, an ArrayBuffer or a Uint8Array, got ${data === null ? 'null' : typeof data}: ${hint}`);
 }
 
 export function toWire(message: Outgoing): JsonMessage {
@@ -56,6 +64,20 @@ export function fromWire(message: unknown): Data | undefined {
   if (typeof message === 'string') return message;
   if (isRecord(message) && typeof message['base64'] === 'string') return base64ToBuffer(message['base64']);
   return undefined;
+}
+
+/** A message of a poll answer: text, `{ base64 }`, or a named one; undefined when malformed. */
+export function receivedFromWire(message: unknown): Received | undefined {
+  if (isRecord(message) && 'event' in message) return fromNamed(message);
+  const data = fromWire(message);
+  return data === undefined ? undefined : { data };
+}
+
+/** A named message, `{ event, data }` (text) or `{ event, base64 }` (bytes); undefined when malformed. */
+export function fromNamed(value: unknown): Received | undefined {
+  if (!isRecord(value) || typeof value['event'] !== 'string') return undefined;
+  const data = typeof value['data'] === 'string' ? value['data'] : fromWire({ base64: value['base64'] });
+  return data === undefined ? undefined : { data, name: value['event'] };
 }
 
 /** A WebSocket frame for a message: `m` + text, or the bytes as a binary frame. */
@@ -69,13 +91,22 @@ export function ackFrame(seq: number): string {
   return 'c' + JSON.stringify(ack);
 }
 
+/** A server frame: binary (a message), or text whose first character says what it is. */
 export function decodeFrame(data: unknown): Frame | undefined {
   if (data instanceof ArrayBuffer) return { kind: 'message', data };
   if (ArrayBuffer.isView(data)) return { kind: 'message', data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
   if (typeof data !== 'string') return undefined;
   if (data[0] === 'm') return { kind: 'message', data: data.slice(1) };
-  if (data[0] !== 'c') return undefined;
-  const control = parseJson(data.slice(1));
+  const json = parseJson(data.slice(1));
+  if (data[0] === 'e') {
+    const named = fromNamed(json);
+    return named && { kind: 'message', ...named };
+  }
+  return data[0] === 'c' ? decodeControl(json) : undefined;
+}
+
+/** A control frame's JSON: the hello, an acknowledgement, or one this client skips. */
+function decodeControl(control: unknown): Frame | undefined {
   if (!isRecord(control)) return undefined;
   if (control['type'] === 'hello') {
     const hello = parseHello(control);

@@ -78,6 +78,7 @@ export class Connection extends EventTarget {
   #active: Transport | undefined;
   #attempt: object | undefined; // identifies the transport attempt whose reports count
   #round = 0;
+  #names = new Set<string>(); // of named messages the application listens for
   #retryHint = 0; // ms the server asked us to wait before the next round
   #lastSeq = 0;
   #ackedSeq = 0;
@@ -161,16 +162,22 @@ export class Connection extends EventTarget {
   }
 
   // Typed overloads: `conn.addEventListener('message', (e) => e.data)` knows `e`'s type.
-  /** Listens for `type` ({@link ConnectionEventMap} names them and their events). */
+  /**
+   * Listens for `type` ({@link ConnectionEventMap} names them and their events). Any other
+   * type is the name of a named message: `conn.addEventListener('chat', (e) => e.data)`.
+   */
   override addEventListener<K extends keyof ConnectionEventMap>(type: K, listener: ConnectionListener<ConnectionEventMap[K]>, options?: boolean | AddEventListenerOptions): void;
-  override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  override addEventListener(type: string, listener: ConnectionListener<ChannelMessageEvent>, options?: boolean | AddEventListenerOptions): void;
   override addEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
     super.addEventListener(type, listener, options);
+    if ((types as readonly string[]).includes(type) || this.#names.has(type)) return;
+    this.#names.add(type); // a message name: a native EventSource must listen for it
+    this.#active?.listen?.(type);
   }
 
   /** Stops listening (the same `type` and `listener` as given to `addEventListener`). */
   override removeEventListener<K extends keyof ConnectionEventMap>(type: K, listener: ConnectionListener<ConnectionEventMap[K]>, options?: boolean | EventListenerOptions): void;
-  override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void;
+  override removeEventListener(type: string, listener: ConnectionListener<ChannelMessageEvent>, options?: boolean | EventListenerOptions): void;
   override removeEventListener(type: string, listener: EventListener | EventListenerObject | null, options?: boolean | EventListenerOptions): void {
     super.removeEventListener(type, listener, options);
   }
@@ -196,7 +203,7 @@ export class Connection extends EventTarget {
     const sink: TransportSink = {
       open: (hello) => current() && ((opened = true), this.#opened(name, hello)),
       sync: (hello) => current() && this.#sync(hello),
-      message: (data, seq) => current() && this.#deliver(data, seq),
+      message: (data, seq, name) => current() && this.#deliver(data, seq, name),
       received: (count) => current() && this.#outbox.release(count),
       end: (error) => {
         if (!current()) return;
@@ -221,6 +228,7 @@ export class Connection extends EventTarget {
       options: this.#options,
       outbox: this.#outbox,
       poster: this.#poster,
+      names: this.#names,
     };
     const open = name === 'websocket' ? openWebSocket : name === 'poll' ? openPoll : this.#options.useNativeEventSource ? openEventSource : openSse;
     const transport = open(context, sink);
@@ -271,11 +279,14 @@ export class Connection extends EventTarget {
     }
   }
 
-  #deliver(data: Data, seq: number): void {
+  #deliver(data: Data, seq: number, name: string | undefined): void {
     if (seq <= this.#lastSeq || this.#state !== 1) return; // already delivered: a resend
     if (seq > this.#lastSeq + 1) this.#emit(new GapEvent(this.#lastSeq + 1, seq - 1));
     this.#lastSeq = seq;
-    this.#emit(new ChannelMessageEvent(data, seq));
+    this.#emit(new ChannelMessageEvent(data, seq, name));
+    // A named message also goes to addEventListener(name), as on an EventSource, unless the
+    // name is one of the connection's own events ('close' must not look like the close).
+    if (name !== undefined && this.#state === 1 && !(types as readonly string[]).includes(name)) this.dispatchEvent(new ChannelMessageEvent(data, seq, name, name));
     if (this.#state !== 1) return; // the handler closed: no acknowledgement timer to leave behind
     if (this.#lastSeq - this.#ackedSeq >= ackEvery) this.#ack();
     else this.#timers.ack ??= setTimeout(() => this.#ack(), ackDelay);

@@ -17,7 +17,10 @@ export type ClientErrorCode =
   | 'refused'
   | 'network'
   | 'protocol'
-  | 'lost';
+  | 'lost'
+  | 'invalid-data'
+  | 'invalid-option'
+  | 'invalid-url';
 
 /** The one error class of the client: thrown by misuse, carried by `error` events. */
 export class ClientError extends Error {
@@ -38,6 +41,27 @@ export class ClientError extends Error {
     this.code = code;
     this.status = status;
   }
+}
+
+/**
+ * Misuse by the caller (`send({ … })`, a misspelt option): a `TypeError`, as bad arguments
+ * are in the browser's and Node's own APIs, carrying a stable code all the same.
+ */
+export function invalidArgument(code: 'invalid-data' | 'invalid-option' | 'invalid-url', message: string): TypeError & { code: ClientErrorCode } {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/**
+ * How the cause of a network failure reads in a message. Browsers say nothing useful (a
+ * `TypeError: Failed to fetch`, a bare error event), so the browser bundle only prints it; the
+ * Node entry replaces it with one that names the failure (node-errors.ts), which would cost
+ * the browser bundle bytes for nothing.
+ */
+export let describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
+
+/** Sets {@link describeCause}: called once, by the Node entry. */
+export function setDescribeCause(describe: (cause: unknown) => string): void {
+  describeCause = describe;
 }
 
 /** True for the answers after which the session cannot go on: the client closes for good. */

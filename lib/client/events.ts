@@ -19,16 +19,24 @@ export class OpenEvent extends Event {
   }
 }
 
-/** `message`: a message from the server, delivered once and in order. */
+/**
+ * `message`: a message from the server, delivered once and in order. A message the server
+ * named (`send(x, { event: 'chat' })`) comes as `message` with `name: 'chat'`, and also as an
+ * event of type `'chat'`, for `addEventListener('chat', …)` as on an EventSource.
+ */
 export class ChannelMessageEvent extends Event {
   /** Text as a string; binary as an ArrayBuffer (on every transport). */
   readonly data: Data;
   /** The server's sequence number of this message in the session (1, 2, 3…). */
   readonly seq: number;
-  constructor(data: Data, seq: number) {
-    super('message');
+  /** The event name the server sent it with, or undefined for an unnamed message. */
+  readonly name: string | undefined;
+  // eslint-disable-next-line max-params -- public constructor (exported): MessageEvent's data, then seq and name, then the type it is dispatched as
+  constructor(data: Data, seq: number, name?: string, type = 'message') {
+    super(type);
     this.data = data;
     this.seq = seq;
+    this.name = name;
   }
 }
 

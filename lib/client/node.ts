@@ -2,7 +2,11 @@
 // (Node 20 has no global one). The headers option reaches the WebSocket handshake too here.
 import WebSocket from 'ws';
 import { Connection } from './connection.js';
+import { invalidArgument, setDescribeCause } from './errors.js';
+import { describeNodeCause } from './node-errors.js';
 import type { ConnectOptions, WebSocketConstructor } from './options.js';
+
+setDescribeCause(describeNodeCause);
 
 /**
  * Opens a session with an express-channel route from Node; see the browser entry's
@@ -15,6 +19,10 @@ import type { ConnectOptions, WebSocketConstructor } from './options.js';
  * ```
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Connection {
+  // Node has no page to resolve a relative URL against: say so, instead of a bare "Invalid URL".
+  if (!URL.canParse(url)) {
+    throw invalidArgument('invalid-url', `connect() in Node needs an absolute URL such as http://localhost:3000/live, got ${JSON.stringify(String(url))}`);
+  }
   const headers = options.headers;
   const withHeaders = class extends WebSocket {
     constructor(address: string, protocols?: string[]) {

@@ -1,4 +1,5 @@
 import type { ReconnectOptions } from './backoff.js';
+import { invalidArgument } from './errors.js';
 import type { TransportName } from './events.js';
 
 /** The part of a WebSocket the client uses: the browser's and the `ws` package's both fit. */
@@ -70,7 +71,8 @@ export interface ConnectOptions {
   credentials?: RequestCredentials;
   /**
    * Reads SSE with the runtime's `EventSource` instead of `fetch` + eventsource-parser: no
-   * custom headers, and only unnamed events reach `message`.
+   * custom headers, and named messages arrive only for the names given to addEventListener
+   * (an EventSource hands a named event only to a listener of its name); others show as a gap.
    * @defaultValue false
    */
   useNativeEventSource?: boolean;
@@ -100,11 +102,16 @@ export interface ResolvedOptions {
 }
 
 const known: readonly TransportName[] = ['websocket', 'sse', 'poll'];
+// Every option's name, checked against ConnectOptions by the type.
+const optionNames = Object.keys({
+  transports: 1, openTimeout: 1, reconnect: 1, maxQueued: 1, headers: 1, credentials: 1, useNativeEventSource: 1, fetch: 1, WebSocket: 1, EventSource: 1, random: 1,
+} satisfies Record<keyof ConnectOptions, 1>);
 
 export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
+  assertKnown('connect()', options, optionNames);
   const transports = options.transports ?? known;
   if (transports.length === 0 || transports.some((t) => !known.includes(t))) {
-    throw new TypeError(`transports must list some of 'websocket', 'sse', 'poll', got ${JSON.stringify(transports)}`);
+    throw invalidArgument('invalid-option', `transports must list some of 'websocket', 'sse', 'poll', got ${JSON.stringify(transports)}`);
   }
   const g = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: typeof fetch };
   return {
@@ -126,7 +133,20 @@ function resolveHeaders(headers: HeadersOption | undefined): () => Record<string
   return typeof headers === 'function' ? headers : () => headers ?? {};
 }
 
+// A misspelt option would be ignored without a word; it throws instead, naming the option
+// that starts like it (case ignored). The server suggests by edit distance; here a few
+// bytes of the browser bundle's budget buy the common case (`openTimout`, `transport`).
+function assertKnown(where: string, options: object, names: readonly string[]): void {
+  for (const name in options) {
+    if (names.includes(name)) continue;
+    const start = name.slice(0, 4).toLowerCase();
+    const meant = names.find((known) => known.toLowerCase().startsWith(start));
+    throw invalidArgument('invalid-option', `${where} has no option "${name}"${meant ? `; did you mean "${meant}"?` : ''}`);
+  }
+}
+
 function resolveReconnect(reconnect: ReconnectOptions | undefined): Required<ReconnectOptions> {
+  if (reconnect !== undefined) assertKnown('reconnect', reconnect, ['minDelay', 'maxDelay', 'maxAttempts']);
   return {
     minDelay: positive('reconnect.minDelay', reconnect?.minDelay, 250),
     maxDelay: positive('reconnect.maxDelay', reconnect?.maxDelay, 10_000),
@@ -136,6 +156,6 @@ function resolveReconnect(reconnect: ReconnectOptions | undefined): Required<Rec
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`${name} must be a positive number, got ${String(value)}`);
+  if (typeof value !== 'number' || !(value > 0)) throw invalidArgument('invalid-option', `${name} must be a positive number, got ${String(value)}`);
   return value;
 }

@@ -1,6 +1,7 @@
 import { Channel, channelOf, coreOf } from '../channel/channel.js';
 import type { ChannelCore, Membership } from '../channel/core.js';
-import { invalidArgument } from '../errors.js';
+import { assertKnownOptions } from '../channel/option-names.js';
+import { unsendable } from '../channel/send-data.js';
 import { LoggedMessage, MessageLog } from '../sessions/message-log.js';
 import { toPayload, type Payload } from '../transports/payload.js';
 import { assertNotReserved, assertSseFields } from '../transports/sse-format.js';
@@ -15,6 +16,8 @@ export interface BroadcastOptions {
   /** SSE `id:` field. */
   id?: string | number | undefined;
 }
+
+const broadcastOptionNames = Object.keys({ except: true, event: true, id: true } satisfies Record<keyof BroadcastOptions, true>);
 
 /** Told when a group gains its first member or loses its last, of each size change and each broadcast. */
 export interface GroupObserver {
@@ -102,9 +105,8 @@ export class ChannelGroup implements Iterable<Channel> {
    * group's members on other processes receive it too. Returns the local members reached.
    */
   broadcast(data: string | Buffer | Uint8Array, options: BroadcastOptions = {}): number {
-    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      throw invalidArgument('ERR_CHANNEL_INVALID_DATA', `broadcast() takes a string or bytes, got ${data === null ? 'null' : typeof data}`);
-    }
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw unsendable('broadcast', data);
+    assertKnownOptions('broadcast()', options, broadcastOptionNames);
     assertSseFields(options);
     assertNotReserved(options.event); // members may be sessions
     const payload = toPayload(data);

@@ -1,4 +1,5 @@
 import type { ServerResponse, IncomingMessage } from 'node:http';
+import { debug, debugEnabled } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import { clientAddress } from './client-address.js';
 
@@ -68,6 +69,7 @@ export class Admission {
       limit === 'maxChannels'
         ? [503, 'too-many-channels', 'The server holds as many channels as it may: try again later.']
         : [429, 'too-many-channels-from-address', 'Too many channels from this address: close one, or try again later.'];
+    if (debugEnabled) debug('refused a channel: %d %s (%s)', status, error, limit);
     const body = JSON.stringify({ error, message, retryAfter: Number(retryAfterSeconds) });
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'retry-after': retryAfterSeconds, connection: 'close', 'content-length': Buffer.byteLength(body) });
     res.end(body);

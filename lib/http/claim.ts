@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocketServer } from 'ws';
 import type { RefusalCause } from '../channel/counters.js';
 import type { WireRequest } from '../channel/host.js';
+import { debug, debugEnabled } from '../debug.js';
 import { ChannelError } from '../errors.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import { countsEvents } from '../protocol/params.js';
@@ -66,6 +67,7 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
 
 // Shutting down: nothing new is accepted; the client is told to come back later.
 function refuseWhileClosing(res: ServerResponse, shutdownRetry: number): CloseReason {
+  if (debugEnabled) debug('refused a channel: 503, shutting down');
   res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': retryAfterSeconds(shutdownRetry), connection: 'close' }).end('Server is shutting down');
   return 'shutdown';
 }
@@ -77,6 +79,7 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
   }
   if (!host.options.isOriginAllowed(req.headers.origin, req)) {
     host.refused?.('origin-not-allowed');
+    if (debugEnabled) debug('refused a websocket channel: 403, Origin %j is not allowed (allowedOrigins)', req.headers.origin);
     res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Origin not allowed');
     return 'policy-violation';
   }
@@ -85,6 +88,7 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
   const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined });
   if (wire === undefined) {
     host.refused?.('bad-handshake');
+    if (debugEnabled) debug('refused a websocket channel: 400, not a valid WebSocket handshake');
     return 'protocol-error';
   }
   wire.shutdownRetry = host.options.shutdownRetry;

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { debug, debugEnabled } from '../debug.js';
 
 /** How many upgrades may start in any window, and how long one may wait for its turn. */
 export interface PacerSettings {
@@ -99,6 +100,7 @@ function drainPacer(pacer: HandshakePacer): void {
 
 // Waited too long for its turn: a clear answer the client's backoff acts on, not a hang.
 function refuseBusy(socket: Duplex): void {
+  if (debugEnabled) debug('refused a websocket handshake: 503 busy, it waited past its turn under handshakeRate');
   const body = '{"error":"busy","message":"Too many handshakes at once: retry later.","retryAfter":1}';
   socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
 }

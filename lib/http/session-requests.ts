@@ -6,6 +6,7 @@ import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
 import type { RefusalCause } from '../channel/counters.js';
 import type { RequestContext, UpgradeContext } from '../channel/host.js';
+import { debug, debugEnabled } from '../debug.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
@@ -221,6 +222,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
 // adds fields (the count of messages received).
 function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number } | { retryAfter: number }): void {
   x.hub.refused(code);
+  if (debugEnabled) debug('refused a session %s: %s', x.upgrade === undefined ? x.req.method : 'WebSocket resume', code); // no id, no detail: both may carry what the client sent
   const closeCode = webSocketCloseCodes[code];
   const upgrade = x.upgrade;
   if (upgrade !== undefined && closeCode !== undefined) {

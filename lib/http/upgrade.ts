@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { ChannelError } from '../errors.js';
 import type { UpgradeContext } from '../channel/host.js';
 import type { HandshakePacer } from './handshake-pacer.js';
+import { debug, debugEnabled } from '../debug.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
 const routers = new WeakMap<Server, UpgradeRouting>();
@@ -78,6 +79,7 @@ function dispatchUpgrade(listener: RequestListener | undefined, routing: Upgrade
   res.on('finish', endSocketAfterResponse);
   (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
   if (routing.isClosing()) {
+    if (debugEnabled) debug('refused a websocket upgrade: 503, shutting down');
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
     return;
   }

@@ -23,6 +23,13 @@ export type ClientControl = { type: 'ack'; seq: number };
 /** A message as JSON carries it in poll answers and POST bodies: text, or bytes in base64. */
 export type JsonMessage = string | { base64: string };
 
+/**
+ * A message the server sent with an event name (`send(x, { event })`), where the name has no
+ * field of its own to travel in (a WebSocket `e` frame, a poll answer, a named `ec-binary`
+ * event): the name, and text as `data` or bytes as `base64`.
+ */
+export type NamedJsonMessage = { event: string; data: string } | { event: string; base64: string };
+
 /** True for a well-formed client acknowledgement. */
 export function isClientAck(value: unknown): value is ClientControl {
   const v = value as { type?: unknown; seq?: unknown } | null;

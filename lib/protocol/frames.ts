@@ -1,10 +1,15 @@
 // Session WebSocket frames (docs/protocol.md, "WebSocket"): text frames carry a one-character
 // type, binary frames are messages. Pure: no Node built-ins.
-import { isClientAck, parseJson, type ClientControl, type ServerControl } from './control.js';
+import { isClientAck, parseJson, type ClientControl, type NamedJsonMessage, type ServerControl } from './control.js';
 
 /** The text a session WebSocket sends for a text message. */
 export function webSocketMessageText(text: string): string {
   return 'm' + text;
+}
+
+/** The text a session WebSocket sends for a named message: `e` and the message as JSON. */
+export function webSocketNamedText(message: NamedJsonMessage): string {
+  return 'e' + JSON.stringify(message);
 }
 
 /** The text of a control frame. */

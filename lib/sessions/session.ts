@@ -1,3 +1,4 @@
+import { debug, debugEnabled, tag } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { Hello } from '../protocol/control.js';
 import { toJsonMessage } from '../transports/json-messages.js';
@@ -189,6 +190,9 @@ export class Session implements PollSource {
   greet(wire: Wire, ack: number, opening: boolean): boolean {
     const replay = this.since(ack);
     this.#frameNumber = this.#received;
+    if (debugEnabled && replay.gap !== undefined) {
+      debug('session channel %s resumes with a gap: messages %d to %d are no longer kept', tag(this.#owner), replay.gap[0], replay.gap[1]);
+    }
     const gap = replay.gap !== undefined;
     if (wire.answerNow !== undefined) {
       // A poll's answer carries the hello and the messages itself (pollAnswer).
@@ -202,7 +206,7 @@ export class Session implements PollSource {
 
   pollAnswer(ack: number): PollAnswer {
     const replay = this.since(ack);
-    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload)) };
+    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload, m.fields.event)) };
   }
 
   /** Closes the owner with 'client-away' unless its client is back within sessionTimeout. */

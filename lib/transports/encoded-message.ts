@@ -1,4 +1,5 @@
-import { webSocketMessageText } from '../protocol/frames.js';
+import { webSocketMessageText, webSocketNamedText } from '../protocol/frames.js';
+import { namedJsonMessage } from './json-messages.js';
 import { payloadBytes } from './payload.js';
 import { sseSessionEvent } from './sse-session-events.js';
 import { eventForSse } from './sse.js';
@@ -35,10 +36,13 @@ export class LazyEncodedMessage implements EncodedMessage {
   }
 
   forSessionWebSocket(): readonly Buffer[] {
-    const payload = this.payload;
-    // Binary frames carry no type prefix on sessions: the same frame as for plain members.
+    const { payload, fields } = this;
+    if (this.#sessionWebSocketFrame !== undefined) return this.#sessionWebSocketFrame;
+    // A named message is an `e` frame (name and data as JSON); an unnamed binary frame carries
+    // no type prefix on sessions, the same frame as for plain members.
+    if (fields.event !== undefined) return (this.#sessionWebSocketFrame = frameForWebSocket(webSocketNamedText(namedJsonMessage(payload, fields.event))));
     if (typeof payload !== 'string') return this.forWebSocket();
-    return (this.#sessionWebSocketFrame ??= frameForWebSocket(webSocketMessageText(payload)));
+    return (this.#sessionWebSocketFrame = frameForWebSocket(webSocketMessageText(payload)));
   }
 
   forSessionSse(): Buffer {

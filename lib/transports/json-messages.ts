@@ -1,9 +1,15 @@
-import { parseJson, type JsonMessage } from '../protocol/control.js';
+import { parseJson, type JsonMessage, type NamedJsonMessage } from '../protocol/control.js';
 import type { Payload } from './wire.js';
 
-/** A message as a poll answer carries it: text as is, bytes in base64. */
-export function toJsonMessage(payload: Payload): JsonMessage {
+/** A message as a poll answer carries it: text as is, bytes in base64; with its name, if it has one. */
+export function toJsonMessage(payload: Payload, event?: string): JsonMessage | NamedJsonMessage {
+  if (event !== undefined) return namedJsonMessage(payload, event);
   return typeof payload === 'string' ? payload : { base64: payload.toString('base64') };
+}
+
+/** A named message as JSON: `{ event, data }` for text, `{ event, base64 }` for bytes. */
+export function namedJsonMessage(payload: Payload, event: string): NamedJsonMessage {
+  return typeof payload === 'string' ? { event, data: payload } : { event, base64: payload.toString('base64') };
 }
 
 /** Reads a POST body: a JSON array of messages. Returns an error sentence when malformed. */

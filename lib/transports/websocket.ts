@@ -8,6 +8,7 @@ import { parseClientText, webSocketControlText, webSocketMessageText } from '../
 import { secretProtocolPrefix } from '../protocol/params.js';
 import { detachedSink, kSink, kWire, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
+import { debug, debugEnabled } from '../debug.js';
 
 const kErrorReason = Symbol('express-channel.error-reason');
 type TaggedWebSocket = WebSocket & { [kSink]: WireSink; [kWire]: WebSocketWire; [kErrorReason]?: CloseReason };
@@ -58,6 +59,7 @@ const versionRefusal =
  */
 export function refusedVersion(req: IncomingMessage, socket: Duplex): boolean {
   if (req.headers['sec-websocket-version'] === '13') return false;
+  if (debugEnabled) debug('refused a websocket handshake: 400, Sec-WebSocket-Version %j (only 13 is spoken)', req.headers['sec-websocket-version']);
   refuseVersion(socket);
   return true;
 }

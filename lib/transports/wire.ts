@@ -1,5 +1,5 @@
 import type { CloseReason } from '../protocol/close-reasons.js';
-import type { ClientControl, Hello, JsonMessage, ServerControl } from '../protocol/control.js';
+import type { ClientControl, Hello, JsonMessage, NamedJsonMessage, ServerControl } from '../protocol/control.js';
 import type { Payload } from './payload.js';
 
 export type { Payload } from './payload.js';
@@ -40,7 +40,7 @@ export interface EncodedMessage {
 
 /** A poll answer (docs/protocol.md, "Polling"). */
 export interface PollAnswer extends Hello {
-  messages: JsonMessage[];
+  messages: Array<JsonMessage | NamedJsonMessage>;
   /** Set when the channel closed: the client must not poll again (but see `retry`). */
   closed?: CloseReason;
   /** On `closed: 'shutdown'`: ms to wait before coming back (to another process), as SSE's `retry:`. */

@@ -93,7 +93,16 @@ describe('Channel', () => {
     assert.deepEqual(thrown(() => channel.onClose(null as never)), { ...invalidData, message: 'onClose() takes a function, got null' });
     assert.deepEqual(thrown(() => channel.send(42 as never)), {
       ...invalidData,
-      message: 'send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got number',
+      message: 'send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got number: convert it with String(value) or JSON.stringify(value)',
+    });
+    assert.deepEqual(thrown(() => channel.send({ type: 'chat', text: 'hi' } as never)), {
+      ...invalidData,
+      message: 'send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got an object: send JSON.stringify(value), and JSON.parse the text on the client',
+    });
+    assert.deepEqual(thrown(() => channel.send('x', { evnet: 'chat' } as never)), {
+      type: 'TypeError',
+      code: 'ERR_CHANNEL_INVALID_OPTION',
+      message: 'send() has no option "evnet"; did you mean "event"?',
     });
     assert.deepEqual(thrown(() => channel.send('x', { event: 'a\nb' })), { type: 'TypeError', code: 'ERR_CHANNEL_INVALID_FIELD', message: 'SSE event must not contain CR, LF or NUL: "a\\nb"' });
     assert.deepEqual(thrown(() => channel.close('bye' as never)), {
@@ -107,14 +116,15 @@ describe('Channel', () => {
     assert.deepEqual([got.status, await got.text()], [418, 'still an ordinary request']);
   });
 
-  it('returns false from send once closed, whatever it is given', async (t) => {
+  it('returns false from send once closed, and still rejects what it could never send (same verdict whether or not a disconnect won the race)', async (t) => {
     const { served, scope, opened } = await liveApp(t);
     const stream = scope.eventStream(served.url('/live'));
     const { channel } = await opened.next();
     channel.close();
     await (await stream).closed();
     assert.equal(channel.send('late'), false);
-    assert.equal(channel.send(42 as never), false);
+    assert.equal(thrown(() => channel.send(42 as never)).code, 'ERR_CHANNEL_INVALID_DATA');
+    assert.equal(thrown(() => channel.send('late', { evnet: 'chat' } as never)).code, 'ERR_CHANNEL_INVALID_OPTION');
   });
 
   it('reserves event names starting with ec- on session channels only', async (t) => {

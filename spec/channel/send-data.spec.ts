@@ -16,7 +16,8 @@ function assertInvalidData(data: unknown, message: string): void {
 }
 
 const wrongTypeMessage = (got: string): string =>
-  `send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got ${got}`;
+  `send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got ${got}: ` +
+  (got.startsWith('an ') ? 'send JSON.stringify(value), and JSON.parse the text on the client' : 'convert it with String(value) or JSON.stringify(value)');
 
 describe('normalizeSendData', () => {
   it('sends a string as text with no head', () => {
@@ -65,8 +66,17 @@ describe('normalizeSendData', () => {
 
   it('throws for a response map whose body is neither text nor bytes', () => {
     assertInvalidData({ body: 5 }, wrongTypeMessage('number'));
-    assertInvalidData({ body: { nested: true } }, wrongTypeMessage('object'));
+    assertInvalidData({ body: { nested: true } }, wrongTypeMessage('an object'));
     assertInvalidData({ body: null }, wrongTypeMessage('null'));
+  });
+
+  it('throws for an object that is not a response map, telling to JSON.stringify it: taken as a map it would send nothing', () => {
+    assertInvalidData({ type: 'chat', text: 'hi' }, wrongTypeMessage('an object'));
+    assertInvalidData({ status: 200, body: 'x', type: 'chat' }, wrongTypeMessage('an object'));
+    assertInvalidData(['a', 'b'], wrongTypeMessage('an array'));
+    assertInvalidData(new Date(0), wrongTypeMessage('an object'));
+    assertInvalidData(new Map([['body', 'x']]), wrongTypeMessage('an object'));
+    assert.deepEqual(normalizeSendData(Object.assign(Object.create(null) as object, { body: 'x' }) as SendData), { head: { status: undefined, headers: undefined }, payload: 'x' });
   });
 
   it('throws for a status that is not an integer from 100 to 999', () => {

@@ -25,13 +25,17 @@ window.t = {
   start(options) {
     conn = connect('/live', { reconnect: { minDelay: 5, maxDelay: 40 }, openTimeout: 2000, ...options });
     conn.onopen = (e) => log.push('open ' + e.transport + ' ' + e.resumed);
-    conn.onmessage = (e) => log.push(typeof e.data === 'string' ? 'm ' + e.data : 'b ' + [...new Uint8Array(e.data)].join(','));
+    conn.onmessage = (e) => log.push((typeof e.data === 'string' ? 'm ' + e.data : 'b ' + [...new Uint8Array(e.data)].join(',')) + (e.name ? ' @' + e.name : ''));
+    conn.addEventListener('chat', (e) => log.push('chat ' + e.data));
     conn.ongap = (e) => log.push('gap ' + e.first + '-' + e.last);
     conn.onreconnecting = () => log.push('reconnecting');
     conn.onclose = (e) => log.push('close ' + e.code + ' ' + e.reason + ' ' + e.sessionGone);
   },
   send(data) {
     try { conn.send(typeof data === 'string' ? data : new Uint8Array(data)); return 'ok'; } catch (e) { return e.code; }
+  },
+  sendAsIs(data) {
+    try { conn.send(data); return 'ok'; } catch (e) { return e.name + ' ' + e.code; }
   },
   close() { conn.close(); },
   count(prefix) { return log.filter((l) => l.startsWith(prefix)).length; },
@@ -101,6 +105,20 @@ describe('browser client', { skip: missing }, () => {
   const send = (p: Page, data: string | number[]) => p.evaluate((d) => (window as unknown as { t: { send(d: string | number[]): string } }).t.send(d), data);
 
   for (const mode of modes) {
+    it(`delivers named messages ${mode.name}: message carries the name, addEventListener(name) hears just those; send(object) throws invalid-data`, async (t) => {
+      const { srv, page: p } = await open(t, mode);
+      await count(p, 'open', 1);
+      const ch = await srv.channel();
+      ch.send('hi', { event: 'chat' });
+      ch.send('plain');
+      ch.send(Buffer.from([7]), { event: 'blob' });
+      ch.send('more', { event: 'chat' });
+      await count(p, 'chat ', 2);
+      assert.deepEqual((await log(p)).slice(1), ['m hi @chat', 'chat hi', 'm plain', 'b 7 @blob', 'm more @chat', 'chat more']);
+      const sendAsIs = (data: unknown) => p.evaluate((d) => (window as unknown as { t: { sendAsIs(d: unknown): string } }).t.sendAsIs(d), data);
+      assert.equal(await sendAsIs({ type: 'chat', text: 'hi' }), 'TypeError invalid-data');
+    });
+
     it(`opens over ${mode.expected} ${mode.name} and carries text and binary both ways`, async (t) => {
       const { srv, page: p } = await open(t, mode);
       await count(p, 'open', 1);

@@ -55,7 +55,8 @@ describe('client codec', () => {
     assert.deepEqual(copy, bytes(2, 3));
     assert.deepEqual(toOutgoing(new DataView(source.buffer, 2, 2)), bytes(3, 4));
     assert.deepEqual(toOutgoing(bytes(5).buffer), bytes(5));
-    assert.throws(() => toOutgoing(42), { name: 'TypeError', message: 'send() takes a string, an ArrayBuffer or a Uint8Array, got number' });
+    assert.throws(() => toOutgoing(42), { name: 'TypeError', code: 'invalid-data', message: 'send() takes a string, an ArrayBuffer or a Uint8Array, got number: convert it with String(value)' });
+    assert.throws(() => toOutgoing({ type: 'chat' }), { name: 'TypeError', code: 'invalid-data', message: 'send() takes a string, an ArrayBuffer or a Uint8Array, got object: send JSON.stringify(value)' });
   });
 
   it('reads the sequence number from an SSE id', () => {

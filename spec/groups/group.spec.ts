@@ -199,9 +199,13 @@ describe('ChannelGroup', () => {
     assert.throws(() => room.broadcast({ body: 'x' } as unknown as string), {
       name: 'TypeError',
       code: 'ERR_CHANNEL_INVALID_DATA',
-      message: 'broadcast() takes a string or bytes, got object',
+      message: 'broadcast() takes a string or a Buffer/Uint8Array, got an object: send JSON.stringify(value), and JSON.parse the text on the client',
     });
-    assert.throws(() => room.broadcast(null as unknown as string), { code: 'ERR_CHANNEL_INVALID_DATA', message: 'broadcast() takes a string or bytes, got null' });
+    assert.throws(() => room.broadcast(null as unknown as string), {
+      code: 'ERR_CHANNEL_INVALID_DATA',
+      message: 'broadcast() takes a string or a Buffer/Uint8Array, got null: convert it with String(value) or JSON.stringify(value)',
+    });
+    assert.throws(() => room.broadcast('x', { exept: [] } as never), { code: 'ERR_CHANNEL_INVALID_OPTION', message: 'broadcast() has no option "exept"; did you mean "except"?' });
     assert.throws(() => room.broadcast('x', { event: 'a\nid: 666' }), {
       name: 'TypeError',
       code: 'ERR_CHANNEL_INVALID_FIELD',

@@ -151,3 +151,22 @@ describe('broadcast encodes once', () => {
     for (const inbox of inboxes) assert.deepEqual(await inbox.untilCount(1), ['mixed']);
   });
 });
+
+describe('LazyEncodedMessage, named messages on sessions', () => {
+  it('builds a named message as one `e` frame, once, with its name and its data as JSON (binary in base64)', (t) => {
+    const frames = countFrames(t);
+    const text = new LazyEncodedMessage('hi', { event: 'chat' });
+    const first = text.forSessionWebSocket();
+    assert.equal(text.forSessionWebSocket(), first, 'the same frame for every member');
+    assert.equal(Buffer.concat(first).subarray(2).toString(), 'e{"event":"chat","data":"hi"}');
+    const bytes = new LazyEncodedMessage(Buffer.from([1, 2, 3]), { event: 'blob' });
+    assert.equal(Buffer.concat(bytes.forSessionWebSocket()).subarray(2).toString(), 'e{"event":"blob","base64":"AQID"}');
+    assert.equal(frames.calls, 2);
+  });
+
+  it('sends a named text message on a session SSE stream under its own name, and a named binary one as JSON under ec-binary', () => {
+    assert.equal(new LazyEncodedMessage('hi', { event: 'chat' }).forSessionSse().toString(), 'event: chat\ndata: hi\n\n');
+    assert.equal(new LazyEncodedMessage(Buffer.from([1, 2, 3]), { event: 'blob' }).forSessionSse().toString(), 'event: ec-binary\ndata: {"event":"blob","base64":"AQID"}\n\n');
+    assert.equal(new LazyEncodedMessage(Buffer.from([1, 2, 3]), {}).forSessionSse().toString(), 'event: ec-binary\ndata: AQID\n\n');
+  });
+});

@@ -504,6 +504,36 @@ describe('WebSocket channel', () => {
       assert.ok(error instanceof TypeError);
       assert.equal(error.code, 'ERR_CHANNEL_INVALID_DATA');
     });
+
+    it('throws for a response map without a body, which would send nothing on a WebSocket, and for an object that is not a map', async (t) => {
+      const thrown = deferred<unknown[]>();
+      const s = await wsServer(t, (ch) => {
+        ch.onClose(() => undefined);
+        const errors: unknown[] = [];
+        for (const data of [{ status: 200 }, { type: 'chat', text: 'hi' }]) {
+          try {
+            ch.send(data as never);
+          } catch (error) {
+            errors.push({ code: (error as { code?: string }).code, message: (error as Error).message });
+          }
+        }
+        ch.send('still open');
+        thrown.resolve(errors);
+      });
+      const ws = await openWebSocket(t, `${s.wsUrl}/ws`);
+      const inbox = wsInbox(ws);
+      assert.deepEqual(await withTimeout(thrown.promise, 2000, 'the throws'), [
+        {
+          code: 'ERR_CHANNEL_INVALID_DATA',
+          message: 'send() of a response map without a body sends nothing on a websocket channel (status and headers apply to an HTTP or SSE response only): give it a body',
+        },
+        {
+          code: 'ERR_CHANNEL_INVALID_DATA',
+          message: 'send() takes a string, a Buffer/Uint8Array or a response map { status?, headers?, body? }, got an object: send JSON.stringify(value), and JSON.parse the text on the client',
+        },
+      ]);
+      assert.equal((await inbox.next()).data.toString(), 'still open');
+    });
   });
 
   describe('onClose()', () => {

@@ -8,7 +8,7 @@ import { closeReason, isRecord, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { EventSourceConstructor, EventSourceLike } from '../options.js';
 import { postNothing, sessionParams, sessionUrl, type SessionKey } from './http.js';
-import { ackEvent, helloEvent, messageData } from './sse-events.js';
+import { ackEvent, helloEvent, messageEvent } from './sse-events.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 export function openEventSource(ctx: TransportContext, sink: TransportSink): Transport {
@@ -68,22 +68,25 @@ function sourceTransport(source: EventSourceLike, ctx: TransportContext, sink: T
     hello = h;
     sink.open(h);
   });
-  source.addEventListener('ec-ack', (event) => {
-    if (!done) ackEvent(event.data, sink);
-  });
+  source.addEventListener('ec-ack', (event) => done || ackEvent(event.data, sink));
   source.addEventListener('ec-close', (event) => end(sessionClosed(closeReason(event.data))));
-  const onMessage = (binary: boolean) => (event: { data: string; lastEventId: string }) => {
+  const onMessage = (type: string) => (event: { data: string; lastEventId: string }) => {
     if (done) return;
     const seq = seqFromEventId(event.lastEventId);
     if (hello === undefined || seq === undefined) return end(new ClientError('protocol', 'SSE: a message before ec-hello or without a sequence number'));
-    sink.message(messageData(binary, event.data), seq);
+    const message = messageEvent(type, event.data);
+    if (message === undefined) return end(new ClientError('protocol', 'SSE: malformed ec-binary event'));
+    sink.message(message.data, seq, message.name);
   };
-  source.addEventListener('message', onMessage(false));
-  source.addEventListener('ec-binary', onMessage(true));
+  // An EventSource dispatches a named event only to listeners of that name: one for each
+  // name the application listens for, now and later (listen).
+  const listen = (name: string): void => source.addEventListener(name, onMessage(name));
+  ['message', 'ec-binary', ...ctx.names].forEach(listen);
   source.onerror = () => end(new ClientError(hello === undefined ? 'refused' : 'lost', `EventSource ${hello === undefined ? 'could not open' : 'lost its stream'}`));
   return {
     name: 'sse',
     ack: () => ctx.poster.kick(true),
+    listen,
     close() {
       done = true;
       source.close();

@@ -1,7 +1,7 @@
 // What the fetch-based transports (SSE, poll, POST) share: URLs and error answers.
 import { isRecord } from '../codec.js';
 import { parseJson } from '../../protocol/control.js';
-import { ClientError, unavailable, type ClientErrorCode } from '../errors.js';
+import { ClientError, describeCause, unavailable, type ClientErrorCode } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 
 /** The session a client resumes: its public id and, from its first hello, its secret. */
@@ -68,5 +68,5 @@ export async function postNothing(options: ResolvedOptions, url: string, { sessi
 }
 
 export function networkError(what: string, cause: unknown): ClientError {
-  return new ClientError('network', `${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, cause);
+  return new ClientError('network', `${what} failed: ${describeCause(cause)}`, undefined, cause);
 }

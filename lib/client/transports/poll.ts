@@ -1,7 +1,7 @@
 // Session over polling (docs/protocol.md, "Polling"): GET answers carry the hello fields and
 // the messages from `next` on; each GET's `eca` acknowledges what the last one brought, so an
 // answer lost on the way is sent again. Client messages go by POST.
-import { fromWire, isCount, isRecord, parseHello, type Data, type Hello } from '../codec.js';
+import { isCount, isRecord, parseHello, receivedFromWire, type Hello, type Received } from '../codec.js';
 import { parseJson } from '../../protocol/control.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
@@ -13,7 +13,7 @@ const superseded = Symbol('superseded');
 /** A well-formed poll answer. */
 interface Answer {
   hello: Hello;
-  messages: Data[];
+  messages: Received[];
   /** The reason the session closed, when it did. */
   closed: string | undefined;
   /** On a shutdown: ms to wait before coming back. */
@@ -47,7 +47,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     session ??= ctx.session ?? { id: hello.session, secret: hello.secret };
     if (first) sink.open(hello);
     else sink.sync(hello);
-    for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i] as Data, hello.next + i);
+    for (let i = 0; i < messages.length && !done; i++) sink.message(messages[i]!.data, hello.next + i, messages[i]!.name);
     if (closed !== undefined) return end(closedError(closed, answer.retry));
     return !done;
   };
@@ -115,8 +115,8 @@ async function fetchJson(options: ResolvedOptions, url: string, init: RequestIni
 function parseAnswer(body: unknown): Answer | undefined {
   const hello = parseHello(body);
   if (hello === undefined || !isRecord(body) || !Array.isArray(body['messages'])) return undefined;
-  const messages = body['messages'].map(fromWire);
+  const messages = body['messages'].map(receivedFromWire);
   if (messages.includes(undefined)) return undefined;
   const { closed, retry } = body;
-  return { hello, messages: messages as Data[], closed: typeof closed === 'string' ? closed : undefined, retry: isCount(retry) ? retry : undefined };
+  return { hello, messages: messages as Received[], closed: typeof closed === 'string' ? closed : undefined, retry: isCount(retry) ? retry : undefined };
 }

@@ -1,6 +1,6 @@
 // What both SSE readers (fetch + eventsource-parser in sse.ts, the runtime's EventSource in
 // eventsource.ts) make of a session's events (docs/protocol.md, "Server-Sent Events").
-import { ackReceived, base64ToBuffer, parseHello, type Data, type Hello } from '../codec.js';
+import { ackReceived, base64ToBuffer, fromNamed, parseHello, type Hello, type Received } from '../codec.js';
 import { ClientError } from '../errors.js';
 import { parseJson } from '../../protocol/control.js';
 import type { TransportSink } from './transport.js';
@@ -17,7 +17,11 @@ export function ackEvent(data: string, sink: TransportSink): void {
   if (received !== undefined) sink.received(received);
 }
 
-/** A message event's data: text when unnamed, base64 bytes under `ec-binary`. */
-export function messageData(binary: boolean, data: string): Data {
-  return binary ? base64ToBuffer(data) : data;
+/**
+ * A message event: text under its name (none for `message`), bytes in base64 under
+ * `ec-binary`, or there a named binary message as JSON. Undefined when malformed.
+ */
+export function messageEvent(event: string | undefined, data: string): Received | undefined {
+  if (event !== 'ec-binary') return { data, name: event === 'message' ? undefined : event };
+  return data[0] === '{' ? fromNamed(parseJson(data)) : { data: base64ToBuffer(data) };
 }

@@ -4,7 +4,7 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { closeReason, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { failure, networkError, requestInit, secretHeaders, sessionParams, sessionUrl } from './http.js';
-import { ackEvent, helloEvent, messageData } from './sse-events.js';
+import { ackEvent, helloEvent, messageEvent } from './sse-events.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
 /** How the event stream is read: `feed` takes its text until `stopped()`; `end` hears why it ended. */
@@ -85,7 +85,9 @@ function sessionEvents(sink: TransportSink, end: (error: ClientError) => void, o
     if (event.event === 'ec-close') return end(sessionClosed(closeReason(event.data)));
     const seq = next++;
     if (event.id !== undefined && seqFromEventId(event.id) !== seq) return end(new ClientError('protocol', `SSE: message ${event.id} where ${seq} was expected`));
-    sink.message(messageData(event.event === 'ec-binary', event.data), seq);
+    const message = messageEvent(event.event, event.data);
+    if (message === undefined) return end(new ClientError('protocol', 'SSE: malformed ec-binary event'));
+    sink.message(message.data, seq, message.name);
   };
 }
 

@@ -14,7 +14,8 @@ export interface TransportSink {
   open(hello: Hello): void;
   /** A later hello-like answer (each poll answer): gap and received bookkeeping. */
   sync(hello: Hello): void;
-  message(data: Data, seq: number): void;
+  /** A server message; `name` is the event name it was sent with, if any. */
+  message(data: Data, seq: number, name?: string): void;
   /** The server delivered the client's messages up to `count`. */
   received(count: number): void;
   /** The transport failed to open or ended; called at most once, never after close(). */
@@ -31,6 +32,8 @@ export interface TransportContext {
   options: ResolvedOptions;
   outbox: Outbox;
   poster: Poster;
+  /** The names the application listens for with addEventListener(name): a native EventSource delivers a named event only to a listener for its name. */
+  names: ReadonlySet<string>;
 }
 
 export interface Transport {
@@ -39,6 +42,8 @@ export interface Transport {
   flush?(): void;
   /** Acknowledges server messages up to `seq`; absent where every request already does (poll). */
   ack?(seq: number): void;
+  /** The application began listening for messages named `name` (the native EventSource must listen too). */
+  listen?(name: string): void;
   /** Stops for good: no more sink calls. `final` when the application closed the connection. */
   close(final: boolean): void;
 }

@@ -1,7 +1,7 @@
 // Session over WebSocket (docs/protocol.md, "WebSocket"): server messages are numbered by
 // order from the hello's `next`; client messages likewise from the hello's `received` + 1.
 import { ackFrame, decodeFrame, encodeFrame, type Frame, type Hello } from '../codec.js';
-import { ClientError, sessionClosed, unavailable } from '../errors.js';
+import { ClientError, describeCause, sessionClosed, unavailable } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
 import { secretProtocolPrefix, webSocketProtocol } from '../../protocol/params.js';
 import { sessionParams, sessionUrl } from './http.js';
@@ -66,10 +66,14 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   ws.onmessage = (event) => {
     if (!done && !onFrame(decodeFrame(event.data), numbering, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
   };
-  ws.onclose = (event) => end(closeError(event, numbering.hello !== undefined));
-  // An error is always followed by a close, which reports it. The listener must exist: `ws`
-  // in Node throws an 'error' nobody listens to.
-  ws.onerror = () => undefined;
+  let cause: unknown;
+  ws.onclose = (event) => end(closeError(event, numbering.hello !== undefined, cause));
+  // An error is always followed by a close, which reports it, with the error's cause when
+  // there is one (`ws` in Node gives it: a refused or reset connection; browsers do not).
+  // The listener must exist: `ws` in Node throws an 'error' nobody listens to.
+  ws.onerror = (event) => {
+    cause = (event as { error?: unknown }).error;
+  };
 
   return {
     name: 'websocket',
@@ -104,7 +108,7 @@ function onFrame(frame: Frame | undefined, numbering: Numbering, sink: Transport
     numbering.written = frame.hello.received;
     sink.open(frame.hello);
   } else if (frame.kind === 'message') {
-    sink.message(frame.data, numbering.next++);
+    sink.message(frame.data, numbering.next++, frame.name);
   } else if (frame.kind === 'ack') {
     // Never release what this socket has not written: a POST still in flight when we
     // switched may have delivered those, and they must still be numbered here.
@@ -114,16 +118,21 @@ function onFrame(frame: Frame | undefined, numbering: Numbering, sink: Transport
 }
 
 /** What a close means: a resume refused for good, the channel closed by the server, or a lost socket. */
-function closeError(event: { code: number; reason: string }, opened: boolean): ClientError {
+function closeError(event: { code: number; reason: string }, opened: boolean, cause: unknown): ClientError {
   const final = finalCloses[event.code];
   if (final !== undefined) return new ClientError(final, `WebSocket closed by the server: ${event.code} ${event.reason || final}`, event.code);
   // The server sends 1000 on a session only when the channel itself closed (ch.close()).
   if (event.code === 1000 && opened) return sessionClosed(event.reason || 'server-close', 1000);
   const ender = sessionEnders[event.code];
   if (ender !== undefined && opened) return sessionClosed(ender, event.code);
-  const error = new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})`, event.code);
+  const error = new ClientError(opened ? 'lost' : 'refused', `WebSocket ${opened ? 'closed' : 'could not open'} (code ${event.code})${because(cause)}`, event.code, cause);
   // A shutdown says when to come back: `shutdown; retry=1000` (docs/protocol.md).
   const retry = /retry=(\d+)/.exec(event.reason)?.[1];
   if (retry !== undefined) error.retryAfter = Number(retry);
   return error;
+}
+
+/** `: connection refused (…)` when the socket's error event told why (ws in Node does), else nothing. */
+function because(cause: unknown): string {
+  return cause === undefined ? '' : `: ${describeCause(cause)}`;
 }
