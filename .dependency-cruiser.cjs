@@ -172,9 +172,9 @@ module.exports = {
     // lib/redis/ (express-channel/redis) plugs into the adapter seam of groups/ (and later the
     // session store of sessions/). No server file imports it: the core never loads Redis.
     layer('redis-layer', '^lib/redis/',
-      ['^lib/redis/', groups, transports, protocol, errors],
-      'lib/redis/ implements the seams (groups/adapter.ts): it may import their types and what ' +
-      'is below them, not the hub, the HTTP routing or the entry points.'),
+      ['^lib/redis/', groups, sessions, transports, protocol, errors],
+      'lib/redis/ implements the seams (groups/adapter.ts, sessions/directory.ts): it may import ' +
+      'their types and what is below them, not the hub, the HTTP routing or the entry points.'),
     {
       name: 'core-never-loads-redis',
       severity: 'error',

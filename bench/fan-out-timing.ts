@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import express from 'express';
-import { hubOf } from '../lib/channels.js';
+import { hubOf } from '../lib/hub.js';
 import { FanOutTimes } from '../lib/groups/fan-out-times.js';
 import { channels } from '../lib/index.js';
 

@@ -3,7 +3,7 @@ import type { Channel } from './channel/channel.js';
 import { ChannelSetView } from './channel/channel-set.js';
 import type { ChannelGroup } from './groups/group.js';
 import { invalidArgument } from './errors.js';
-import { ChannelHub } from './hub.js';
+import { ChannelHub, registerHub } from './hub.js';
 import type { ChannelStats, ErrorListener } from './hub-types.js';
 import { resolveOptions, type ChannelsOptions } from './options.js';
 import { handleSessionRequest } from './http/session-requests.js';
@@ -39,14 +39,6 @@ export interface Live {
 }
 
 const kHub = Symbol('express-channel.hub');
-// The hub behind each Live, for the library's own top layers (express-channel/metrics) only:
-// the Live function itself shows no member beyond its documented ones.
-const hubs = new WeakMap<Live, ChannelHub>();
-
-/** The hub of a `live` made by this copy of the library, else undefined. */
-export function hubOf(live: unknown): ChannelHub | undefined {
-  return typeof live === 'function' ? hubs.get(live as Live) : undefined;
-}
 const kResponse = Symbol('express-channel.response');
 const kChannel = Symbol('express-channel.channel');
 const kOpenSession = Symbol('express-channel.open-session');
@@ -117,7 +109,7 @@ export function channels(options?: ChannelsOptions): Live {
   }
 
   const live = expressChannel as Live;
-  hubs.set(live, hub);
+  registerHub(live, hub);
   const openChannels = new ChannelSetView(hub.open);
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
   const isClosing = () => hub.closing;

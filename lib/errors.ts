@@ -12,7 +12,8 @@ export type ChannelErrorCode =
   | 'ERR_CHANNEL_INVALID_OPTION'
   | 'ERR_CHANNEL_HANDSHAKE'
   | 'ERR_CHANNEL_BROADCASTS_MISSED'
-  | 'ERR_CHANNEL_ADAPTER';
+  | 'ERR_CHANNEL_ADAPTER'
+  | 'ERR_CHANNEL_OWNER_GONE';
 
 /**
  * The one error class of express-channel. Misuse (a bad argument) throws it synchronously;

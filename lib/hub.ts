@@ -8,6 +8,10 @@ import { GroupRegistry } from './groups/registry.js';
 import { Admission, type Refusals } from './http/admission.js';
 import type { ChannelStats, ErrorListener } from './hub-types.js';
 import { createWire } from './http/claim.js';
+import { answerElsewhere, serveForwarded } from './http/forwarding.js';
+import type { Exchange } from './http/session-requests.js';
+import type { ResumeRequest } from './protocol/params.js';
+import { isSessionDirectory, type SessionDirectory } from './sessions/directory.js';
 import { HandshakePacer } from './http/handshake-pacer.js';
 import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
@@ -41,12 +45,23 @@ export class ChannelHub implements ChannelHost {
   readonly #admission: Admission | undefined;
   /** Spreads WebSocket handshakes (`handshakeRate`); none when it is Infinity. */
   readonly pacer: HandshakePacer | undefined;
+  /** Which process owns each session, with an adapter that keeps one (the Redis adapter). */
+  readonly directory: SessionDirectory | undefined;
+  /** A session not held here may live on another process: forwarded there (forwarding.ts). */
+  readonly elsewhere: ((x: Exchange, request: ResumeRequest) => void) | undefined;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
     this.groups = new GroupRegistry(options.adapter, (error) => this.reportError(error));
     if (options.maxChannels !== Infinity || options.maxChannelsPerIp !== Infinity) this.#admission = new Admission(options);
     if (options.handshakeRate !== Infinity) this.pacer = new HandshakePacer({ perSecond: options.handshakeRate, maxWait: 5000 });
+    const directory = isSessionDirectory(options.adapter) ? options.adapter : undefined;
+    this.directory = directory;
+    if (directory !== undefined) {
+      const cluster = { directory, pollTimeout: options.pollTimeout };
+      this.elsewhere = (x, request) => answerElsewhere(cluster, x, request);
+      directory.serve((request, exchange) => serveForwarded(this, request, exchange));
+    }
   }
 
   /**
@@ -85,7 +100,10 @@ export class ChannelHub implements ChannelHost {
 
   channelOpened(channel: ChannelCore): void {
     this.open.add(channel);
-    if (channel.session !== undefined) this.sessions.add(channel);
+    if (channel.session !== undefined) {
+      this.sessions.add(channel);
+      this.directory?.claimed(channel.id);
+    }
     if (this.#heartbeatTimer === undefined && this.options.heartbeat > 0) {
       this.#heartbeatTimer = setInterval(sweepHeartbeats, this.options.heartbeat, this);
       this.#heartbeatTimer.unref();
@@ -97,6 +115,7 @@ export class ChannelHub implements ChannelHost {
     this.#admission?.closed(channel);
     if (channel.session !== undefined) {
       this.sessions.delete(channel);
+      this.directory?.released(channel.id);
       // A polling client learns of a close from its next poll: keep the session for it.
       const buried = channel.transport === 'poll' && !this.closing;
       if (buried) this.sessions.bury(channel, closedPollGrace);
@@ -197,4 +216,20 @@ function callErrorListener(listener: ErrorListener, error: Error): void {
 
 function sweepHeartbeats(hub: ChannelHub): void {
   hub.sweep();
+}
+
+// The hub behind each Live, for the library's own top layers (express-channel/metrics) only:
+// the Live function itself shows no member beyond its documented ones. Kept here, not in
+// channels.ts, so that the main entry's declarations never name ChannelHub (whose own
+// declarations import 'ws', which users need not have types for).
+const hubs = new WeakMap<object, ChannelHub>();
+
+/** Remembers that `live` is the face of `hub`. */
+export function registerHub(live: object, hub: ChannelHub): void {
+  hubs.set(live, hub);
+}
+
+/** The hub of a `live` made by this copy of the library, else undefined. */
+export function hubOf(live: unknown): ChannelHub | undefined {
+  return typeof live === 'function' ? hubs.get(live) : undefined;
 }

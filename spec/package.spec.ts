@@ -11,7 +11,15 @@ import { after, before, describe, it } from 'node:test';
 
 const root = resolve(import.meta.dirname, '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+const run = (cmd: string, args: string[], cwd: string): string => {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+  } catch (error) {
+    // The command's own words are what explain a failure: put them in the message.
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${(error as Error).message}\n${stdout ?? ''}${stderr ?? ''}`.trim(), { cause: error });
+  }
+};
 const tsc = (project: string, config: string) => run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(project, config)], project);
 
 /** What a fresh clone has: the files git tracks (as they are in the work tree), and no dist/. */
@@ -270,7 +278,8 @@ test('GET /echo echoes on every transport', async () => {
 
   it('needs no prom-client for the main entry, and scrapes with express-channel/metrics once it is installed', () => {
     assert.throws(() => run(process.execPath, ['-e', "require.resolve('prom-client')"], project), /Cannot find module 'prom-client'/, 'every test above ran without prom-client');
-    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15'], project);
+    // express-channel/testing's types show ws's own (TestWebSocket.ws): a TypeScript user of it installs @types/ws, as docs/testing.md says.
+    run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', 'prom-client@15', '@types/ws@8'], project);
     writeFileSync(
       join(project, 'metrics.cjs'),
       `const { channels } = require('express-channel');

@@ -15,6 +15,8 @@ export type RefusalCause =
   | 'internal-error'
   | 'resume-refused'
   | 'unknown-session'
+  | 'session-elsewhere'
+  | 'owner-unreachable'
   | 'out-of-order'
   | 'payload-too-large'
   | 'busy';
@@ -31,6 +33,8 @@ export const refusalCauses: readonly RefusalCause[] = [
   'internal-error',
   'resume-refused',
   'unknown-session',
+  'session-elsewhere',
+  'owner-unreachable',
   'out-of-order',
   'payload-too-large',
   'busy',

@@ -13,6 +13,7 @@ import { parseMessageList } from '../transports/json-messages.js';
 import { failedPollAnswer } from '../transports/poll.js';
 import { refusedVersion } from '../transports/websocket.js';
 import type { ResumeRequest, SessionRequest } from '../protocol/params.js';
+import { kForwardedBody } from './forwarded-exchange.js';
 import { retryAfterSeconds } from './retry-after.js';
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"); each counts as a refusal. */
@@ -27,6 +28,8 @@ const messages: Record<SessionErrorCode, string> = {
   'internal-error': 'The server failed to take these messages; the session is closed.',
   'resume-refused': 'The server refused to resume this session.',
   'unknown-session': 'No session with this id: it expired or never existed. Open a new one with ecs=new.',
+  'session-elsewhere': 'This session lives on another process, which cannot hand it over yet: resume it by polling (ect=poll), which is forwarded there.',
+  'owner-unreachable': 'The process that holds this session did not answer in time: try again.',
   'out-of-order': 'A message is missing before this batch: resend from received + 1.',
   'payload-too-large': 'The body is larger than maxPayload.',
   busy: 'The application is not reading messages yet: send them again later.',
@@ -43,6 +46,8 @@ const statuses: Record<SessionErrorCode, number> = {
   'internal-error': 500,
   'resume-refused': 403,
   'unknown-session': 404,
+  'session-elsewhere': 421,
+  'owner-unreachable': 503,
   'out-of-order': 409,
   'payload-too-large': 413,
   busy: 503,
@@ -52,6 +57,7 @@ const statuses: Record<SessionErrorCode, number> = {
 // Close codes a browser can read on a WebSocket whose resume failed (4000-4999 are ours).
 const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'unknown-session': 4404,
+  'session-elsewhere': 4421,
   'resume-refused': 4403,
   'secret-required': 4401,
   'secret-mismatch': 4401,
@@ -71,14 +77,18 @@ export interface SessionRequestHost {
   webSocketServer(): WebSocketServer;
   reportError(error: unknown): void;
   refused(cause: RefusalCause): void;
+  /** With a session directory: a session not held here may live on another process (forwarding.ts). */
+  readonly elsewhere?: ((x: Exchange, request: ResumeRequest) => void) | undefined;
 }
 
 /** One session request being answered: the hub, and the request with its raw upgrade. */
-interface Exchange {
+export interface Exchange {
   readonly hub: SessionRequestHost;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly upgrade: UpgradeContext | undefined;
+  /** Carried here from another process: its owner is here or nowhere, never forwarded on. */
+  readonly forwarded: boolean;
 }
 
 /**
@@ -87,8 +97,8 @@ interface Exchange {
  * middleware mounted before `live` (so auth applies) but not through the route: the channel
  * and its handlers already exist.
  */
-export function handleSessionRequest(hub: SessionRequestHost, context: RequestContext, request: SessionRequest): void {
-  const x: Exchange = { hub, ...context };
+export function handleSessionRequest(hub: SessionRequestHost, context: RequestContext & { forwarded?: boolean }, request: SessionRequest): void {
+  const x: Exchange = { hub, req: context.req, res: context.res, upgrade: context.upgrade, forwarded: context.forwarded === true };
   if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
   const early = refusalBeforeLookup(x);
@@ -124,6 +134,7 @@ function answerUnknown(x: Exchange, request: ResumeRequest): void {
   const proven = (channel: ChannelCore): boolean => unprovenBy(channel, request) === undefined;
   const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id, proven) : undefined;
   if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
+  if (x.hub.elsewhere !== undefined && !x.forwarded) return x.hub.elsewhere(x, request);
   refuse(x, 'unknown-session');
 }
 
@@ -195,7 +206,10 @@ function isJson(contentType: string | undefined): boolean {
 }
 
 /** Reads a body up to `limit` bytes; calls back with undefined past it. */
-function readBody(req: IncomingMessage, limit: number, done: (body: string | undefined) => void): void {
+export function readBody(req: IncomingMessage, limit: number, done: (body: string | undefined) => void): void {
+  // Forwarded from another process, which read it already.
+  const forwardedBody = (req as { [kForwardedBody]?: string })[kForwardedBody];
+  if (forwardedBody !== undefined) return done(forwardedBody);
   // A body parser that ran before us (express.json()) already consumed the stream.
   const parsedBody = (req as { body?: unknown }).body;
   if (req.readableEnded && parsedBody !== undefined) return done(JSON.stringify(parsedBody));
@@ -220,7 +234,7 @@ function readBody(req: IncomingMessage, limit: number, done: (body: string | und
 // A refusal: JSON with its stable code, or on a WebSocket a close code a browser can read
 // (it cannot read the status of a refused upgrade). `detail` replaces the stock message or
 // adds fields (the count of messages received).
-function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number } | { retryAfter: number }): void {
+export function refuse(x: Exchange, code: SessionErrorCode, detail?: string | { received: number } | { retryAfter: number }): void {
   x.hub.refused(code);
   if (debugEnabled) debug('refused a session %s: %s', x.upgrade === undefined ? x.req.method : 'WebSocket resume', code); // no id, no detail: both may carry what the client sent
   const closeCode = webSocketCloseCodes[code];

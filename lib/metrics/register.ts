@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { hubOf, type Live } from '../channels.js';
+import type { Live } from '../channels.js';
+import { hubOf } from '../hub.js';
 import { invalidArgument } from '../errors.js';
 import { FanOutTimes } from '../groups/fan-out-times.js';
 import type { ChannelHub } from '../hub.js';

@@ -2,6 +2,8 @@ import { createClient, type RedisClientType } from 'redis';
 import type { Adapter, AdapterEvents, AdapterMessage, AdapterStats } from '../groups/adapter.js';
 import { ChannelError } from '../errors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+import { RedisDirectory } from './directory.js';
 import { Presence } from './presence.js';
 
 /** Options of {@link redisAdapter}. */
@@ -39,12 +41,14 @@ function reconnectDelay(retries: number): number {
  * Broadcasts through Redis pub/sub: one PUBLISH per broadcast, on one channel per prefix,
  * numbered per publishing process and group so that a receiver knows when it missed one.
  */
-class RedisAdapter implements Adapter {
+class RedisAdapter implements Adapter, SessionDirectory {
   readonly #publisher: RedisClientType;
   readonly #ownsPublisher: boolean;
   readonly #subscriber: RedisClientType;
   readonly #channel: string;
+  readonly #id: string;
   readonly #presence: Presence;
+  readonly #directory: RedisDirectory;
   // The next number of each group's broadcasts from this process.
   readonly #published = new Map<string, number>();
   // The last number received from each publisher in each group ("origin\ngroup").
@@ -65,7 +69,9 @@ class RedisAdapter implements Adapter {
     this.#subscriber = this.#publisher.duplicate();
     this.#channel = `${prefix}:broadcast`;
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    this.#id = id;
     this.#presence = new Presence(this.#publisher, { prefix, id, deadAfter: options.deadAfter ?? 15_000 });
+    this.#directory = new RedisDirectory(this.#publisher, { prefix, id, onError: (error) => this.#failed(error) });
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: unknown) => this.#failed(error));
       client.on('ready', () => (this.#reported = false));
@@ -82,6 +88,7 @@ class RedisAdapter implements Adapter {
     if (this.#ownsPublisher || !this.#publisher.isOpen) await this.#publisher.connect();
     await this.#subscriber.connect();
     await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
+    await this.#subscriber.subscribe(this.#directory.inboxOf(this.#id), (text: string) => this.#directory.receive(text));
     this.#presence.start((error) => this.#failed(error));
   }
 
@@ -123,11 +130,33 @@ class RedisAdapter implements Adapter {
     return this.#presence.count(group, local);
   }
 
+  // The session directory (lib/sessions/directory.ts), kept in the same Redis.
+  claimed(id: string): void {
+    this.#directory.claimed(id);
+  }
+
+  released(id: string): void {
+    this.#directory.released(id);
+  }
+
+  locate(id: string): Promise<string | undefined> {
+    return this.#directory.locate(id);
+  }
+
+  forward(owner: string, request: ForwardedRequest, options: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
+    return this.#directory.forward(owner, request, options);
+  }
+
+  serve(handler: (request: ForwardedRequest, exchange: ForwardedExchange) => void): void {
+    this.#directory.serve(handler);
+  }
+
   stats(): AdapterStats {
     return { ...this.#stats, connected: this.#publisher.isReady && this.#subscriber.isReady };
   }
 
   async close(): Promise<void> {
+    this.#directory.close();
     const clients = this.#ownsPublisher ? [this.#subscriber, this.#publisher] : [this.#subscriber];
     const goodbye = (async () => {
       await this.#presence.stop(this.#groups);

@@ -1,0 +1,82 @@
+// Sessions with no sticky routing (docs/scaling.md): a session request that reaches a
+// process which does not hold the session is carried to the process that does (its owner),
+// answered there by the same code that answers its own requests, and the answer is written
+// back here. Polls, POSTs and DELETEs are forwarded; a WebSocket or SSE resume cannot be
+// (its connection is here) and is refused with 421 `session-elsewhere`, so the client goes
+// on to polling, which is.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sessionRequestOf, type ResumeRequest } from '../protocol/params.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+import { ForwardedResponse, forwardedRequest } from './forwarded-exchange.js';
+import { handleSessionRequest, readBody, refuse, type Exchange, type SessionRequestHost } from './session-requests.js';
+
+// Hop-by-hop headers and those of the connection itself stay here.
+const notForwarded = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+
+/** The directory that knows the owners, and how long the owner may hold a poll. */
+export interface Cluster {
+  directory: SessionDirectory;
+  pollTimeout: number;
+}
+
+// An owner that takes longer than a held poll plus this is taken for gone.
+const answerMargin = 10_000;
+
+/** On the process that received the request: find the session's owner and carry the request there. */
+export function answerElsewhere(cluster: Cluster, x: Exchange, request: ResumeRequest): void {
+  locateAndForward(cluster, x, request).catch((error: unknown) => {
+    if (x.res.headersSent) return;
+    // An owner that died while we waited: its session died with it.
+    if ((error as { code?: unknown }).code === 'ERR_CHANNEL_OWNER_GONE') return refuse(x, 'unknown-session');
+    x.hub.reportError(error);
+    refuse(x, 'owner-unreachable');
+  });
+}
+
+async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange, request: ResumeRequest): Promise<void> {
+  const owner = await directory.locate(request.id);
+  if (owner === undefined) return refuse(x, 'unknown-session');
+  if (!isForwardable(x, request)) return refuse(x, 'session-elsewhere');
+  const body = x.req.method === 'POST' ? await bodyOf(x) : undefined;
+  if (body === null) return refuse(x, 'payload-too-large');
+  const controller = new AbortController();
+  x.res.once('close', () => controller.abort()); // the client went away: the owner lets go of its poll
+  const forwarded: ForwardedRequest = { method: x.req.method ?? 'GET', url: x.req.url ?? '/', headers: headersOf(x.req), body };
+  const answer = await directory.forward(owner, forwarded, { signal: controller.signal, timeout: pollTimeout + answerMargin });
+  writeAnswer(x.res, answer);
+}
+
+/** A poll, a POST or a DELETE: a request whose answer is one response. */
+function isForwardable(x: Exchange, request: ResumeRequest): boolean {
+  if (x.upgrade !== undefined) return false;
+  return x.req.method === 'POST' || x.req.method === 'DELETE' || (x.req.method === 'GET' && request.poll);
+}
+
+function bodyOf(x: Exchange): Promise<string | null> {
+  return new Promise((resolve) => readBody(x.req, x.hub.options.maxPayload, (body) => resolve(body ?? null)));
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !notForwarded.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function writeAnswer(res: ServerResponse, answer: ForwardedAnswer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+  res.end(answer.body);
+}
+
+/** On the owner: answers a request another process received, as if it had come here. */
+export function serveForwarded(host: SessionRequestHost, request: ForwardedRequest, exchange: ForwardedExchange): void {
+  const res = new ForwardedResponse((answer) => exchange.answer(answer), exchange.cancelled);
+  const parsed = sessionRequestOf(request.url, request.headers);
+  if (parsed === undefined || parsed.kind === 'open') {
+    res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"bad-request","message":"Not a session request."}');
+    return;
+  }
+  handleSessionRequest(host, { req: forwardedRequest(request), res: res.asServerResponse(), upgrade: undefined, forwarded: true }, parsed);
+}

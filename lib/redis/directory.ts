@@ -1,0 +1,178 @@
+// The session directory through Redis (lib/sessions/directory.ts): one key per session naming
+// its owner, and one pub/sub channel per process, its inbox, for forwarded requests and their
+// answers. An owner is alive while its presence beat has not run out (presence.ts), so a
+// session whose owner was killed is unknown to every process within `deadAfter`.
+import type { RedisClientType } from 'redis';
+import { ChannelError } from '../errors.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+
+// The owner, if it is another process that is still alive; the key of a dead one goes.
+const locateScript = `
+local owner = redis.call('GET', KEYS[1])
+if not owner or owner == ARGV[2] then return false end
+local beat = redis.call('ZSCORE', KEYS[2], owner)
+if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
+redis.call('DEL', KEYS[1])
+return false`;
+
+// Only the owner lets go of its key: another process may have taken the session over since.
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+type InboxMessage =
+  | { t: 'req'; rid: number; from: string; request: ForwardedRequest }
+  | { t: 'ans'; rid: number; answer: ForwardedAnswer }
+  | { t: 'cancel'; rid: number; from: string };
+
+interface Pending {
+  owner: string;
+  resolve(answer: ForwardedAnswer): void;
+  reject(error: Error): void;
+}
+
+// While requests wait for owners, their owners' beats are checked this often: an owner that
+// died mid-request is noticed once its beat runs out, not after the whole request timeout.
+const ownerCheckInterval = 1000;
+
+export interface DirectorySettings {
+  prefix: string;
+  /** This process's id (the same as its presence's). */
+  id: string;
+  onError(error: unknown): void;
+}
+
+export class RedisDirectory implements SessionDirectory {
+  readonly #client: RedisClientType;
+  readonly #settings: DirectorySettings;
+  readonly #pending = new Map<number, Pending>();
+  // Requests forwarded here and not answered yet, by "from\nrid": cancelled if their client goes.
+  readonly #serving = new Map<string, AbortController>();
+  #handler: ((request: ForwardedRequest, exchange: ForwardedExchange) => void) | undefined;
+  #nextRid = 1;
+  #ownerCheck: NodeJS.Timeout | undefined;
+
+  constructor(client: RedisClientType, settings: DirectorySettings) {
+    this.#client = client;
+    this.#settings = settings;
+  }
+
+  /** The pub/sub channel of process `id`. */
+  inboxOf(id: string): string {
+    return `${this.#settings.prefix}:process:${id}`;
+  }
+
+  #key(session: string): string {
+    return `${this.#settings.prefix}:session:${session}`;
+  }
+
+  claimed(id: string): void {
+    this.#client.set(this.#key(id), this.#settings.id).catch(this.#settings.onError);
+  }
+
+  released(id: string): void {
+    this.#client.eval(releaseScript, { keys: [this.#key(id)], arguments: [this.#settings.id] }).catch(this.#settings.onError);
+  }
+
+  async locate(id: string): Promise<string | undefined> {
+    const keys = [this.#key(id), `${this.#settings.prefix}:processes`];
+    const owner = await this.#client.eval(locateScript, { keys, arguments: [String(Date.now()), this.#settings.id] });
+    return typeof owner === 'string' ? owner : undefined;
+  }
+
+  forward(owner: string, request: ForwardedRequest, { signal, timeout }: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
+    const rid = this.#nextRid++;
+    return new Promise<ForwardedAnswer>((resolve, reject) => {
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.#pending.delete(rid);
+      };
+      const onAbort = (): void => {
+        settle();
+        this.#send(owner, { t: 'cancel', rid, from: this.#settings.id });
+        reject(new ChannelError('ERR_CHANNEL_ADAPTER', 'the client went away before the owner answered'));
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new ChannelError('ERR_CHANNEL_ADAPTER', `the process that holds the session did not answer within ${timeout} ms`));
+      }, timeout);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(rid, { owner, resolve: (answer) => (settle(), resolve(answer)), reject: (error) => (settle(), reject(error)) });
+      this.#send(owner, { t: 'req', rid, from: this.#settings.id, request });
+      this.#watchOwners();
+    });
+  }
+
+  #watchOwners(): void {
+    if (this.#ownerCheck !== undefined) return;
+    this.#ownerCheck = setInterval(() => void this.#checkOwners(), ownerCheckInterval);
+    this.#ownerCheck.unref();
+  }
+
+  /** One command for every owner waited on: those whose beat ran out fail their requests. */
+  async #checkOwners(): Promise<void> {
+    const waiting = [...this.#pending.values()];
+    if (waiting.length === 0) {
+      clearInterval(this.#ownerCheck);
+      this.#ownerCheck = undefined;
+      return;
+    }
+    const owners = [...new Set(waiting.map((p) => p.owner))];
+    const beats = await this.#client.zmScore(`${this.#settings.prefix}:processes`, owners).catch(() => undefined);
+    if (beats === undefined) return;
+    const now = Date.now();
+    const dead = new Set(owners.filter((_, i) => !((beats[i] ?? 0) >= now)));
+    for (const pending of waiting) {
+      if (dead.has(pending.owner)) pending.reject(new ChannelError('ERR_CHANNEL_OWNER_GONE', 'the process that held the session is gone'));
+    }
+  }
+
+  serve(handler: (request: ForwardedRequest, exchange: ForwardedExchange) => void): void {
+    this.#handler = handler;
+  }
+
+  /** A message on this process's inbox. */
+  receive(text: string): void {
+    const message = parseInbox(text);
+    if (message === undefined) return this.#settings.onError(new ChannelError('ERR_CHANNEL_ADAPTER', 'a malformed message on this process\'s inbox: skipped'));
+    if (message.t === 'ans') return this.#pending.get(message.rid)?.resolve(message.answer);
+    if (message.t === 'cancel') return this.#serving.get(`${message.from}\n${message.rid}`)?.abort();
+    this.#answerForwarded(message);
+  }
+
+  #answerForwarded({ rid, from, request }: Extract<InboxMessage, { t: 'req' }>): void {
+    const key = `${from}\n${rid}`;
+    const cancelled = new AbortController();
+    this.#serving.set(key, cancelled);
+    const answer = (reply: ForwardedAnswer): void => {
+      if (!this.#serving.delete(key)) return;
+      this.#send(from, { t: 'ans', rid, answer: reply });
+    };
+    try {
+      this.#handler?.(request, { answer, cancelled: cancelled.signal });
+    } catch (error) {
+      this.#settings.onError(error);
+      answer({ status: 500, headers: { 'content-type': 'application/json; charset=utf-8' }, body: '{"error":"internal-error","message":"The owner failed to answer."}' });
+    }
+  }
+
+  #send(to: string, message: InboxMessage): void {
+    this.#client.publish(this.inboxOf(to), JSON.stringify(message)).catch(this.#settings.onError);
+  }
+
+  /** Every request still waiting for an owner fails at once: this process is closing. */
+  close(): void {
+    clearInterval(this.#ownerCheck);
+    for (const pending of this.#pending.values()) pending.reject(new ChannelError('ERR_CHANNEL_ADAPTER', 'closed'));
+    for (const serving of this.#serving.values()) serving.abort();
+  }
+}
+
+function parseInbox(text: string): InboxMessage | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<InboxMessage> | null;
+    if (value === null || typeof value !== 'object' || !Number.isSafeInteger(value.rid)) return undefined;
+    return value.t === 'req' || value.t === 'ans' || value.t === 'cancel' ? (value as InboxMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,62 @@
+// A round-robin balancer with no stickiness, for the cluster specs: every HTTP request, and
+// every WebSocket upgrade, goes to the next backend in turn, whatever session it belongs to.
+import { once } from 'node:events';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TestContext } from 'node:test';
+
+export interface Balancer {
+  url: string;
+  /** Which backend (index) each request went to, in order. */
+  routed: number[];
+  /** Destroys every connection the balancer holds to clients and backends. */
+  cut(): void;
+}
+
+export async function roundRobin(t: TestContext, ports: number[]): Promise<Balancer> {
+  let next = 0;
+  const routed: number[] = [];
+  const sockets = new Set<Socket | Duplex>();
+  const track = (socket: Socket | Duplex): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  const pick = (): number => {
+    const backend = next++ % ports.length;
+    routed.push(backend);
+    return ports[backend] as number;
+  };
+  const server: Server = createServer((req, res) => {
+    const upstream = request({ host: '127.0.0.1', port: pick(), method: req.method, path: req.url, headers: req.headers }, (answer: IncomingMessage) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', track);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const upstream = connect(pick(), '127.0.0.1');
+    track(upstream);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    upstream.on('connect', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.closeAllConnections();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, routed, cut: () => sockets.forEach((s) => s.destroy()) };
+}

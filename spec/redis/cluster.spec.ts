@@ -1,0 +1,178 @@
+// Three server processes of one app on the shared Redis, behind a round-robin balancer with
+// no stickiness (issue 13): broadcasts reach members on every process, a polling client whose
+// requests land on any process loses nothing either way, a WebSocket or SSE resume that lands
+// elsewhere falls to polling, and the clients of a killed process are told unknown-session.
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connect } from '../../lib/client/node.js';
+import { Inbox, openSse, openWebSocket, withTimeout, wsInbox } from '../support/harness.js';
+import { nextEvent, until } from '../client/support.js';
+import { sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
+import { roundRobin } from './balancer.js';
+
+const skip = await withoutRedis();
+const fixture = fileURLToPath(new URL('fixtures/cluster-server.ts', import.meta.url));
+
+interface Reported {
+  op: string;
+  port?: number;
+  text?: string;
+  count?: number;
+  code?: string;
+}
+
+/** One server process: its port, what it reported, and a way to ask it things. */
+interface Member {
+  child: ChildProcess;
+  port: number;
+  reports: Inbox<Reported>;
+  received: string[];
+  ask(message: object): void;
+}
+
+async function startMember(t: TestContext, prefix: string): Promise<Member> {
+  const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: sharedRedisUrl, PREFIX: prefix }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const reports = new Inbox<Reported>();
+  const received: string[] = [];
+  child.on('message', (message: Reported) => (message.op === 'received' ? received.push(message.text as string) : reports.push(message)));
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  });
+  const listening = await reports.next(20_000, 'a server process to listen');
+  return { child, port: listening.port as number, reports, received, ask: (message) => child.send(message) };
+}
+
+async function cluster(t: TestContext, size = 3): Promise<Member[]> {
+  const prefix = testPrefix();
+  return Promise.all(Array.from({ length: size }, () => startMember(t, prefix)));
+}
+
+/** The next report `op` of a member (others are skipped). */
+async function reported(member: Member, op: string, ms = 5000): Promise<Reported> {
+  for (;;) {
+    const report = await member.reports.next(ms, `'${op}' from a server process`);
+    if (report.op === op) return report;
+  }
+}
+
+/** The member that has received `count` client messages (the session's owner), once one has. */
+async function ownerWith(members: Member[], count: number, ms: number): Promise<Member> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const owner = members.find((m) => m.received.length >= count);
+    if (owner !== undefined) return owner;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no process received ${count} client messages within ${ms} ms (got ${members.map((m) => m.received.length).join(', ')})`);
+    await withTimeout(Promise.race(members.map((m) => once(m.child, 'message'))), left, 'a client message').catch(() => undefined);
+  }
+}
+
+const quick = { reconnect: { minDelay: 5, maxDelay: 100 }, openTimeout: 3000 } as const;
+
+describe('a cluster of three processes behind a round-robin balancer', { skip }, () => {
+  it('delivers a broadcast from one process to WebSocket, SSE and poll members on all three, once each, in order', async (t) => {
+    const members = await cluster(t);
+    const inboxes = [];
+    for (const member of members) {
+      inboxes.push(wsInbox(await openWebSocket(t, `ws://127.0.0.1:${member.port}/live`)));
+      await reported(member, 'joined');
+    }
+    const sse = await openSse(t, `http://127.0.0.1:${members[1]!.port}/live`);
+    await reported(members[1]!, 'joined');
+    const poller = connect(`http://127.0.0.1:${members[2]!.port}/live`, { ...quick, transports: ['poll'] });
+    t.after(() => poller.close());
+    await nextEvent(poller, 'open');
+    await reported(members[2]!, 'joined');
+    const polled: string[] = [];
+    poller.addEventListener('message', (event) => polled.push(String(event.data)));
+    // Each process writes its sizes within 50 ms: ask until all five members count.
+    for (let count = 0; count !== 5; ) {
+      members[0]!.ask({ op: 'count' });
+      count = (await reported(members[0]!, 'count')).count as number;
+    }
+    const texts = Array.from({ length: 50 }, (_, i) => `b${i}`);
+    members[0]!.ask({ op: 'broadcast', texts });
+    for (const [i, inbox] of inboxes.entries()) {
+      const got: string[] = [];
+      for (const _ of texts) got.push((await inbox.next(5000, `process ${i}'s WebSocket member`)).data.toString());
+      assert.deepEqual(got, texts, `the WebSocket member on process ${i}`);
+    }
+    const events: string[] = [];
+    for (const _ of texts) events.push((await sse.events.next(5000, 'the SSE member')).data);
+    assert.deepEqual(events, texts);
+    await until(poller, 'message', () => polled.length >= texts.length, 10_000);
+    assert.deepEqual(polled, texts);
+  });
+
+  it('serves a polling client whose every request lands on the next process: 300 messages each way, once, in order', async (t) => {
+    const members = await cluster(t);
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['poll'] });
+    t.after(() => conn.close());
+    await nextEvent(conn, 'open');
+    const got: string[] = [];
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    const sent = Array.from({ length: 300 }, (_, i) => `c${i}`);
+    for (const text of sent) conn.send(text);
+    const down = Array.from({ length: 300 }, (_, i) => `s${i}`);
+    for (let i = 0; i < down.length; i += 30) members[i % 3]!.ask({ op: 'broadcast', texts: down.slice(i, i + 30) });
+    await until(conn, 'message', () => got.length >= down.length, 20_000);
+    const owner = await ownerWith(members, sent.length, 10_000);
+    const received = members.flatMap((m) => m.received);
+    assert.deepEqual(owner.received, sent, 'the owner got every client message once, in order');
+    assert.equal(received.length, sent.length, 'no other process got any');
+    // Broadcasts from three publishers: each publisher's own are in its order.
+    for (let p = 0; p < 3; p++) {
+      const mine = down.filter((_, i) => Math.floor(i / 30) % 3 === p);
+      assert.deepEqual(got.filter((text) => mine.includes(text)), mine, `publisher ${p}'s broadcasts`);
+    }
+    assert.equal(new Set(got).size, down.length, 'each once');
+    assert.ok(new Set(balancer.routed).size === 3, 'requests went to every process');
+  });
+
+  it('resumes a WebSocket session cut off by the network on another process by polling, nothing lost', async (t) => {
+    const members = await cluster(t);
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['websocket', 'sse', 'poll'] });
+    t.after(() => conn.close());
+    await nextEvent(conn, 'open');
+    const got: string[] = [];
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    conn.send('before');
+    const reopened = nextEvent(conn, 'open', 10_000);
+    balancer.cut();
+    members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
+    const open = await reopened;
+    // A WebSocket or SSE resume that lands on another process is refused (421) and the client
+    // goes on; a poll is forwarded: the session resumes wherever its requests land.
+    assert.equal(open.resumed, true);
+    conn.send('after');
+    members[1]!.ask({ op: 'broadcast', texts: ['later'] });
+    await until(conn, 'message', () => got.length >= 2, 10_000);
+    assert.deepEqual(got, ['while away', 'later']);
+    const owner = await ownerWith(members, 2, 10_000);
+    assert.deepEqual(owner.received, ['before', 'after']);
+  });
+
+  it("tells the clients of a process killed with SIGKILL unknown-session within 15 s", { timeout: 40_000 }, async (t) => {
+    const members = await cluster(t);
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['poll'] });
+    t.after(() => conn.close());
+    await nextEvent(conn, 'open');
+    conn.send('hello');
+    const owner = await ownerWith(members, 1, 5000);
+    const closed = nextEvent(conn, 'close', 25_000);
+    const killedAt = Date.now();
+    owner.child.kill('SIGKILL');
+    const event = await closed;
+    const after = Date.now() - killedAt;
+    assert.deepEqual([event.code, event.reason], [4404, 'unknown-session']);
+    assert.ok(after <= 15_000 + 2000, `told after ${after} ms`);
+  });
+});
