@@ -244,6 +244,8 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /** Writes a broadcast's shared bytes; false if closed or dropped. */
   sendShared(message: LoggedMessage): boolean {
     if (this.#state !== State.Open) return false;
+    // A broadcast lost on its way here: only a session can tell its client (a gap).
+    if (message.lost) return this.session !== undefined && this.#keepLost(this.session, message);
     if (this.session !== undefined) {
       this.#queueOnSession(this.session, message);
       countSent(this.#host.counters, message.byteLength);
@@ -284,6 +286,21 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     wire.send(payload, fields, closeAfter);
     countSent(this.#host.counters, bytes);
     return true;
+  }
+
+  // Numbered like the broadcast it stands for; the connection ends, and the client, coming
+  // back, is told of the gap in its hello (a poll: by its next answer).
+  #keepLost(session: Session, message: LoggedMessage): boolean {
+    session.keep(message, false);
+    this.dropConnection();
+    return true;
+  }
+
+  /** SessionOwner: ends the current connection as lost; the session waits for its client. */
+  dropConnection(): void {
+    if (this.#wire === undefined || this.session === undefined) return;
+    if (this.#wire.answerNow !== undefined) this.#wire.answerNow(); // a held poll answers what precedes the gap
+    else this.#disconnect();
   }
 
   #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {

@@ -36,6 +36,7 @@ export interface GroupObserver {
 let observeGroup: (group: ChannelGroup, observer: GroupObserver) => void;
 let deliverToGroup: (group: ChannelGroup, payload: Payload, options: BroadcastOptions) => number;
 let logOfGroup: (group: ChannelGroup) => MessageLog;
+let deliverLostToGroup: (group: ChannelGroup) => number;
 
 /**
  * http-kit's `ChannelGroup`: a set of channels that receive broadcasts together. Channels of
@@ -46,6 +47,7 @@ export class ChannelGroup implements Iterable<Channel> {
     observeGroup = (group, observer) => (group.#observer = observer);
     deliverToGroup = (group, payload, options) => group.#deliver(payload, options);
     logOfGroup = (group) => group.#log;
+    deliverLostToGroup = (group) => group.#deliverMessage(lostBroadcast(group.#log), undefined);
   }
 
   /** The group's name in its registry, or undefined for a standalone group. */
@@ -124,10 +126,14 @@ export class ChannelGroup implements Iterable<Channel> {
 
   // Sends to this process's members only (adapter deliveries come here too).
   #deliver(payload: Payload, options: BroadcastOptions): number {
-    const log = this.#log;
-    const message = new LoggedMessage(payload, { event: options.event, id: options.id }, log);
+    const message = new LoggedMessage(payload, { event: options.event, id: options.id }, this.#log);
     const except = options.except;
     const skip = except === undefined ? undefined : new Set(except instanceof Channel ? [coreOf(except)] : [...except].map(coreOf));
+    return this.#deliverMessage(message, skip);
+  }
+
+  #deliverMessage(message: LoggedMessage, skip: Set<ChannelCore> | undefined): number {
+    const log = this.#log;
     // The log keeps the message's position for the whole loop: a member left out of it may
     // be the last reader to let go of the log before the members after it keep it.
     log.pin();
@@ -151,6 +157,22 @@ export function observe(group: ChannelGroup, observer: GroupObserver): void {
 /** Sends to `group`'s members on this process only (an adapter's delivery from elsewhere). */
 export function deliverLocally(group: ChannelGroup, payload: Payload, options: BroadcastOptions): number {
   return deliverToGroup(group, payload, options);
+}
+
+/**
+ * Tells `group`'s session members on this process of `count` broadcasts that never arrived
+ * (at most 1,000 a time): each takes its number as a lost one, so its client is told of a gap.
+ */
+export function deliverLost(group: ChannelGroup, count: number): void {
+  for (let i = 0; i < Math.min(count, maxLostAtOnce); i++) deliverLostToGroup(group);
+}
+
+const maxLostAtOnce = 1000;
+
+function lostBroadcast(log: MessageLog): LoggedMessage {
+  const message = new LoggedMessage('', {}, log);
+  message.lost = true;
+  return message;
 }
 
 /** Where `group` keeps its broadcasts for session members. */

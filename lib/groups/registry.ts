@@ -2,7 +2,7 @@ import type { Adapter, AdapterMessage } from './adapter.js';
 import { newChannelId } from '../channel/ids.js';
 import { ChannelError } from '../errors.js';
 import { toPayload } from '../transports/payload.js';
-import { ChannelGroup, deliverLocally, observe, type BroadcastOptions, type GroupObserver } from './group.js';
+import { ChannelGroup, deliverLocally, deliverLost, observe, type BroadcastOptions, type GroupObserver } from './group.js';
 import type { Payload } from '../transports/wire.js';
 import type { FanOutTimes } from './fan-out-times.js';
 
@@ -104,6 +104,8 @@ export class GroupRegistry implements GroupObserver {
 
   // Pub/sub is at-most-once: what a reconnecting subscriber missed is gone. Never silently.
   #missed(group: string, count: number): void {
+    const local = this.#occupied.get(group);
+    if (local !== undefined) deliverLost(local, count);
     this.#onAdapterError(new ChannelError('ERR_CHANNEL_BROADCASTS_MISSED', `${count} broadcast(s) of group "${group}" from another process were lost on the way to this one`));
   }
 

@@ -10,6 +10,11 @@ export class LoggedMessage extends LazyEncodedMessage {
   readonly log: MessageLog | undefined;
   /** Its position in `log`, or -1 until a session member is the first to keep (or skip) it. */
   position = -1;
+  /**
+   * A broadcast that never arrived (lost between processes): it takes its sequence number in
+   * each session member, so that the member's client is told of a gap there, never a silent hole.
+   */
+  lost = false;
 
   constructor(payload: Payload, fields: SendFields, log?: MessageLog) {
     super(payload, fields);

@@ -5,6 +5,11 @@ export interface Replay {
   next: number;
   gap: [number, number] | undefined;
   messages: readonly LoggedMessage[];
+  /**
+   * True when `messages` stop before a lost broadcast: a connection that carried them must
+   * end there, so that its client comes back and is told of the gap where it is.
+   */
+  truncated: boolean;
 }
 
 /** Bounds of the replay buffer. */
@@ -155,7 +160,7 @@ export class ReplayBuffer implements LogReader {
       for (let position = run.from + skip; position < run.to; position++) messages.push(run.log.at(position));
       skip = 0;
     }
-    return { next: Math.max(from, first), gap, messages };
+    return withHoles({ next: Math.max(from, first), gap, messages, truncated: false });
   }
 
   /**
@@ -331,4 +336,20 @@ export class ReplayBuffer implements LogReader {
     }
     return taken;
   }
+}
+
+/**
+ * Lost broadcasts at the start of a replay join its gap; the replay stops before the first
+ * lost one after a message (the client learns of that gap when it comes back from there).
+ */
+function withHoles(replay: Replay): Replay {
+  const { messages } = replay;
+  let start = 0;
+  while (start < messages.length && (messages[start] as LoggedMessage).lost) start++;
+  if (start === 0 && !messages.some((m) => m.lost)) return replay;
+  const next = replay.next + start;
+  const gap: [number, number] | undefined = start > 0 ? [replay.gap?.[0] ?? replay.next, next - 1] : replay.gap;
+  let end = start;
+  while (end < messages.length && !(messages[end] as LoggedMessage).lost) end++;
+  return { next, gap, messages: messages.slice(start, end), truncated: end < messages.length };
 }

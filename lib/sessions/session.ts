@@ -26,6 +26,8 @@ export interface SessionOwner {
   close(reason: CloseReason): boolean;
   /** Something the session ran on its own threw: the owner reports it and closes. */
   failed(error: unknown): void;
+  /** Ends the current connection as lost: its client comes back and resumes. */
+  dropConnection(): void;
 }
 
 /** What a request presents to prove it comes from the session's client (docs/protocol.md). */
@@ -201,6 +203,8 @@ export class Session implements PollSource {
     }
     wire.sendControl?.({ type: 'hello', ...this.#hello(replay) });
     replay.messages.forEach((message, i) => wire.writeShared(message, replay.next + i));
+    // A lost broadcast after these: the client must come back from there to be told of it.
+    if (replay.truncated) this.#owner.dropConnection();
     return gap;
   }
 

@@ -80,7 +80,7 @@ async function refusedUpgrade(t: TestContext, served: Served, headers: Record<st
 }
 
 function sessionWiring(ack = 0): { session: Session; wiring: SessionWiring } {
-  const session = new Session({ id: newChannelId(), close: () => true, failed: () => {} }, { sessionMessages: 100, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 0 });
+  const session = new Session({ id: newChannelId(), close: () => true, failed: () => {}, dropConnection: () => {} }, { sessionMessages: 100, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 0 });
   return { session, wiring: session.wiring(ack) };
 }
 

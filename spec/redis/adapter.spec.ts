@@ -9,6 +9,8 @@ import express from 'express';
 import { createClient, type RedisClientType } from 'redis';
 import { channels, type Channel, type ChannelsOptions, type Live } from '../../lib/index.js';
 import { redisAdapter, type RedisAdapterOptions } from '../../lib/redis/index.js';
+import { connect } from '../../lib/client/node.js';
+import { nextEvent, until } from '../client/support.js';
 import { Inbox, openSse, openWebSocket, serve, wsInbox, type Served } from '../support/harness.js';
 import { privateRedis, sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
 
@@ -153,4 +155,31 @@ describe('the Redis adapter', { skip }, () => {
     assert.equal(b.live.stats().adapter?.missed, 1);
     assert.equal(remote.size, 0, 'nothing else arrived');
   });
+
+  for (const transport of ['websocket', 'sse', 'poll'] as const) {
+    it(`tells a session member on ${transport} of a broadcast lost on the way, as a gap where it was, and delivers the rest`, async (t) => {
+      const redis = await privateRedis(t);
+      const prefix = testPrefix();
+      const a = await instance(t, { url: redis.url, prefix });
+      const b = await instance(t, { url: redis.url, prefix });
+      const conn = connect(`${b.url}/live`, { transports: [transport], reconnect: { minDelay: 5, maxDelay: 50 }, openTimeout: 3000 });
+      t.after(() => conn.close());
+      const seen: string[] = [];
+      conn.addEventListener('message', (event) => seen.push(`${event.seq}:${String(event.data)}`));
+      conn.addEventListener('gap', (event) => seen.push(`gap ${event.first}-${event.last}`));
+      await nextEvent(conn, 'open');
+      await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'the member to count');
+      a.live.group('room').broadcast('before');
+      await until(conn, 'message', () => seen.length === 1, 5000);
+      await redis.kill();
+      await eventually(async () => a.live.stats().adapter?.connected === false, 5000, 'a to notice the outage');
+      a.live.group('room').broadcast('lost one');
+      a.live.group('room').broadcast('lost two');
+      await redis.start();
+      await eventually(async () => a.live.stats().adapter?.connected === true && b.live.stats().adapter?.connected === true, 10_000, 'both adapters to reconnect');
+      a.live.group('room').broadcast('after');
+      await until(conn, 'message', () => seen.includes('4:after'), 10_000);
+      assert.deepEqual(seen, ['1:before', 'gap 2-3', '4:after'], 'the two lost broadcasts are a gap where they were, and nothing else is missing');
+    });
+  }
 });

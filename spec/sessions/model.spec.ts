@@ -131,7 +131,7 @@ class Scenario {
 
   #replay(who: number, ack: number) {
     const replay = coreOf(this.sessions[who]!).session!.since(ack);
-    return { ...replay, messages: replay.messages.map((m) => m?.payload) };
+    return { next: replay.next, gap: replay.gap, messages: replay.messages.map((m) => m?.payload) };
   }
 
   /** What each session would replay after every acknowledgement it could make. */

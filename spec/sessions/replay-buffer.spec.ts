@@ -9,6 +9,18 @@ const message = (text: string) => new LoggedMessage(text, {});
 const texts = (buffer: ReplayBuffer, since: number) => buffer.since(since).messages.map((m) => m.payload);
 
 describe('ReplayBuffer', () => {
+  it('replays up to a lost broadcast, then reports it as a gap to a client that comes back from there', () => {
+    const buffer = new ReplayBuffer({ messages: 10, bytes: 1024 });
+    const lost = () => Object.assign(message(''), { lost: true });
+    for (const m of [message('a'), lost(), lost(), message('b'), lost(), message('c')]) buffer.append(m);
+    const first = buffer.since(0);
+    assert.deepEqual([first.next, first.gap, first.messages.map((m) => m.payload), first.truncated], [1, undefined, ['a'], true]);
+    const second = buffer.since(1);
+    assert.deepEqual([second.next, second.gap, second.messages.map((m) => m.payload), second.truncated], [4, [2, 3], ['b'], true]);
+    const third = buffer.since(4);
+    assert.deepEqual([third.next, third.gap, third.messages.map((m) => m.payload), third.truncated], [6, [5, 5], ['c'], false]);
+  });
+
   it('numbers messages from 1 and replays everything after an acknowledgement', () => {
     const buffer = new ReplayBuffer({ messages: 10, bytes: 1024 });
     assert.equal(buffer.append(message('a')), 1);
@@ -30,7 +42,7 @@ describe('ReplayBuffer', () => {
   it('lets the oldest go past the count bound and reports them as a gap', () => {
     const buffer = new ReplayBuffer({ messages: 2, bytes: 1024 });
     for (const t of ['a', 'b', 'c', 'd']) buffer.append(message(t));
-    assert.deepEqual(buffer.since(0), { next: 3, gap: [1, 2], messages: buffer.since(2).messages });
+    assert.deepEqual(buffer.since(0), { next: 3, gap: [1, 2], messages: buffer.since(2).messages, truncated: false });
     assert.deepEqual(texts(buffer, 0), ['c', 'd']);
   });
 

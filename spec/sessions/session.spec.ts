@@ -27,6 +27,10 @@ class RecordingOwner implements SessionOwner {
   failed(error: unknown): void {
     this.failures.push(error);
   }
+  drops = 0;
+  dropConnection(): void {
+    this.drops++;
+  }
 }
 
 /** Where the wires report (the interface a wire declares for its channel): these tests look at the client instead. */
@@ -93,7 +97,7 @@ describe('Session', () => {
       assert.equal(s.queued(), 3);
       s.acknowledge(2);
       assert.equal(s.queued(), 1);
-      assert.deepEqual(s.since(2), { next: 3, gap: undefined, messages: s.since(2).messages });
+      assert.deepEqual(s.since(2), { next: 3, gap: undefined, messages: s.since(2).messages, truncated: false });
       assert.deepEqual(payloads(s, 2), ['c']);
     });
 
