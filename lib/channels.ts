@@ -32,6 +32,16 @@ export interface Live {
   stats(): ChannelStats;
   /** Closes every channel with `'shutdown'`, refuses new upgrades, resolves when all are gone. */
   close(): Promise<void>;
+  /**
+   * A graceful drain for rolling deploys: `ready` turns false at once, new channels are
+   * refused with a retry hint, and the open channels are closed with `'shutdown'` (and their
+   * reconnect hint) spread evenly over `within` ms, so their clients come back gradually, to
+   * the other processes. Resolves once every channel is closed; `close()` then finishes.
+   * @defaultValue within: 10000
+   */
+  drain(options?: { within?: number }): Promise<void>;
+  /** False once `close()` or `drain()` began: answer your readiness probe (`/readyz`) with it. */
+  readonly ready: boolean;
   /** Errors no caller could be handed: a throwing handler, a failing adapter. */
   on(event: 'error', listener: ErrorListener): Live;
   /** Stops `listener` hearing of errors. */
@@ -66,6 +76,20 @@ const channelProperty: PropertyDescriptor = {
 function resumableOrNew(hub: ChannelHub, request: SessionRequest | undefined): SessionRequest | undefined {
   if (request?.kind !== 'resume' || request.fromLastEventId !== true || hub.sessions.find(request.id) !== undefined) return request;
   return { kind: 'open', poll: request.poll };
+}
+
+function addShutdown(live: Live, hub: ChannelHub): void {
+  live.close = () => hub.close();
+  live.drain = (options = {}) => hub.drain(drainWithin(options.within));
+  Object.defineProperty(live, 'ready', { get: () => !hub.closing, enumerable: true });
+}
+
+function drainWithin(within: unknown): number {
+  if (within === undefined) return 10_000;
+  if (typeof within !== 'number' || !(within >= 0) || !Number.isFinite(within)) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `drain({ within }) takes milliseconds >= 0, got ${String(within)}`);
+  }
+  return within;
 }
 
 // 'error' is the one event: a misspelt or unsupported name ('connection') must not be taken
@@ -120,7 +144,7 @@ export function channels(options?: ChannelsOptions): Live {
     return hub.group(name);
   };
   live.stats = () => hub.stats();
-  live.close = () => hub.close();
+  addShutdown(live, hub);
   live.on = (event, listener) => {
     assertErrorListener('on', event, listener);
     hub.onError(listener);

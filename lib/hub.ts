@@ -173,6 +173,44 @@ export class ChannelHub implements ChannelHost {
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */
+  /** Refuses new channels and closes the open ones spread evenly over `within` ms. */
+  async drain(within: number): Promise<void> {
+    this.closing = true;
+    const channels = [...this.open];
+    if (channels.length === 0) return;
+    const drained = this.#whenDrained();
+    const started = performance.now();
+    // Evenly spaced, in a random order: no group of clients always goes first.
+    for (let i = channels.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [channels[i], channels[j]] = [channels[j] as ChannelCore, channels[i] as ChannelCore];
+    }
+    let next = 0;
+    // A tick that came late (a busy event loop) catches up by at most one channel more than
+    // its share: the spread matters more than finishing on the dot.
+    const share = Math.ceil((channels.length * drainTick) / Math.max(within, drainTick)) + 1;
+    const closeDue = (): void => {
+      const due = Math.floor(((performance.now() - started) / Math.max(within, 1)) * channels.length) + 1;
+      const until = Math.min(due, channels.length, next + share);
+      for (; next < until; next++) guarded(channels[next] as ChannelCore, shutDown);
+      if (next >= channels.length) clearInterval(timer);
+    };
+    const timer = setInterval(closeDue, drainTick);
+    closeDue();
+    await drained;
+  }
+
+  #whenDrained(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.#drained;
+      this.#drained = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     const drained = new Promise<void>((resolve) => {
@@ -195,6 +233,9 @@ function guarded(channel: ChannelCore, action: (channel: ChannelCore) => void): 
     channel.failed(error);
   }
 }
+
+// How often a drain closes the channels that are due.
+const drainTick = 20;
 
 function beat(channel: ChannelCore): void {
   channel.heartbeat();

@@ -209,7 +209,7 @@ const exact = <T extends true>(proof: T): T => proof;
 // Every key of the public classes, and nothing else.
 exact<Equals<keyof Channel, 'id' | 'transport' | 'isOpen' | 'isWebSocket' | 'isSession' | 'closeReason' | 'send' | 'close' | 'onReceive' | 'onClose'>>(true);
 exact<Equals<keyof ChannelGroup, 'name' | 'size' | 'count' | 'add' | 'delete' | 'has' | 'broadcast' | typeof Symbol.iterator>>(true);
-exact<Equals<keyof Live, 'attach' | 'group' | 'channels' | 'stats' | 'close' | 'on' | 'off'>>(true);
+exact<Equals<keyof Live, 'attach' | 'group' | 'channels' | 'stats' | 'close' | 'drain' | 'ready' | 'on' | 'off'>>(true);
 export function misuse(ch: Channel, group: ChannelGroup, live: Live): void {
   // @ts-expect-error the wire's entry point is not the user's
   ch.received('forged');
