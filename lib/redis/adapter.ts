@@ -65,7 +65,10 @@ class RedisAdapter implements Adapter, SessionDirectory {
   constructor(options: RedisAdapterOptions) {
     const prefix = options.prefix ?? 'ec';
     this.#ownsPublisher = options.client === undefined;
-    this.#publisher = options.client ?? (createClient({ url: options.url ?? 'redis://127.0.0.1:6379', socket: { reconnectStrategy: reconnectDelay } }) as RedisClientType);
+    // No offline queue: a broadcast made while Redis is away is not kept to be sent later (it
+    // would arrive whenever the connection came back, and memory would grow with the outage);
+    // its number is used all the same, so the receivers are told they missed it.
+    this.#publisher = options.client ?? (createClient({ url: options.url ?? 'redis://127.0.0.1:6379', disableOfflineQueue: true, socket: { reconnectStrategy: reconnectDelay } }) as RedisClientType);
     this.#subscriber = this.#publisher.duplicate();
     this.#channel = `${prefix}:broadcast`;
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -100,7 +103,12 @@ class RedisAdapter implements Adapter, SessionDirectory {
     // its number is used all the same, so every receiver knows it missed it.
     if (!this.#publisher.isReady) return;
     this.#stats.published++;
-    return this.#publisher.publish(this.#channel, encodeEnvelope(message, seq)).then(() => undefined);
+    // A publish that fails (the connection died under it) is lost like one made while away:
+    // the receivers see the number jump. The outage itself is reported once, not per broadcast.
+    return this.#publisher.publish(this.#channel, encodeEnvelope(message, seq)).then(
+      () => undefined,
+      (error: unknown) => this.#failed(error),
+    );
   }
 
   #receive(bytes: Buffer, onMessage: (message: AdapterMessage) => void): void {
