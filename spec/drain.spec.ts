@@ -7,17 +7,7 @@ import WebSocket from 'ws';
 import { channels, type CloseReason } from '../lib/index.js';
 import { startLiveServer } from './support/live-server.js';
 import { withTimeout } from './support/harness.js';
-
-/** The most of `times` within any `width` ms. */
-function busiest(times: number[], width: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let start = 0, end = 0; end < sorted.length; end++) {
-    while ((sorted[end] as number) - (sorted[start] as number) >= width) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
+import { busiestWindow as busiest } from './support/windows.js';
 
 describe('live.drain()', () => {
   it('turns ready false at once, refuses new channels with Retry-After, and closes the open ones spread over `within`', async (t) => {

@@ -14,20 +14,10 @@ import { fileURLToPath } from 'node:url';
 import type { RequestHandler } from 'express';
 import { withTimeout } from '../support/harness.js';
 import { startLiveServer } from '../support/live-server.js';
+import { busiestWindow } from '../support/windows.js';
 
 const clients = 1000;
 const windowMs = 100;
-
-/** The most timestamps that fall within any `width` ms (a sliding window over sorted times). */
-function busiestWindow(times: readonly number[], width: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let start = 0, end = 0; end < sorted.length; end++) {
-    while ((sorted[end] as number) - (sorted[start] as number) >= width) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 interface Report {
   op: 'opened' | 'resumed';

@@ -9,6 +9,7 @@ import { HandshakePacer } from '../../lib/http/handshake-pacer.js';
 import { channels } from '../../lib/index.js';
 import { deferred, withTimeout } from '../support/harness.js';
 import { startLiveServer } from '../support/live-server.js';
+import { busiestWindow as busiest } from '../support/windows.js';
 
 /** `count` real server-side sockets, each with its client end. */
 async function socketPairs(t: TestContext, count: number): Promise<Array<{ server: Socket; client: Socket }>> {
@@ -29,16 +30,6 @@ async function socketPairs(t: TestContext, count: number): Promise<Array<{ serve
     server.close();
   });
   return clients.map((client, i) => ({ client, server: accepted[i] as Socket }));
-}
-
-/** The most of `times` within any `width` ms. */
-function busiest(times: number[], width: number): number {
-  let most = 0;
-  for (let start = 0, end = 0; end < times.length; end++) {
-    while ((times[end] as number) - (times[start] as number) >= width) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
 }
 
 describe('HandshakePacer', () => {
