@@ -144,7 +144,11 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     const got: string[] = [];
     conn.addEventListener('message', (event) => got.push(String(event.data)));
     conn.send('before');
-    const reopened = nextEvent(conn, 'open', 10_000);
+    const errors: string[] = [];
+    conn.addEventListener('error', (event) => errors.push(`${event.transport}: ${event.error.message}`));
+    const reopened = nextEvent(conn, 'open', 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the attempts: ${errors.join(' | ')}`);
+    });
     balancer.cut();
     members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
     const open = await reopened;
