@@ -115,10 +115,12 @@ export class ChannelHub implements ChannelHost {
     this.#admission?.closed(channel);
     if (channel.session !== undefined) {
       this.sessions.delete(channel);
-      this.directory?.released(channel.id);
-      // A polling client learns of a close from its next poll: keep the session for it.
+      // A polling client learns of a close from its next poll: keep the session for it, and
+      // its place in the directory as long, so that a poll on another process comes here.
       const buried = channel.transport === 'poll' && !this.closing;
       if (buried) this.sessions.bury(channel, closedPollGrace);
+      if (buried && this.directory !== undefined) setTimeout(releaseSession, closedPollGrace, this.directory, channel.id).unref();
+      else this.directory?.released(channel.id);
       // Either way it no longer keeps its groups' logs (a buried one keeps copies).
       channel.session.release(buried);
     }
@@ -232,6 +234,10 @@ function guarded(channel: ChannelCore, action: (channel: ChannelCore) => void): 
   } catch (error) {
     channel.failed(error);
   }
+}
+
+function releaseSession(directory: SessionDirectory, id: string): void {
+  directory.released(id);
 }
 
 // How often a drain closes the channels that are due.

@@ -163,6 +163,22 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     assert.deepEqual(owner.received, ['before', 'after']);
   });
 
+  it('answers the last poll of a session closed between polls on whichever process it lands: its last messages and the reason', async (t) => {
+    const members = await cluster(t);
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    // By hand, so that no poll is held when the session closes: each request goes to the next process.
+    const open = await fetch(`${balancer.url}/live?ecs=new&ect=poll`);
+    const hello = (await open.json()) as { session: string; secret: string };
+    const owner = members[balancer.routed[0] as number] as Member;
+    await reported(owner, 'joined');
+    owner.ask({ op: 'close' });
+    await reported(owner, 'closed');
+    const last = await fetch(`${balancer.url}/live?ecs=${hello.session}&ect=poll&eca=0`, { headers: { 'ec-secret': hello.secret } });
+    assert.notEqual(balancer.routed[1], balancer.routed[0], 'the last poll went to another process');
+    const answer = (await last.json()) as { messages?: string[]; closed?: string; error?: string };
+    assert.deepEqual([last.status, answer.messages, answer.closed], [200, ['last words'], 'server-close']);
+  });
+
   it("tells the clients of a process killed with SIGKILL unknown-session within 15 s", { timeout: 40_000 }, async (t) => {
     const members = await cluster(t);
     const balancer = await roundRobin(t, members.map((m) => m.port));
