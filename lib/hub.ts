@@ -45,6 +45,8 @@ export class ChannelHub implements ChannelHost {
   readonly #admission: Admission | undefined;
   /** Spreads WebSocket handshakes (`handshakeRate`); none when it is Infinity. */
   readonly pacer: HandshakePacer | undefined;
+  // Directory entries of buried polling sessions, let go when their grace ends.
+  readonly #pendingReleases = new Map<NodeJS.Timeout, string>();
   /** Which process owns each session, with an adapter that keeps one (the Redis adapter). */
   readonly directory: SessionDirectory | undefined;
   /** A session not held here may live on another process: forwarded there (forwarding.ts). */
@@ -119,7 +121,7 @@ export class ChannelHub implements ChannelHost {
       // its place in the directory as long, so that a poll on another process comes here.
       const buried = channel.transport === 'poll' && !this.closing;
       if (buried) this.sessions.bury(channel, closedPollGrace);
-      if (buried && this.directory !== undefined) setTimeout(releaseSession, closedPollGrace, this.directory, channel.id).unref();
+      if (buried && this.directory !== undefined) this.#releaseLater(channel.id);
       else this.directory?.released(channel.id);
       // Either way it no longer keeps its groups' logs (a buried one keeps copies).
       channel.session.release(buried);
@@ -175,6 +177,15 @@ export class ChannelHub implements ChannelHost {
   }
 
   /** Closes every channel with 'shutdown' and resolves once they are all gone. */
+  #releaseLater(id: string): void {
+    const timer: NodeJS.Timeout = setTimeout(() => {
+      this.#pendingReleases.delete(timer);
+      this.directory?.released(id);
+    }, closedPollGrace);
+    timer.unref();
+    this.#pendingReleases.set(timer, id);
+  }
+
   /** Refuses new channels and closes the open ones spread evenly over `within` ms. */
   async drain(within: number): Promise<void> {
     this.closing = true;
@@ -215,11 +226,15 @@ export class ChannelHub implements ChannelHost {
 
   async close(): Promise<void> {
     this.closing = true;
-    const drained = new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
+    const drained = this.#whenDrained(); // chained: a drain() in progress resolves too
     for (const channel of [...this.open]) guarded(channel, shutDown);
-    if (this.open.size > 0) await drained;
+    await drained;
+    // Sessions buried for their last poll let go of their directory entries now.
+    for (const [timer, id] of this.#pendingReleases) {
+      clearTimeout(timer);
+      this.directory?.released(id);
+    }
+    this.#pendingReleases.clear();
     await this.options.adapter?.close?.();
     // Let the close handlers (scheduled on nextTick) run before resolving.
     await new Promise((resolve) => setImmediate(resolve));
@@ -234,10 +249,6 @@ function guarded(channel: ChannelCore, action: (channel: ChannelCore) => void): 
   } catch (error) {
     channel.failed(error);
   }
-}
-
-function releaseSession(directory: SessionDirectory, id: string): void {
-  directory.released(id);
 }
 
 // How often a drain closes the channels that are due.

@@ -298,9 +298,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
 
   /** SessionOwner: ends the current connection as lost; the session waits for its client. */
   dropConnection(): void {
-    if (this.#wire === undefined || this.session === undefined) return;
-    if (this.#wire.answerNow !== undefined) this.#wire.answerNow(); // a held poll answers what precedes the gap
-    else this.#disconnect();
+    const wire = this.#wire;
+    if (wire === undefined || this.session === undefined) return;
+    if (wire.answerNow !== undefined) return wire.answerNow(); // a held poll answers what precedes the gap
+    // Ended after what it carries (a replay up to the gap): terminating would drop those bytes.
+    this.#wire = undefined;
+    wire.release?.();
+    this.session.startAwayTimer();
   }
 
   #sendOnSession(payload: Payload | undefined, fields: SendFields): boolean {

@@ -105,7 +105,8 @@ export class GroupRegistry implements GroupObserver {
   // Pub/sub is at-most-once: what a reconnecting subscriber missed is gone. Never silently.
   #missed(group: string, count: number): void {
     const local = this.#occupied.get(group);
-    if (local !== undefined) deliverLost(local, count);
+    if (local === undefined) return; // no member here could have missed it
+    deliverLost(local, count);
     this.#onAdapterError(new ChannelError('ERR_CHANNEL_BROADCASTS_MISSED', `${count} broadcast(s) of group "${group}" from another process were lost on the way to this one`));
   }
 

@@ -15,6 +15,8 @@ export function forwardedRequest(request: ForwardedRequest): IncomingMessage {
     url: request.url,
     headers: request.headers,
     readableEnded: true,
+    // The client's address as the receiving process saw it: what client-address.ts reads.
+    socket: { remoteAddress: request.address },
     [kForwardedBody]: request.body ?? '',
   });
   return req as unknown as IncomingMessage;

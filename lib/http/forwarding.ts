@@ -10,8 +10,10 @@ import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirec
 import { ForwardedResponse, forwardedRequest } from './forwarded-exchange.js';
 import { handleSessionRequest, readBody, refuse, type Exchange, type SessionRequestHost } from './session-requests.js';
 
-// Hop-by-hop headers and those of the connection itself stay here.
-const notForwarded = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', 'proxy-connection']);
+// Only what answering a session request reads travels through Redis: never the user's
+// cookies or credentials (the owner sees none of the middleware's state either: see
+// docs/scaling.md, "What the owner sees of a forwarded request").
+const forwardedHeaders = ['host', 'origin', 'content-type', 'accept', 'ec-secret', 'last-event-id'];
 
 /** The directory that knows the owners, and how long the owner may hold a poll. */
 export interface Cluster {
@@ -34,16 +36,31 @@ export function answerElsewhere(cluster: Cluster, x: Exchange, request: ResumeRe
 }
 
 async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange, request: ResumeRequest): Promise<void> {
-  const owner = await directory.locate(request.id);
+  // Proof is checked by the owner, but a request with none is refused here, before its body
+  // is read and sent through Redis.
+  if (request.credentials.secret === undefined && request.credentials.ticket === undefined) return refuse(x, 'secret-required');
+  const owner = await locateSoon(directory, request.id);
   if (owner === undefined) return refuse(x, 'unknown-session');
   if (!isForwardable(x, request)) return refuse(x, 'session-elsewhere');
   const body = x.req.method === 'POST' ? await bodyOf(x) : undefined;
   if (body === null) return refuse(x, 'payload-too-large');
   const controller = new AbortController();
   x.res.once('close', () => controller.abort()); // the client went away: the owner lets go of its poll
-  const forwarded: ForwardedRequest = { method: x.req.method ?? 'GET', url: x.req.url ?? '/', headers: headersOf(x.req), body };
+  const forwarded: ForwardedRequest = { method: x.req.method ?? 'GET', url: x.req.url ?? '/', headers: headersOf(x.req), body, address: x.req.socket?.remoteAddress };
   const answer = await directory.forward(owner, forwarded, { signal: controller.signal, timeout: pollTimeout + answerMargin });
   writeAnswer(x.res, answer);
+}
+
+// An owner claims a new session in Redis as it answers the session's first request, and the
+// client's next request may reach another process before that claim is written: a session
+// nobody owns is looked up once more after this long before it is called unknown.
+const claimRace = 100;
+
+async function locateSoon(directory: SessionDirectory, id: string): Promise<string | undefined> {
+  const owner = await directory.locate(id);
+  if (owner !== undefined) return owner;
+  await new Promise((resolve) => setTimeout(resolve, claimRace));
+  return directory.locate(id);
 }
 
 /** A poll, a POST or a DELETE: a request whose answer is one response. */
@@ -58,8 +75,9 @@ function bodyOf(x: Exchange): Promise<string | null> {
 
 function headersOf(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined && !notForwarded.has(name)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const name of forwardedHeaders) {
+    const value = req.headers[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
 }

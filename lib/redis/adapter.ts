@@ -52,7 +52,9 @@ class RedisAdapter implements Adapter, SessionDirectory {
   // The next number of each group's broadcasts from this process.
   readonly #published = new Map<string, number>();
   // The last number received from each publisher in each group ("origin\ngroup").
-  readonly #seen = new Map<string, number>();
+  // Kept only for the groups with members here (others are not delivered, so nothing of
+  // theirs can be missed here): group → origin → last number.
+  readonly #seen = new Map<string, Map<string, number>>();
   readonly #groups = new Set<string>();
   // The `live` instances that published through this adapter: Redis hands their broadcasts
   // back to us, and their members were reached already.
@@ -60,7 +62,7 @@ class RedisAdapter implements Adapter, SessionDirectory {
   readonly #stats = { published: 0, received: 0, missed: 0 };
   #events: AdapterEvents | undefined;
   #started: Promise<void> | undefined;
-  #reported = false; // an outage is reported once, not at every reconnect attempt
+  #reported = false; // a lost connection is reported once an outage, not at every reconnect attempt
 
   constructor(options: RedisAdapterOptions) {
     const prefix = options.prefix ?? 'ec';
@@ -74,11 +76,12 @@ class RedisAdapter implements Adapter, SessionDirectory {
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     this.#id = id;
     this.#presence = new Presence(this.#publisher, { prefix, id, deadAfter: options.deadAfter ?? 15_000 });
-    this.#directory = new RedisDirectory(this.#publisher, { prefix, id, onError: (error) => this.#failed(error) });
+    this.#directory = new RedisDirectory(this.#publisher, { prefix, id, onError: (error) => this.#report(error) });
     for (const client of [this.#publisher, this.#subscriber]) {
-      client.on('error', (error: unknown) => this.#failed(error));
+      client.on('error', (error: unknown) => this.#connectionFailed(error));
       client.on('ready', () => (this.#reported = false));
     }
+    this.#publisher.on('ready', () => this.#presence.rewriteAll((error) => this.#report(error)));
   }
 
   subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): Promise<void> {
@@ -92,7 +95,7 @@ class RedisAdapter implements Adapter, SessionDirectory {
     await this.#subscriber.connect();
     await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
     await this.#subscriber.subscribe(this.#directory.inboxOf(this.#id), (text: string) => this.#directory.receive(text));
-    this.#presence.start((error) => this.#failed(error));
+    this.#presence.start((error) => this.#report(error));
   }
 
   publish(message: AdapterMessage): Promise<void> | void {
@@ -107,18 +110,28 @@ class RedisAdapter implements Adapter, SessionDirectory {
     // the receivers see the number jump. The outage itself is reported once, not per broadcast.
     return this.#publisher.publish(this.#channel, encodeEnvelope(message, seq)).then(
       () => undefined,
-      (error: unknown) => this.#failed(error),
+      (error: unknown) => this.#connectionFailed(error),
     );
   }
 
+  // node-redis calls this from its decoder, where a throw would cost the rest of the chunk.
   #receive(bytes: Buffer, onMessage: (message: AdapterMessage) => void): void {
+    try {
+      this.#take(bytes, onMessage);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #take(bytes: Buffer, onMessage: (message: AdapterMessage) => void): void {
     const envelope = decodeEnvelope(bytes);
-    if (envelope === undefined) return this.#failed(new ChannelError('ERR_CHANNEL_ADAPTER', `a message on ${this.#channel} is not a broadcast envelope: skipped`));
+    if (envelope === undefined) return this.#report(new ChannelError('ERR_CHANNEL_ADAPTER', `a message on ${this.#channel} is not a broadcast envelope: skipped`));
     const { message, seq } = envelope;
-    if (this.#ownOrigins.has(message.origin)) return;
-    const key = `${message.origin}\n${message.group}`;
-    const last = this.#seen.get(key);
-    this.#seen.set(key, Math.max(seq, last ?? 0));
+    if (this.#ownOrigins.has(message.origin) || !this.#groups.has(message.group)) return;
+    let seen = this.#seen.get(message.group);
+    if (seen === undefined) this.#seen.set(message.group, (seen = new Map()));
+    const last = seen.get(message.origin);
+    seen.set(message.origin, Math.max(seq, last ?? 0));
     if (last !== undefined && seq <= last) return; // already had it (or older): never twice
     if (last !== undefined && seq > last + 1) {
       this.#stats.missed += seq - last - 1;
@@ -130,8 +143,11 @@ class RedisAdapter implements Adapter, SessionDirectory {
 
   resized(group: string, size: number): void {
     if (size > 0) this.#groups.add(group);
-    else this.#groups.delete(group);
-    this.#presence.resized(group, size, (error) => this.#failed(error));
+    else {
+      this.#groups.delete(group);
+      this.#seen.delete(group);
+    }
+    this.#presence.resized(group, size, (error) => this.#report(error));
   }
 
   count(group: string, local: number): Promise<number> {
@@ -177,10 +193,14 @@ class RedisAdapter implements Adapter, SessionDirectory {
     for (const client of clients) if (client.isOpen) client.destroy();
   }
 
-  #failed(error: unknown): void {
+  #connectionFailed(error: unknown): void {
     if (this.#reported) return;
     this.#reported = true;
-    this.#events?.error(error instanceof Error ? new ChannelError('ERR_CHANNEL_ADAPTER', `Redis: ${error.message}`, { cause: error }) : error);
+    this.#report(error);
+  }
+
+  #report(error: unknown): void {
+    this.#events?.error(error instanceof Error && !(error instanceof ChannelError) ? new ChannelError('ERR_CHANNEL_ADAPTER', `Redis: ${error.message}`, { cause: error }) : error);
   }
 }
 

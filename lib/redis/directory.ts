@@ -6,13 +6,14 @@ import type { RedisClientType } from 'redis';
 import { ChannelError } from '../errors.js';
 import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
 
-// The owner, if it is another process that is still alive; the key of a dead one goes.
+// The owner, if it is another process that is still alive. The key of a process that looks
+// dead is left alone: its beat may only have lapsed (a stalled event loop, a Redis blip), and
+// it still holds the session; when it beats again, its sessions are found again.
 const locateScript = `
 local owner = redis.call('GET', KEYS[1])
 if not owner or owner == ARGV[2] then return false end
 local beat = redis.call('ZSCORE', KEYS[2], owner)
 if beat and tonumber(beat) >= tonumber(ARGV[1]) then return owner end
-redis.call('DEL', KEYS[1])
 return false`;
 
 // Only the owner lets go of its key: another process may have taken the session over since.
@@ -130,12 +131,25 @@ export class RedisDirectory implements SessionDirectory {
     this.#handler = handler;
   }
 
-  /** A message on this process's inbox. */
+  /** A message on this process's inbox. Never throws: node-redis calls it from its decoder. */
   receive(text: string): void {
+    try {
+      this.#receive(text);
+    } catch (error) {
+      this.#settings.onError(error);
+    }
+  }
+
+  #receive(text: string): void {
     const message = parseInbox(text);
     if (message === undefined) return this.#settings.onError(new ChannelError('ERR_CHANNEL_ADAPTER', 'a malformed message on this process\'s inbox: skipped'));
     if (message.t === 'ans') return this.#pending.get(message.rid)?.resolve(message.answer);
-    if (message.t === 'cancel') return this.#serving.get(`${message.from}\n${message.rid}`)?.abort();
+    if (message.t === 'cancel') {
+      const key = `${message.from}\n${message.rid}`;
+      this.#serving.get(key)?.abort();
+      this.#serving.delete(key); // no answer will be sent: the client is gone
+      return;
+    }
     this.#answerForwarded(message);
   }
 

@@ -21,6 +21,8 @@ export class Presence {
   readonly #client: RedisClientType;
   readonly #settings: PresenceSettings;
   readonly #pending = new Map<string, number>();
+  // Every local group's size, written again in full after Redis comes back.
+  readonly #current = new Map<string, number>();
   #beat: NodeJS.Timeout | undefined;
   #flush: NodeJS.Timeout | undefined;
 
@@ -57,20 +59,34 @@ export class Presence {
 
   /** This process has `size` members of `group` (written within 50 ms, bursts merged). */
   resized(group: string, size: number, onError: (error: unknown) => void): void {
+    if (size === 0) this.#current.delete(group);
+    else this.#current.set(group, size);
     this.#pending.set(group, size);
     this.#flush ??= setTimeout(() => this.#write(onError), sizeFlushDelay);
   }
 
   #write(onError: (error: unknown) => void): void {
     this.#flush = undefined;
-    if (!this.#client.isReady) return; // written again on the next change; count() adds our own size anyway
+    if (!this.#client.isReady) return; // kept pending: written when Redis is back (rewriteAll)
     const multi = this.#client.multi();
-    for (const [group, size] of this.#pending) {
+    const writing = [...this.#pending];
+    for (const [group, size] of writing) {
       if (size === 0) multi.hDel(this.#sizes(group), this.#settings.id);
       else multi.hSet(this.#sizes(group), this.#settings.id, size);
     }
     this.#pending.clear();
-    multi.exec().catch(onError);
+    multi.exec().catch((error: unknown) => {
+      // Not written: try again with the next change or reconnect, unless a newer size came.
+      for (const [group, size] of writing) if (!this.#pending.has(group)) this.#pending.set(group, size);
+      onError(error);
+    });
+  }
+
+  /** After a reconnect: every local group's size again, and the ones that went to zero meanwhile. */
+  rewriteAll(onError: (error: unknown) => void): void {
+    for (const [group, size] of this.#current) if (!this.#pending.has(group)) this.#pending.set(group, size);
+    if (this.#pending.size === 0) return;
+    this.#flush ??= setTimeout(() => this.#write(onError), sizeFlushDelay);
   }
 
   /** Members of `group` on every live process: theirs from Redis, ours as we know it now. */

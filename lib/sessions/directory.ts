@@ -12,6 +12,8 @@ export interface ForwardedRequest {
   headers: Record<string, string>;
   /** A POST's body, as text. */
   body?: string | undefined;
+  /** The client's address as the receiving process saw it (its socket's peer). */
+  address?: string | undefined;
 }
 
 /** The owner's answer, written to the client by the process that received the request. */

@@ -12,8 +12,11 @@ export function newSessionSecret(): string {
 
 /** Compared in constant time: how long it takes says nothing of how much was right. */
 export function sameSecret(known: string, presented: string | undefined): boolean {
-  if (presented === undefined || presented.length !== known.length) return false;
-  return timingSafeEqual(Buffer.from(known), Buffer.from(presented));
+  if (presented === undefined) return false;
+  // Lengths in bytes: a header of the right length in characters may hold wider ones.
+  const a = Buffer.from(known);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /**

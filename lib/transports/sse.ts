@@ -117,6 +117,11 @@ export class SseWire implements Wire {
     this.#write(sseControlEvent(control));
   }
 
+  release(): void {
+    this.#res[kSink] = detachedSink;
+    this.#res.end(); // after what was written: the client reads it, then the end, and comes back
+  }
+
   detach(): void {
     this.#res[kSink] = detachedSink;
     // Superseded or too slow: the client will not read an orderly end, so free the socket.

@@ -129,6 +129,14 @@ export class WebSocketWire implements Wire {
     this.#ws.terminate();
   }
 
+  release(): void {
+    this.#ws[kSink] = detachedSink;
+    // 1012 (service restart): not a code that ends the session, so the client resumes. ws
+    // sends the close frame behind what is already written.
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1012, 'resume');
+    else this.#ws.terminate();
+  }
+
   writeShared(message: EncodedMessage): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     const sender = this.#sender;

@@ -122,6 +122,12 @@ export interface Wire {
   sendControl?(control: ServerControl): void;
   /** Session wires: stop reporting to the sink and end the connection quietly (superseded). */
   detach?(): void;
+  /**
+   * Session stream wires: stop reporting to the sink and end the connection after what was
+   * written to it, as a lost connection the client comes back from (unlike detach, which
+   * drops what is still buffered).
+   */
+  release?(): void;
   /** Milliseconds since the peer was last heard from, where the wire knows. */
   readonly silentFor?: number;
   /** One heartbeat period passed: ping, or report a dead peer by returning false. */

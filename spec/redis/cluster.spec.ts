@@ -194,6 +194,8 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     const event = await closed;
     const after = Date.now() - killedAt;
     assert.deepEqual([event.code, event.reason], [4404, 'unknown-session']);
-    assert.ok(after <= 15_000 + 2000, `told after ${after} ms`);
+    // 15 s for the owner's beat to run out, then the client's next poll and its retries (a
+    // loaded machine stretches those).
+    assert.ok(after <= 15_000 + 4000, `told after ${after} ms`);
   });
 });
