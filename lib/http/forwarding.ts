@@ -27,7 +27,8 @@ const answerMargin = 10_000;
 /** On the process that received the request: find the session's owner and carry the request there. */
 export function answerElsewhere(cluster: Cluster, x: Exchange, request: ResumeRequest): void {
   locateAndForward(cluster, x, request).catch((error: unknown) => {
-    if (x.res.headersSent) return;
+    // Answered, or the client went away while the owner held its poll: nothing to tell.
+    if (x.res.headersSent || x.res.destroyed) return;
     // An owner that died while we waited: its session died with it.
     if ((error as { code?: unknown }).code === 'ERR_CHANNEL_OWNER_GONE') return refuse(x, 'unknown-session');
     x.hub.reportError(error);
