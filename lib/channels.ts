@@ -9,6 +9,7 @@ import { resolveOptions, type ChannelsOptions } from './options.js';
 import { handleSessionRequest } from './http/session-requests.js';
 import { sessionRequestOf, type SessionRequest } from './protocol/params.js';
 import { routeUpgrades, upgradeOf } from './http/upgrade.js';
+import { refuseMismatchedTransport } from './http/intended-transport.js';
 
 /** The `next` of Connect and Express middleware. */
 export type NextFunction = (error?: unknown) => void;
@@ -118,6 +119,7 @@ export function channels(options?: ChannelsOptions): Live {
   const hub = new ChannelHub(resolveOptions(options));
 
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    if (refuseMismatchedTransport(req, res, hub)) return; // a WebSocket whose upgrade a proxy dropped
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
     // A request that continues a session is answered here: its route already ran once.
     if (session !== undefined && session.kind !== 'open') {
@@ -136,9 +138,7 @@ export function channels(options?: ChannelsOptions): Live {
   registerHub(live, hub);
   const openChannels = new ChannelSetView(hub.open);
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
-  const isClosing = () => hub.closing;
-  const reportError = (error: unknown) => hub.reportError(error);
-  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing, reportError, pacer: hub.pacer });
+  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing: () => hub.closing, reportError: (error) => hub.reportError(error), pacer: hub.pacer });
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);

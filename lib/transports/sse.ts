@@ -67,6 +67,10 @@ export class SseWire implements Wire {
     // and the socket can be written directly.
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
+    // Corked first, so that the headers, the `retry:` and the session's hello leave in one
+    // write: a client that got the headers without the hello knows a proxy holds the stream
+    // back (docs/deployment.md, "Buffering proxies").
+    if (res.socket !== null) corkForTick(res.socket);
     res.writeHead(head.status ?? 200, { ...(head.headers as OutgoingHttpHeaders | undefined), ...sseHeaders });
     res.flushHeaders();
     this.#res = tagged;
