@@ -66,7 +66,7 @@ describe('poll transport', () => {
     const request = poll(0);
     const { headers } = await request.response();
     assert.equal(headers['content-type'], 'application/json; charset=utf-8');
-    assert.equal(headers['cache-control'], 'no-store');
+    assert.equal(headers['cache-control'], 'no-store, no-transform');
     const answer = await answerOf(request);
     assert.equal(answer.next, 1);
     assert.deepEqual(answer.messages, ['a', { base64: 'AAEC' }, 'c']);
