@@ -12,12 +12,10 @@ interface StreamReader {
   stopped(): boolean;
   feed(text: string): void;
   end(error: ClientError): void;
-  /** The response headers arrived and say it is an event stream. */
-  headers(): void;
 }
 
-/** ms from the response headers to the hello before the stream counts as held back by a proxy. */
-const helloBudget = 500;
+/** ms from the request to the hello before the stream counts as held back by a proxy (docs/deployment.md). */
+const helloBudget = 750;
 
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
@@ -58,10 +56,10 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     onRetry: (ms) => void (heartbeat !== undefined && (retryHint = ms)),
   });
   const feed = (text: string): void => void (watch(), parser.feed(text));
-  // The server writes the hello with the headers: headers and no byte more for helloBudget ms
-  // mean a proxy holds the stream back, and polling will do better (docs/deployment.md).
-  const headers = (): void => void (watchdog = setTimeout(() => end(new ClientError('buffered', `SSE: headers but no hello in ${helloBudget} ms: a proxy is buffering the stream`)), helloBudget));
-  void read(ctx, controller.signal, { stopped: () => done, feed, end, headers });
+  // The server writes the hello with the headers: no byte of it helloBudget ms after the
+  // request means a proxy holds the stream back, and polling will do better (docs/deployment.md).
+  watchdog = setTimeout(() => end(new ClientError('buffered', `SSE: no hello within ${helloBudget} ms: a proxy is holding the stream back`)), helloBudget);
+  void read(ctx, controller.signal, { stopped: () => done, feed, end });
 
   return {
     name: 'sse',
@@ -114,7 +112,6 @@ async function read(ctx: TransportContext, signal: AbortSignal, reader: StreamRe
   if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
     return reader.end(new ClientError('refused', `SSE request answered ${response.headers.get('content-type')}, not text/event-stream`, response.status));
   }
-  reader.headers();
   const error = await readStream(response.body, reader);
   if (error !== undefined) reader.end(error);
 }
