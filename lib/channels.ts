@@ -121,11 +121,8 @@ export function channels(options?: ChannelsOptions): Live {
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
     if (refuseMismatchedTransport(req, res, hub)) return; // a WebSocket whose upgrade a proxy dropped
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
-    // A request that continues a session is answered here: its route already ran once.
-    if (session !== undefined && session.kind !== 'open') {
-      handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
-      return;
-    }
+    // A request that continues a session is answered here (its route already ran once).
+    if (session !== undefined && session.kind !== 'open') return handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
     const r = req as ChannelRequest;
     r[kHub] = hub;
     r[kResponse] = res;
@@ -138,7 +135,9 @@ export function channels(options?: ChannelsOptions): Live {
   registerHub(live, hub);
   const openChannels = new ChannelSetView(hub.open);
   Object.defineProperty(live, 'channels', { get: () => openChannels, enumerable: true });
-  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing: () => hub.closing, reportError: (error) => hub.reportError(error), pacer: hub.pacer });
+  const isClosing = () => hub.closing;
+  const reportError = (error: unknown) => hub.reportError(error);
+  live.attach = (server, handler) => routeUpgrades(server, { handler, isClosing, reportError, pacer: hub.pacer });
   live.group = (name) => {
     if (typeof name !== 'string') throw new TypeError(`group() takes a name string, got ${typeof name}`);
     return hub.group(name);
