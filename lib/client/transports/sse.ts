@@ -15,7 +15,7 @@ interface StreamReader {
 }
 
 /** ms from the request to the hello before the stream counts as held back by a proxy (docs/deployment.md). */
-const helloBudget = 750;
+const helloBudget = 600;
 
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
