@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import express, { type RequestHandler } from 'express';
+import express4 from 'express4';
 import { channels, type Message } from '../../lib/index.js';
 import { connect, type ChannelErrorEvent, type TransportName } from '../../lib/client/node.js';
 import { serve, withTimeout } from '../support/harness.js';
@@ -22,6 +23,11 @@ const parsers: Array<[string, RequestHandler]> = [
   ['express.raw()', express.raw({ type: 'application/json' })],
   ["express.raw({ type: '*/*' })", express.raw({ type: '*/*' })],
   ['express.urlencoded() (not JSON: leaves the body to live)', express.urlencoded({ extended: false })],
+  // Express 4's body-parser 1.x sets req.body = {} even when it does not read the body.
+  ['express 4: express.json()', express4.json() as unknown as RequestHandler],
+  ["express 4: express.text({ type: '*/*' })", express4.text({ type: '*/*' }) as unknown as RequestHandler],
+  ["express 4: express.raw({ type: '*/*' })", express4.raw({ type: '*/*' }) as unknown as RequestHandler],
+  ['express 4: express.urlencoded()', express4.urlencoded({ extended: false }) as unknown as RequestHandler],
 ];
 
 async function app(t: TestContext, before: RequestHandler) {
