@@ -9,6 +9,7 @@ import { resolveOptions, type ChannelsOptions } from './options.js';
 import { handleSessionRequest } from './http/session-requests.js';
 import { sessionRequestOf, type SessionRequest } from './protocol/params.js';
 import { routeUpgrades, upgradeOf } from './http/upgrade.js';
+import { refuseMismatchedTransport } from './http/intended-transport.js';
 
 /** The `next` of Connect and Express middleware. */
 export type NextFunction = (error?: unknown) => void;
@@ -118,12 +119,10 @@ export function channels(options?: ChannelsOptions): Live {
   const hub = new ChannelHub(resolveOptions(options));
 
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    if (refuseMismatchedTransport(req, res, hub)) return; // a WebSocket whose upgrade a proxy dropped
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
-    // A request that continues a session is answered here: its route already ran once.
-    if (session !== undefined && session.kind !== 'open') {
-      handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
-      return;
-    }
+    // A request that continues a session is answered here (its route already ran once).
+    if (session !== undefined && session.kind !== 'open') return handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
     const r = req as ChannelRequest;
     r[kHub] = hub;
     r[kResponse] = res;

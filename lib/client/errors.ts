@@ -14,6 +14,7 @@ export type ClientErrorCode =
   | 'closed'
   | 'unavailable'
   | 'open-timeout'
+  | 'buffered'
   | 'refused'
   | 'network'
   | 'protocol'

@@ -153,6 +153,7 @@ function resumeConnection(x: Exchange, channel: ChannelCore, request: ResumeRequ
 }
 
 function receivePost(x: Exchange, channel: ChannelCore, request: ResumeRequest): void {
+  if (consumedWithNothingLeft(x.req)) return refuse(x, 'bad-request', bodyConsumed);
   readBody(x.req, x.hub.options.maxPayload, (body) => {
     // Runs in the request's 'end' listener: a throw there would reach the process.
     try {
@@ -205,16 +206,25 @@ function isJson(contentType: string | undefined): boolean {
   return contentType?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
+const bodyConsumed =
+  'The request body was read by a middleware mounted before live (a body parser) that left nothing usable in req.body: ' +
+  'mount live before your body parsers, or keep them off session POSTs (docs/deployment.md, "Body parsers").';
+
+/** True when a middleware before us consumed the body and left nothing we can read in its place. */
+function consumedWithNothingLeft(req: IncomingMessage): boolean {
+  return req.readableEnded && (req as { [kForwardedBody]?: string })[kForwardedBody] === undefined && bodyLeftBy((req as { body?: unknown }).body) === null;
+}
+
 /** Reads a body up to `limit` bytes; calls back with undefined past it. */
 export function readBody(req: IncomingMessage, limit: number, done: (body: string | undefined) => void): void {
   // Forwarded from another process, which read it already.
   const forwardedBody = (req as { [kForwardedBody]?: string })[kForwardedBody];
   if (forwardedBody !== undefined) return done(forwardedBody);
-  // A body parser that ran before us (express.json()) already consumed the stream.
-  const parsedBody = (req as { body?: unknown }).body;
-  if (req.readableEnded && parsedBody !== undefined) return done(JSON.stringify(parsedBody));
-  // Read by someone else without a parsed body left behind: nothing will come any more.
-  if (req.readableEnded) return done('');
+  // A body parser that ran before us consumed the stream: take what it left in req.body.
+  if (req.readableEnded) {
+    const text = bodyLeftBy((req as { body?: unknown }).body) ?? '';
+    return done(Buffer.byteLength(text) > limit ? undefined : text);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {
@@ -229,6 +239,19 @@ export function readBody(req: IncomingMessage, limit: number, done: (body: strin
   req.on('end', () => {
     if (size <= limit) done(Buffer.concat(chunks).toString('utf8'));
   });
+}
+
+/**
+ * The body as text from what a body parser left: a string (`express.text()`), bytes
+ * (`express.raw()`), parsed JSON (`express.json()`); null for nothing (a parser that only
+ * drained the stream), or a non-JSON parse such as `express.urlencoded()`'s empty object.
+ */
+function bodyLeftBy(body: unknown): string | null {
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return null;
+  return JSON.stringify(body);
 }
 
 // A refusal: JSON with its stable code, or on a WebSocket a close code a browser can read

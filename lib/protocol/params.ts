@@ -25,6 +25,13 @@ export interface ResumeRequest {
   fromLastEventId?: true;
 }
 
+/**
+ * The `ect` value the client library puts on its WebSocket URL. A proxy that drops the upgrade
+ * headers turns that request into a plain GET; this marker lets the server refuse it at once
+ * instead of serving it as a plain HTTP channel nobody reads (docs/deployment.md).
+ */
+export const webSocketMarker = 'ws';
+
 /** The header that carries the session secret on fetch requests. */
 export const secretHeader = 'ec-secret';
 /** The WebSocket subprotocol the client library offers, and the prefix of the one carrying the secret. */
@@ -93,6 +100,17 @@ function integerParam<T extends number | undefined>(value: string | null, fallba
   if (value === null) return fallback;
   if (!/^\d{1,15}$/.test(value)) return null;
   return Number(value);
+}
+
+/**
+ * The transport the client library meant a request for, from its URL alone: `'websocket'`
+ * (`ect=ws`), `'sse'` (`eco=1`, which only its event streams carry), or undefined.
+ */
+export function intendedTransport(url: string | undefined): 'websocket' | 'sse' | undefined {
+  const query = queryOf(url);
+  if (query === undefined) return undefined;
+  if (query.get('ect') === webSocketMarker) return 'websocket';
+  return query.get('eco') === '1' ? 'sse' : undefined;
 }
 
 /**

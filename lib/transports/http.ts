@@ -1,6 +1,7 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import { kSink, type Head, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
+import type { Payload } from './payload.js';
+import { kSink, type Head, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
 type TaggedResponse = ServerResponse & { [kSink]: WireSink; flush?: () => void };
 
@@ -53,8 +54,8 @@ export class HttpWire implements Wire {
   send(payload: Payload | undefined, _fields: unknown, closeAfter: boolean): void {
     const res = this.#res;
     if (res.writableEnded) return;
-    if (!res.headersSent) res.writeHead(this.#head.status ?? 200, this.#head.headers as Record<string, string>);
     const body = this.#hasNoBody() ? undefined : payload;
+    if (!res.headersSent) res.writeHead(this.#head.status ?? 200, proxySafeHeaders(this.#head.headers, closeAfter ? body : false));
     if (closeAfter) {
       if (body === undefined) res.end();
       else res.end(body);
@@ -84,13 +85,13 @@ export class HttpWire implements Wire {
     // after the same grace as the WebSocket and SSE wires.
     if (reason === 'slow-consumer') setTimeout(destroyUnfinished, slowConsumerGrace, res).unref();
     if (res.writableEnded) return;
-    if (!res.headersSent) res.writeHead(this.#head.status ?? 200, this.#head.headers as Record<string, string>);
+    if (!res.headersSent) res.writeHead(this.#head.status ?? 200, proxySafeHeaders(this.#head.headers, undefined));
     res.end();
   }
 
   // HEAD, 204 and 304 responses have no body (RFC 9110 §6.4.1).
   #hasNoBody(): boolean {
-    const status = this.#res.statusCode;
+    const status = this.#res.headersSent ? this.#res.statusCode : (this.#head.status ?? 200);
     return this.#req.method === 'HEAD' || status === 204 || status === 304;
   }
 }
@@ -112,6 +113,26 @@ function responseOnClose(this: TaggedResponse): void {
   } catch (error) {
     this[kSink].failed(error);
   }
+}
+
+/** Streaming: nginx (X-Accel-Buffering) and compression() or CDNs (no-transform) must pass chunks on as written. */
+const streamHeaders = { 'x-accel-buffering': 'no', 'cache-control': 'no-cache, no-transform' } as const;
+
+/**
+ * The user's headers, completed so that no proxy holds the response back: a whole answer
+ * (`body`; undefined when it has none) says its length, which a proxy can pass on without waiting
+ * for the end; a stream (`false`) says not to buffer or transform it. A header the user set
+ * wins, whatever its case.
+ */
+function proxySafeHeaders(headers: Head['headers'], body: Payload | undefined | false): Record<string, string> {
+  const given = new Set(Object.keys(headers ?? {}).map((name) => name.toLowerCase()));
+  const added: Record<string, string | number> = {};
+  if (body === false) {
+    for (const [name, value] of Object.entries(streamHeaders)) if (!given.has(name)) added[name] = value;
+  } else if (body !== undefined && !given.has('content-length') && !given.has('transfer-encoding')) {
+    added['content-length'] = Buffer.byteLength(body);
+  }
+  return { ...(headers as Record<string, string>), ...added } as Record<string, string>;
 }
 
 function validateHead(head: Head): void {

@@ -93,7 +93,8 @@ export class PollWire implements Wire {
 
   #respond(status: number, body: string): void {
     if (this.#res.headersSent) return;
-    this.#res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    // A whole answer with its length: no proxy waits for more, or chunks it (docs/deployment.md).
+    this.#res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store, no-transform', 'x-accel-buffering': 'no', 'content-length': Buffer.byteLength(body) });
     this.#res.end(body);
   }
 

@@ -67,6 +67,10 @@ export class SseWire implements Wire {
     // and the socket can be written directly.
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
+    // Corked first, so that the headers, the `retry:` and the session's hello leave in one
+    // write and arrive together: the client takes a hello that is late as a proxy holding the
+    // stream back (docs/deployment.md, "What the library does for you").
+    if (res.socket !== null) corkForTick(res.socket);
     res.writeHead(head.status ?? 200, { ...(head.headers as OutgoingHttpHeaders | undefined), ...sseHeaders });
     res.flushHeaders();
     this.#res = tagged;

@@ -72,6 +72,41 @@ describe('HTTP channel', () => {
       assert.equal(s.live.channels.size, 0);
     });
 
+    it('answers with Content-Length, so a proxy passes the answer on without waiting for more (docs/deployment.md)', async (t) => {
+      const parked = new Inbox<Channel>();
+      const s = await httpServer(t, (app) => parking(app, '/poll', parked));
+      const plain = getResponse(t, `${s.url}/poll`);
+      (await parked.next()).send('héllo');
+      const res = await plain;
+      assert.equal(res.headers['content-length'], String(Buffer.byteLength('héllo')));
+      assert.equal(res.headers['transfer-encoding'], undefined);
+      assert.equal(await readBody(res), 'héllo');
+      // A length the application gave wins.
+      const own = getResponse(t, `${s.url}/poll`);
+      (await parked.next()).send({ headers: { 'Content-Length': '2' }, body: 'ok' });
+      assert.equal((await own).headers['content-length'], '2');
+    });
+
+    it('a stream says X-Accel-Buffering: no and no-transform unless the first send set its own', async (t) => {
+      const parked = new Inbox<Channel>();
+      const s = await httpServer(t, (app) => parking(app, '/stream', parked));
+      const defaults = getResponse(t, `${s.url}/stream`);
+      const first = await parked.next();
+      first.send('a', { close: false });
+      const res = await defaults;
+      assert.equal(res.headers['x-accel-buffering'], 'no');
+      assert.equal(res.headers['cache-control'], 'no-cache, no-transform');
+      assert.equal(res.headers['content-length'], undefined);
+      first.close();
+      const own = getResponse(t, `${s.url}/stream`);
+      const second = await parked.next();
+      second.send({ headers: { 'Cache-Control': 'private, max-age=5', 'X-Accel-Buffering': 'yes' }, body: 'b' }, { close: false });
+      const ownRes = await own;
+      assert.equal(ownRes.headers['cache-control'], 'private, max-age=5');
+      assert.equal(ownRes.headers['x-accel-buffering'], 'yes');
+      second.close();
+    });
+
     it('applies status, headers and body of a response map', async (t) => {
       const s = await httpServer(t, (app) =>
         app.get('/poll', (req) => {
@@ -141,7 +176,10 @@ describe('HTTP channel', () => {
         // Headers go out with the first chunk, so fetch resolves only then.
         assert.equal(ch.send('chunk 1;', { close: false }), true);
         const res = await withTimeout(response, 2000, 'the response head');
-        assert.equal(res.headers.get('content-encoding'), behindCompression ? 'gzip' : null);
+        // no-transform: compression() leaves a stream alone, as CDNs and transforming proxies do.
+        assert.equal(res.headers.get('content-encoding'), null);
+        assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform');
+        assert.equal(res.headers.get('x-accel-buffering'), 'no');
         const reader = res.body!.getReader();
         const decoder = new TextDecoder();
         const readChunk = async (): Promise<string> => {

@@ -66,8 +66,13 @@ describe('poll transport', () => {
     const request = poll(0);
     const { headers } = await request.response();
     assert.equal(headers['content-type'], 'application/json; charset=utf-8');
-    assert.equal(headers['cache-control'], 'no-store');
+    assert.equal(headers['cache-control'], 'no-store, no-transform');
+    // A whole answer with its length, which no proxy holds back (docs/deployment.md).
+    assert.equal(headers['x-accel-buffering'], 'no');
+    assert.equal(headers['transfer-encoding'], undefined);
+    const length = Number(headers['content-length']);
     const answer = await answerOf(request);
+    assert.equal(length, Buffer.byteLength(JSON.stringify(answer)));
     assert.equal(answer.next, 1);
     assert.deepEqual(answer.messages, ['a', { base64: 'AAEC' }, 'c']);
   });

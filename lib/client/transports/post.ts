@@ -83,7 +83,7 @@ export class Poster {
         const outcome = await this.#post(session, first, batch.map(toWire));
         if (outcome === 'too-large' && batch.length > 1) limit = 1;
         else if (outcome === 'too-large') host.outbox.drop(first);
-        else if (outcome === 'gone') return;
+        else if (outcome !== 'ok') return; // gone, or refused for good
         this.#failures = 0;
       }
     } catch (error) {
@@ -108,7 +108,7 @@ export class Poster {
   }
 
   /** One POST; throws on failures worth retrying. */
-  async #post(session: SessionKey, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone'> {
+  async #post(session: SessionKey, first: number, body: unknown[]): Promise<'ok' | 'too-large' | 'gone' | 'refused'> {
     const host = this.#host;
     const fetch = host.options.fetch;
     if (fetch === undefined) throw unavailable('fetch');
@@ -127,6 +127,13 @@ export class Poster {
     if (isFinal(error)) {
       host.gone(error);
       return 'gone';
+    }
+    // 400 and 403 (a body parser before live, a proxy rewriting the request) would be the same
+    // answer every time: say so once and send no more POSTs on this connection.
+    if (error.status === 400 || error.status === 403) {
+      this.enabled = false;
+      host.error(error);
+      return 'refused';
     }
     if (error.code !== 'payload-too-large') throw error;
     if (body.length === 1) host.error(new ClientError('payload-too-large', `message ${first} is larger than the server's maxPayload: dropped`, 413));

@@ -14,6 +14,9 @@ interface StreamReader {
   end(error: ClientError): void;
 }
 
+/** ms from the request to the hello before the stream counts as held back by a proxy (docs/deployment.md). */
+const helloBudget = 600;
+
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
@@ -53,6 +56,9 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     onRetry: (ms) => void (heartbeat !== undefined && (retryHint = ms)),
   });
   const feed = (text: string): void => void (watch(), parser.feed(text));
+  // The server writes the hello with the headers: no byte of it helloBudget ms after the
+  // request means a proxy holds the stream back, and polling will do better (docs/deployment.md).
+  watchdog = setTimeout(() => end(new ClientError('buffered', `SSE: no hello within ${helloBudget} ms: a proxy is holding the stream back`)), helloBudget);
   void read(ctx, controller.signal, { stopped: () => done, feed, end });
 
   return {

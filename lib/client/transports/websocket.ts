@@ -3,7 +3,7 @@
 import { ackFrame, decodeFrame, encodeFrame, type Frame, type Hello } from '../codec.js';
 import { ClientError, describeCause, sessionClosed, unavailable } from '../errors.js';
 import type { WebSocketLike } from '../options.js';
-import { secretProtocolPrefix, webSocketProtocol } from '../../protocol/params.js';
+import { secretProtocolPrefix, webSocketMarker, webSocketProtocol } from '../../protocol/params.js';
 import { sessionParams, sessionUrl } from './http.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
@@ -30,7 +30,8 @@ function createSocket(ctx: TransportContext): WebSocketLike | ClientError {
   const Ctor = ctx.options.WebSocket;
   if (Ctor === undefined) return unavailable('WebSocket');
   try {
-    const url = sessionUrl(ctx.url, sessionParams(ctx.session, ctx.lastSeq())).replace(/^http/, 'ws');
+    // `ect=ws`: a proxy that drops the upgrade headers gets a 426 at once, not a plain channel.
+    const url = sessionUrl(ctx.url, { ...sessionParams(ctx.session, ctx.lastSeq()), ect: webSocketMarker }).replace(/^http/, 'ws');
     // A browser WebSocket cannot send headers: the secret goes as a subprotocol, which the
     // server never echoes (docs/protocol.md, "The session secret").
     const secret = ctx.session?.secret;
