@@ -15,7 +15,10 @@
 //                        with bench/profile.ts)
 //   BENCH_PAIRED=0       skip the paired session measurement (bench/pair.ts), run after the rows
 //                        whenever a session row is among them
-//   BENCH_DOC=1          also rewrite the results section of docs/performance.md
+//   BENCH_CLUSTER=0|1    the cross-process rows through Redis (bench/cluster.ts, its own knobs
+//                        there), run last: on by default unless BENCH_ROWS is set; skipped with a
+//                        note where no Redis answers at REDIS_URL
+//   BENCH_DOC=1          also rewrite the results sections of docs/performance.md
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { busyCores, cpuTimes, percentile, pinned, start, stop, type Child } from './children.js';
 import type { ClientEvent, ClientSnap, MemReply, Row, ServerSnap } from './protocol.js';
 import { rows as allRows } from './protocol.js';
+import { formatCluster, measureCluster, writeClusterDoc, type ClusterResult } from './cluster.js';
 import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
 
@@ -207,12 +211,21 @@ if (process.env.BENCH_PAIRED !== '0') {
   }
 }
 
+// Across processes through Redis, after everything else (bench/cluster.ts).
+const clusterNotes: string[] = [];
+const clusterWanted = process.env.BENCH_CLUSTER === '1' || (process.env.BENCH_CLUSTER !== '0' && only === undefined);
+const cluster: ClusterResult[] = clusterWanted ? await measureCluster({ quick, repeat, notes: clusterNotes }) : [];
+const clusterReport = clusterWanted ? formatCluster(cluster, clusterNotes) : undefined;
+
 const results = bestOf(runs);
 const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) }, paired);
 console.log(`\n${report}`);
+if (clusterReport !== undefined) console.log(`\nAcross processes, through Redis:\n\n${clusterReport}`);
 mkdirSync(`${here}/results`, { recursive: true });
-writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired }, null, 2));
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes }, null, 2));
 writeFileSync(`${here}/results/latest.md`, report);
+if (clusterReport !== undefined) writeFileSync(`${here}/results/cluster.md`, clusterReport);
+if (process.env.BENCH_DOC === '1' && !quick && cluster.length > 0) writeClusterDoc(clusterReport!);
 if (process.env.BENCH_DOC === '1' && !quick) {
   const docPath = `${here}/../docs/performance.md`;
   const doc = readFileSync(docPath, 'utf8');
