@@ -55,6 +55,8 @@ export const rows: readonly Row[] = [
  * kinds are the rows above, at the same total client count.
  */
 export const clusterRows: readonly Row[] = [
+  // The practical ceiling of one process (see bench/servers.ts), for scale.
+  { kind: 'ws-corked', client: 'ws', path: '/ws', label: 'ws, frame once + cork, 1 process (ceiling)', transport: 'websocket' },
   { kind: 'ec-ws', client: 'ws', path: '/live', label: 'express-channel ws, 1 process', transport: 'websocket' },
   { kind: 'ec-ws-redis', client: 'ws', path: '/live', label: 'express-channel ws, 3 processes + redisAdapter', transport: 'websocket' },
   { kind: 'socketio', client: 'socketio', path: '/socket.io/?EIO=4&transport=websocket', label: 'socket.io 4, 1 process', transport: 'websocket' },
