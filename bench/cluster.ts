@@ -2,8 +2,9 @@
 // Three server processes of the same app share one group through Redis; the load generator
 // spreads its clients evenly over them (round robin) and one process broadcasts. Beside it:
 // socket.io 4 with @socket.io/redis-adapter in the same topology on the same Redis, and one
-// process of each holding every client, and the corked raw `ws` server (the ceiling) for scale. The figure compared is deliveries per second of
-// server CPU time, summed over the servers of a row.
+// process of each holding every client, and the corked raw `ws` server (the ceiling) for
+// scale. The figure compared is deliveries per second of server CPU time, summed over the
+// servers of a row.
 //
 // Every server process is pinned to core 0 and the load generator to core 1, as in
 // bench/run.ts; Redis is not ours (it is shared), so it runs where the kernel puts it and its
