@@ -140,7 +140,8 @@ async function scenario(redis: RedisClient, row: Row, shape: { processes: number
     const serverCpuUs = b.s.reduce((sum, s, i) => sum + s.cpu - a.s[i]!.cpu, 0);
     const wallUs = b.c.t - a.c.t;
     const delivered = b.c.delivered - a.c.delivered;
-    const serverCpu = serverCpuUs / wallUs;
+    // Each server's share of a core over its own window (IPC replies arrive at different times).
+    const serverCpu = b.s.reduce((sum, s, i) => sum + (s.cpu - a.s[i]!.cpu) / (s.t - a.s[i]!.t), 0);
     const clientCpu = (b.c.cpu - a.c.cpu) / (b.c.t - a.c.t);
     const redisCpu = (b.r - a.r) / (wallUs / 1e6);
     return {
