@@ -3,7 +3,7 @@
 // server process pinned to core 0 and a fresh load generator pinned to core 1, on loopback.
 //
 // Environment:
-//   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, < 1 min
+//   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, about 2 min
 //   BENCH_CLIENTS=1000,5000   client counts (default 1000,5000)
 //   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts; 'express-sse' is a
 //                        diagnostic row run only when named)
