@@ -233,6 +233,7 @@ const ratios = [
 
 /** The cross-process table and its ratios, as Markdown. */
 export function formatCluster(results: readonly ClusterResult[], notes: readonly string[] = []): string {
+  if (results.length === 0) return notes.map((n) => `- note: ${n}`).join('\n') || '- note: no cross-process row ran';
   const lines = [
     '| server | processes × clients | broadcasts per tick | deliveries/s | deliveries / server CPU-s | server CPU (sum) | client CPU | Redis CPU | other load (cores) | broadcast p50 ms | broadcast p99 ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
