@@ -69,21 +69,18 @@ function redisSettings(): RedisSettings {
   return { url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', prefix };
 }
 
-/** The adapter, with a promise that settles once `live` has subscribed through it. */
-function observedAdapter(inner: Adapter): { adapter: Adapter; subscribed: Promise<void> } {
+/**
+ * The adapter itself (every member `live` looks for, the session directory's too), its
+ * `subscribe` watched: the promise settles once `live` has subscribed through it.
+ */
+function observedAdapter(adapter: Adapter): { adapter: Adapter; subscribed: Promise<void> } {
   let settle!: (done: Promise<void>) => void;
   const subscribed = new Promise<void>((resolve) => (settle = (done) => resolve(done)));
-  const adapter: Adapter = {
-    publish: (message) => inner.publish(message),
-    subscribe: (onMessage, events) => {
-      const done = Promise.resolve(inner.subscribe(onMessage, events));
-      settle(done);
-      return done;
-    },
-    resized: (group, size) => inner.resized?.(group, size),
-    count: (group, local) => inner.count?.(group, local) ?? Promise.resolve(local),
-    stats: () => inner.stats?.() ?? { published: 0, received: 0, missed: 0, connected: false },
-    close: () => inner.close?.(),
+  const subscribe = adapter.subscribe.bind(adapter);
+  adapter.subscribe = (onMessage, events) => {
+    const done = Promise.resolve(subscribe(onMessage, events));
+    settle(done);
+    return done;
   };
   return { adapter, subscribed };
 }
