@@ -73,6 +73,17 @@ async function forget(redis: RedisClient, prefix: string): Promise<void> {
 
 let runCounter = 0;
 
+// The scenario under way, so that an interrupted run (Ctrl-C) still stops its servers — they
+// take themselves out of the presence keys as they close — and deletes what is left under
+// its prefix: the keys have no expiry, and the Redis is shared.
+let underWay: { children: Child[]; redis: RedisClient; prefix: string } | undefined;
+
+function onInterrupt(signal: NodeJS.Signals): void {
+  const run = underWay;
+  const cleanup = run === undefined ? Promise.resolve() : Promise.all(run.children.map(stop)).then(() => forget(run.redis, run.prefix));
+  cleanup.catch(() => undefined).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
+
 interface Timing {
   warmMs: number;
   measureMs: number;
@@ -93,6 +104,7 @@ async function scenario(redis: RedisClient, row: Row, shape: { processes: number
   const servers = Array.from({ length: processes }, () => start('server.ts', [row.kind], 0, [], () => {}, env));
   box.publisher = servers[0]!;
   const all = (): Child[] => [...servers, client];
+  underWay = { children: all(), redis, prefix };
   try {
     const ports = (await Promise.all(servers.map((s) => s.next('ready')))).map((r) => (r as { port: number }).port);
     await client.next('ready');
@@ -163,6 +175,7 @@ async function scenario(redis: RedisClient, row: Row, shape: { processes: number
   } finally {
     await Promise.all(all().map(stop));
     await forget(redis, prefix).catch(() => undefined);
+    underWay = undefined;
   }
 }
 
@@ -193,6 +206,7 @@ export async function measureCluster(settings: ClusterSettings): Promise<Cluster
     settings.notes.push(`cross-process rows skipped: no Redis answers at ${redisUrl} (${(error as Error).message}); set REDIS_URL`);
     return [];
   }
+  process.once('SIGINT', onInterrupt).once('SIGTERM', onInterrupt);
   const clients = Number(process.env.BENCH_CLUSTER_CLIENTS ?? (settings.quick ? 600 : 3000));
   const processes = Number(process.env.BENCH_CLUSTER_PROCESSES ?? 3);
   const bursts = (process.env.BENCH_CLUSTER_BURSTS ?? '1,20').split(',').map(Number);
@@ -216,6 +230,7 @@ export async function measureCluster(settings: ClusterSettings): Promise<Cluster
       }
     }
   } finally {
+    process.off('SIGINT', onInterrupt).off('SIGTERM', onInterrupt);
     await redis.close();
   }
   return bestOf(runs);
