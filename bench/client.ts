@@ -212,19 +212,20 @@ function onError(this: ConnSocket, error: Error): void {
   if (!this[kConn].ready) console.error('bench client: connect failed:', error.message);
 }
 
-/** Opens `n` clients, `concurrency` handshakes at a time; resolves with the elapsed ms. */
-async function connectAll(port: number, path: string, n: number, concurrency: number): Promise<number> {
-  const request = requestText(path, port);
+/** Opens `n` clients, `concurrency` handshakes at a time, spread over `ports`; resolves with the elapsed ms. */
+async function connectAll(ports: readonly number[], path: string, n: number, concurrency: number): Promise<number> {
+  const requests = ports.map((port) => requestText(path, port));
   const start = nowUs();
   let started = 0;
   const open = (): void => {
+    const which = started % ports.length;
     started++;
-    const socket = connect({ host: '127.0.0.1', port, onread: { buffer: shared, callback: onRead as (n: number, b: Uint8Array) => boolean } }) as ConnSocket;
+    const socket = connect({ host: '127.0.0.1', port: ports[which]!, onread: { buffer: shared, callback: onRead as (n: number, b: Uint8Array) => boolean } }) as ConnSocket;
     socket[kConn] = { state: State.Handshake, ready: false, tail: undefined, received: 0, sessionSeq: 0 };
     socket.setNoDelay(true);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.write(request);
+    socket.write(requests[which]!);
     sockets.push(socket);
   };
   await new Promise<void>((resolve, reject) => {
@@ -246,7 +247,7 @@ process.on('message', (message: ClientRequest) => {
   switch (message.op) {
     case 'connect':
       kind = message.kind;
-      connectAll(message.port, message.path, message.n, message.concurrency).then(
+      connectAll(message.ports ?? [message.port], message.path, message.n, message.concurrency).then(
         (ms) => send({ id: message.id, ms }),
         (error: Error) => send({ id: message.id, error: error.message }),
       );

@@ -14,7 +14,10 @@ export type ServerKind =
   | 'better-sse'
   | 'ec-sse'
   | 'ec-sse-session'
-  | 'express-sse';
+  | 'express-sse'
+  // Cross-process rows (bench/cluster.ts): one of several processes joined through Redis.
+  | 'ec-ws-redis'
+  | 'socketio-redis';
 
 /** How the load generator speaks to a server: raw WebSocket frames, engine.io over them, or SSE. */
 export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session';
@@ -46,6 +49,20 @@ export const rows: readonly Row[] = [
   { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, socket + cork', transport: 'sse', extra: true },
 ];
 
+/**
+ * The servers of the cross-process measurement (bench/cluster.ts). A `-redis` kind runs as one
+ * of several processes sharing a Redis (BENCH_REDIS_URL, BENCH_REDIS_PREFIX); the single-process
+ * kinds are the rows above, at the same total client count.
+ */
+export const clusterRows: readonly Row[] = [
+  // The practical ceiling of one process (see bench/servers.ts), for scale.
+  { kind: 'ws-corked', client: 'ws', path: '/ws', label: 'ws, frame once + cork, 1 process (ceiling)', transport: 'websocket' },
+  { kind: 'ec-ws', client: 'ws', path: '/live', label: 'express-channel ws, 1 process', transport: 'websocket' },
+  { kind: 'ec-ws-redis', client: 'ws', path: '/live', label: 'express-channel ws, 3 processes + redisAdapter', transport: 'websocket' },
+  { kind: 'socketio', client: 'socketio', path: '/socket.io/?EIO=4&transport=websocket', label: 'socket.io 4, 1 process', transport: 'websocket' },
+  { kind: 'socketio-redis', client: 'socketio', path: '/socket.io/?EIO=4&transport=websocket', label: 'socket.io 4, 3 processes + @socket.io/redis-adapter', transport: 'websocket' },
+];
+
 /** Runner → server. */
 export type ServerRequest =
   | { op: 'mem'; id: number }
@@ -60,7 +77,8 @@ export type ServerRequest =
 
 /** Runner → load generator. */
 export type ClientRequest =
-  | { op: 'connect'; id: number; port: number; path: string; kind: ClientKind; n: number; concurrency: number }
+  // `ports`: spread the clients over several servers, round robin (then `port` is unused).
+  | { op: 'connect'; id: number; port: number; ports?: number[]; path: string; kind: ClientKind; n: number; concurrency: number }
   | { op: 'mode'; id: number; mode: 'latency' | 'throughput'; burst: number }
   | { op: 'snap'; id: number }
   | { op: 'exit'; id: number };

@@ -3,7 +3,7 @@
 // server process pinned to core 0 and a fresh load generator pinned to core 1, on loopback.
 //
 // Environment:
-//   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, < 1 min
+//   BENCH_QUICK=1        a reduced run (500 clients, short windows) for smoke-checking, about 2 min
 //   BENCH_CLIENTS=1000,5000   client counts (default 1000,5000)
 //   BENCH_ROWS=ec-ws,ws-corked  only these rows (kinds from bench/protocol.ts; 'express-sse' is a
 //                        diagnostic row run only when named)
@@ -15,14 +15,19 @@
 //                        with bench/profile.ts)
 //   BENCH_PAIRED=0       skip the paired session measurement (bench/pair.ts), run after the rows
 //                        whenever a session row is among them
-//   BENCH_DOC=1          also rewrite the results section of docs/performance.md
-import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process';
+//   BENCH_CLUSTER=0|1    the cross-process rows through Redis (bench/cluster.ts, its own knobs
+//                        there), run last: on by default unless BENCH_ROWS is set; skipped with a
+//                        note where no Redis answers at REDIS_URL
+//   BENCH_DOC=1          also rewrite the results sections of docs/performance.md
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { busyCores, cpuTimes, percentile, pinned, start, stop, type Child } from './children.js';
 import type { ClientEvent, ClientSnap, MemReply, Row, ServerSnap } from './protocol.js';
 import { rows as allRows } from './protocol.js';
+import { formatCluster, measureCluster, writeClusterDoc, type ClusterResult } from './cluster.js';
 import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
 
@@ -67,119 +72,7 @@ const sizes = (process.env.BENCH_CLIENTS?.split(',').map(Number) ?? (quick ? [50
 
 // --- child processes ---
 
-const hasTaskset = spawnSync('taskset', ['-V']).status === 0;
-const pinned = hasTaskset && cpus().length >= 2;
 if (!pinned) notes.push('processes not pinned to cores (needs taskset and 2 cores)');
-
-interface Child {
-  proc: ChildProcess;
-  request<T>(message: { op: string } & Record<string, unknown>, timeoutMs?: number): Promise<T>;
-  next(op: string, timeoutMs?: number): Promise<Record<string, unknown>>;
-}
-
-let nextId = 1;
-
-function start(file: string, args: string[], core: number, execArgv: string[], onEvent: (event: ClientEvent) => void, env: NodeJS.ProcessEnv = process.env): Child {
-  const proc = fork(`${here}/${file}`, args, { execArgv: [...execArgv, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
-  // All threads on the core, except under --cpu-prof: V8's sampler thread must be able to run
-  // while the main thread is busy, or every sample it takes reads "(idle)".
-  const threads = execArgv.includes('--cpu-prof') ? [] : ['-a'];
-  if (pinned && proc.pid !== undefined) execFileSync('taskset', [...threads, '-p', '-c', String(core), String(proc.pid)], { stdio: 'ignore' });
-  const pending = new Map<number, (reply: Record<string, unknown>) => void>();
-  const waiting = new Map<string, (reply: Record<string, unknown>) => void>();
-  // 'ready' may come before anyone waits for it: keep it.
-  const early = new Map<string, Record<string, unknown>>();
-  proc.on('message', (message: Record<string, unknown>) => {
-    const id = message.id as number | undefined;
-    if (id !== undefined) {
-      pending.get(id)?.(message);
-      pending.delete(id);
-    } else if (waiting.has(message.op as string)) {
-      const resolve = waiting.get(message.op as string)!;
-      waiting.delete(message.op as string);
-      resolve(message);
-    } else if (message.op === 'ready') {
-      early.set('ready', message);
-    } else {
-      onEvent(message as unknown as ClientEvent);
-    }
-  });
-  const bounded = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${file} ${args.join(' ')}: no answer to ${what} in ${ms} ms`)), ms);
-      const exit = (): void => reject(new Error(`${file} ${args.join(' ')} exited during ${what}`));
-      proc.once('exit', exit);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          proc.off('exit', exit);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          proc.off('exit', exit);
-          reject(error instanceof Error ? error : new Error(String(error)));
-        },
-      );
-    });
-  return {
-    proc,
-    request: <T>(message: { op: string } & Record<string, unknown>, timeoutMs = 30_000) => {
-      const id = nextId++;
-      const reply = new Promise<Record<string, unknown>>((resolve) => pending.set(id, resolve));
-      proc.send({ ...message, id });
-      return bounded(reply, timeoutMs, message.op).then((r) => {
-        if (typeof r.error === 'string') throw new Error(r.error);
-        return r as T;
-      });
-    },
-    next: (op, timeoutMs = 30_000) => {
-      const seen = early.get(op);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return bounded(new Promise((resolve) => waiting.set(op, resolve)), timeoutMs, op);
-    },
-  };
-}
-
-async function stop(child: Child): Promise<void> {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.proc.once('exit', resolve));
-  try {
-    await child.request({ op: 'exit' }, 5000);
-  } catch {
-    // fall through to the kill below
-  }
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// --- the machine's other load ---
-
-/** Busy and total jiffies of all cores, from /proc/stat (undefined where there is none). */
-function cpuTimes(): { busy: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Cores kept busy between two samples. */
-function busyCores(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number {
-  if (a === undefined || b === undefined || b.total === a.total) return NaN;
-  return ((b.busy - a.busy) / (b.total - a.total)) * cpus().length;
-}
-
-// --- one scenario ---
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 async function scenario(row: Row, n: number): Promise<Result> {
   const profileName = `${here}/profiles/${row.kind}-${n}.cpuprofile`;
@@ -318,12 +211,21 @@ if (process.env.BENCH_PAIRED !== '0') {
   }
 }
 
+// Across processes through Redis, after everything else (bench/cluster.ts).
+const clusterNotes: string[] = [];
+const clusterWanted = process.env.BENCH_CLUSTER === '1' || (process.env.BENCH_CLUSTER !== '0' && only === undefined);
+const cluster: ClusterResult[] = clusterWanted ? await measureCluster({ quick, repeat, notes: clusterNotes }) : [];
+const clusterReport = clusterWanted ? formatCluster(cluster, clusterNotes) : undefined;
+
 const results = bestOf(runs);
 const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) }, paired);
 console.log(`\n${report}`);
+if (clusterReport !== undefined) console.log(`\nAcross processes, through Redis:\n\n${clusterReport}`);
 mkdirSync(`${here}/results`, { recursive: true });
-writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired }, null, 2));
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes }, null, 2));
 writeFileSync(`${here}/results/latest.md`, report);
+if (clusterReport !== undefined) writeFileSync(`${here}/results/cluster.md`, clusterReport);
+if (process.env.BENCH_DOC === '1' && !quick && cluster.length > 0) writeClusterDoc(clusterReport!);
 if (process.env.BENCH_DOC === '1' && !quick) {
   const docPath = `${here}/../docs/performance.md`;
   const doc = readFileSync(docPath, 'utf8');

@@ -5,15 +5,17 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBenchServer } from './servers.js';
-import { nowUs, payloadOf, rows, type ServerKind, type ServerRequest } from './protocol.js';
+import { clusterRows, nowUs, payloadOf, rows, type ServerKind, type ServerRequest } from './protocol.js';
 
 const kind = process.argv[2] as ServerKind;
-if (!rows.some((r) => r.kind === kind)) throw new Error(`unknown server kind ${String(kind)}`);
+if (![...rows, ...clusterRows].some((r) => r.kind === kind)) throw new Error(`unknown server kind ${String(kind)}`);
 const payloadSize = Number(process.env.BENCH_PAYLOAD ?? 64);
 
 const bench = createBenchServer(kind);
 bench.server.listen(0, '127.0.0.1');
 await once(bench.server, 'listening');
+// A server joined to others through Redis is ready once it is subscribed.
+await bench.ready;
 
 let sent = 0;
 let seq = 1_000_000;

@@ -8,8 +8,11 @@ import express from 'express';
 import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Server as SocketIoServer } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
 import { createChannel, createSession } from 'better-sse';
 import { channels } from '../lib/index.js';
+import { redisAdapter, type Adapter } from '../lib/redis/index.js';
 import type { ServerKind } from './protocol.js';
 
 export interface BenchServer {
@@ -20,6 +23,8 @@ export interface BenchServer {
   count(): number;
   /** Closes every connection (the server itself is closed by the caller). */
   close(): Promise<void>;
+  /** Settles once the server can take part in a broadcast (for the Redis kinds: once subscribed). */
+  ready?: Promise<void> | undefined;
 }
 
 export function createBenchServer(kind: ServerKind): BenchServer {
@@ -43,7 +48,41 @@ export function createBenchServer(kind: ServerKind): BenchServer {
     case 'ec-sse':
     case 'ec-sse-session':
       return expressChannel();
+    case 'ec-ws-redis':
+      return expressChannel(redisSettings());
+    case 'socketio-redis':
+      return socketIo(redisSettings());
   }
+}
+
+// --- through Redis: one of several processes, set up by bench/cluster.ts ---
+
+interface RedisSettings {
+  url: string;
+  /** Unique to one run, so that runs (and other users of the shared Redis) never hear each other. */
+  prefix: string;
+}
+
+function redisSettings(): RedisSettings {
+  const prefix = process.env.BENCH_REDIS_PREFIX;
+  if (prefix === undefined || prefix === '') throw new Error('a -redis bench server needs BENCH_REDIS_PREFIX (bench/cluster.ts sets it)');
+  return { url: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', prefix };
+}
+
+/**
+ * The adapter itself (every member `live` looks for, the session directory's too), its
+ * `subscribe` watched: the promise settles once `live` has subscribed through it.
+ */
+function observedAdapter(adapter: Adapter): { adapter: Adapter; subscribed: Promise<void> } {
+  let settle!: (done: Promise<void>) => void;
+  const subscribed = new Promise<void>((resolve) => (settle = (done) => resolve(done)));
+  const subscribe = adapter.subscribe.bind(adapter);
+  adapter.subscribe = (onMessage, events) => {
+    const done = Promise.resolve(subscribe(onMessage, events));
+    settle(done);
+    return done;
+  };
+  return { adapter, subscribed };
 }
 
 // --- cork for the tick: the baseline's own copy, so the baseline does not depend on lib/ ---
@@ -118,7 +157,7 @@ function rawWebSocket(frameOnce: boolean): BenchServer {
 
 // --- socket.io ---
 
-function socketIo(): BenchServer {
+function socketIo(redis?: RedisSettings): BenchServer {
   const server = createServer();
   const io = new SocketIoServer(server, {
     transports: ['websocket'],
@@ -130,6 +169,7 @@ function socketIo(): BenchServer {
   io.on('connection', (socket) => {
     void socket.join('g');
   });
+  const clients = redis === undefined ? undefined : socketIoRedis(io, redis);
   return {
     server,
     broadcast: (text) => {
@@ -139,6 +179,28 @@ function socketIo(): BenchServer {
     close: async () => {
       io.disconnectSockets(true);
       await io.close();
+      await clients?.close();
+    },
+    ready: clients?.ready,
+  };
+}
+
+/** @socket.io/redis-adapter as its README sets it up: a publishing client and its duplicate for subscriptions. */
+function socketIoRedis(io: SocketIoServer, redis: RedisSettings): { ready: Promise<void>; close(): Promise<void> } {
+  const pub = createClient({ url: redis.url });
+  const sub = pub.duplicate();
+  for (const client of [pub, sub]) client.on('error', (error: unknown) => console.error('bench socket.io redis:', error));
+  const ready = (async () => {
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub, { key: `${redis.prefix}-sio` }));
+    // The adapter subscribes without handing out the promise; commands on one connection are
+    // answered in order, so once this one is, so are the adapter's.
+    await sub.subscribe(`${redis.prefix}-sio-ready`, noop);
+  })();
+  return {
+    ready,
+    close: async () => {
+      await Promise.allSettled([sub.close(), pub.close()]);
     },
   };
 }
@@ -232,10 +294,11 @@ function betterSse(): BenchServer {
 
 // --- express-channel ---
 
-function expressChannel(): BenchServer {
+function expressChannel(redis?: RedisSettings): BenchServer {
   const app = express();
+  const observed = redis === undefined ? undefined : observedAdapter(redisAdapter({ url: redis.url, prefix: redis.prefix }));
   // Connects are measured at full speed: the default handshakeRate (1,500/s) would pace them.
-  const live = channels({ handshakeRate: Infinity });
+  const live = channels({ handshakeRate: Infinity, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
   const group = live.group('g');
   app.use(live);
   app.get('/live', (req) => {
@@ -251,6 +314,7 @@ function expressChannel(): BenchServer {
     },
     count: () => group.size,
     close: () => live.close(),
+    ready: observed?.subscribed,
   };
 }
 
