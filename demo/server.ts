@@ -1,15 +1,53 @@
 // `npm start`: the demo dashboard on http://localhost:3000 (PORT and HOST change it), with the
 // embedded in-memory defaults: no Redis, nothing to set up.
-import { createDemo } from './app.js';
+// With REDIS_URL set: the same demo as PROCESSES processes (default 3) behind a round-robin
+// balancer on PORT (cluster.ts); each of those processes runs this file too, with
+// DEMO_PROCESS naming it.
+import { createDemo, type Demo } from './app.js';
+import { startCluster } from './cluster.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
-const demo = createDemo();
-await demo.listen(port, host);
-console.log(`express-channel demo: http://${host === '127.0.0.1' ? 'localhost' : host}:${port}  (Ctrl+C stops it)`);
+const redisUrl = process.env.REDIS_URL;
+const label = process.env.DEMO_PROCESS;
+const where = `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`;
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void demo.close().then(() => process.exit(0));
-  });
+if (label !== undefined && redisUrl !== undefined) await runProcess(label, redisUrl);
+else if (redisUrl !== undefined && redisUrl !== '') await runCluster(redisUrl);
+else await runAlone();
+
+async function runAlone(): Promise<void> {
+  const demo = createDemo();
+  await demo.listen(port, host);
+  console.log(`express-channel demo: ${where}  (Ctrl+C stops it)`);
+  stopOnSignals(() => demo.close());
+}
+
+async function runCluster(url: string): Promise<void> {
+  const processes = Number(process.env.PROCESSES ?? 3);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 16) throw new Error(`PROCESSES must be a whole number from 1 to 16, not ${process.env.PROCESSES}`);
+  const cluster = await startCluster({ redisUrl: url, processes, port, host, prefix: process.env.REDIS_PREFIX });
+  console.log(`express-channel demo: ${where}  (${processes} processes through Redis at ${url}, round robin; Ctrl+C stops it)`);
+  stopOnSignals(() => cluster.close());
+}
+
+/** One process of the cluster: tells its parent its port over IPC, stops when told or orphaned. */
+async function runProcess(name: string, url: string): Promise<void> {
+  const { redisAdapter } = await import('../lib/redis/index.js');
+  const prefix = process.env.REDIS_PREFIX ?? 'ec-demo';
+  const demo: Demo = createDemo({ process: name, channels: { adapter: redisAdapter({ url, prefix }) } });
+  const server = await demo.listen(0, '127.0.0.1');
+  const address = server.address();
+  process.send?.({ port: typeof address === 'object' && address !== null ? address.port : undefined });
+  // Its parent gone (killed without a chance to stop it): no orphan left serving.
+  stopOnSignals(() => demo.close(), ['SIGINT', 'SIGTERM', 'disconnect']);
+}
+
+/** Closes once on the first of `events` (Ctrl+C reaches the processes too: one close each). */
+function stopOnSignals(close: () => Promise<void>, events: readonly ('SIGINT' | 'SIGTERM' | 'disconnect')[] = ['SIGINT', 'SIGTERM']): void {
+  let closing: Promise<void> | undefined;
+  const stop = (): void => {
+    closing ??= close().then(() => process.exit(0));
+  };
+  for (const event of events) process.on(event, stop);
 }
