@@ -38,12 +38,12 @@ export async function startBalancer(backends: Backend[], port: number, host: str
     const named = backends.findIndex((b) => b.alive && b.label === req.headers['x-demo-process']);
     if (named >= 0) {
       turns.channel = named + 1;
-      return backends[named];
+      return logged(req, backends[named]);
     }
     const kind = channelPath.test(req.url ?? '') ? 'channel' : 'files';
     for (let tried = 0; tried < backends.length; tried++) {
       const backend = backends[turns[kind]++ % backends.length];
-      if (backend?.alive) return backend;
+      if (backend?.alive) return logged(req, backend);
     }
     return undefined;
   };
@@ -61,6 +61,12 @@ export async function startBalancer(backends: Backend[], port: number, host: str
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** DEMO_BALANCER_LOG=1 prints where each request goes (a session's id is shortened: it is a secret). */
+function logged(req: IncomingMessage, backend: Backend | undefined): Backend | undefined {
+  if (process.env.DEMO_BALANCER_LOG === '1') console.log(`balancer: ${req.method} ${req.url?.replace(/ecs=([\w-]{4})[\w-]+/, 'ecs=$1…')} → ${backend?.label}`);
+  return backend;
 }
 
 function proxyRequest(req: IncomingMessage, res: ServerResponse, backend: Backend | undefined): void {

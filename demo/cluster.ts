@@ -33,7 +33,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const children: ChildProcess[] = [];
   let stopping = false;
   const start = async (label: string): Promise<Backend> => {
-    const child = fork(worker, [], { env: { ...process.env, REDIS_URL: options.redisUrl, DEMO_PROCESS: label, REDIS_PREFIX: prefix, PORT: '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Its own flags, not this process's (a test runner's would make it run as a test file).
+    const child = fork(worker, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: options.redisUrl, DEMO_PROCESS: label, REDIS_PREFIX: prefix, PORT: '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
     const backend: Backend = { label, port: await portOf(child, label), alive: true };
     child.once('exit', (code, signal) => {

@@ -48,7 +48,7 @@ export class LinkPanel {
       if (this.#conn !== conn || e.transport === undefined) return;
       if (!this.#routeDone) this.#route.append(transportChip(e.transport, 'failed'), h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
       if (this.#routeDone) this.log(`Connection lost (${e.transport}: ${e.error.message})`, 'bad');
-      else this.log(`${e.transport} failed to open: ${e.error.message}`, 'warn');
+      else this.log(`${e.transport} failed to open: ${e.error.message}${elsewhere(e.error.status)}`, 'warn');
     });
     conn.addEventListener('transport', (e) => {
       if (this.#conn !== conn) return;
@@ -62,7 +62,7 @@ export class LinkPanel {
       byId('fact-transport').replaceChildren(transportChip(e.transport));
       if (e.resumed) {
         const away = this.#lostAt === undefined ? '' : ` after ${Math.round(performance.now() - this.#lostAt)} ms away`;
-        this.log(`Resumed the session on ${e.transport}${away}${this.#where(e.transport)}`, 'ok');
+        this.log(`Resumed the session on ${e.transport}${this.#where(e.transport)}${away}`, 'ok');
       } else this.log(`Session open on ${e.transport}`, 'ok');
       this.#lostAt = undefined;
     });
@@ -123,7 +123,7 @@ export class LinkPanel {
   // others refuse it with 421, the log shows it); polls reach whichever process is next.
   #where(transport: string): string {
     if (this.#process === undefined) return '';
-    if (transport === 'poll') return `: each poll reaches the next process, which forwards it to ${this.#process}`;
+    if (transport === 'poll') return ` (each poll reaches the next process, which forwards it to ${this.#process})`;
     return ` at process ${this.#process}`;
   }
 
@@ -175,4 +175,10 @@ export class LinkPanel {
       verdict.textContent = d.received === 0 ? 'Waiting for the first message' : `All ${d.received} received, in order, once`;
     }
   }
+}
+
+// 421 / 4421 session-elsewhere: the cluster demo's balancer sent the resume to a process that
+// does not hold the session (it cannot take a session over yet, docs/scaling.md).
+function elsewhere(status: number | undefined): string {
+  return status === 421 || status === 4421 ? ' — it reached a process that does not hold this session' : '';
 }
