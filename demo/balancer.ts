@@ -15,6 +15,8 @@ export interface Backend {
   /** What the page shows, e.g. `p1`. */
   label: string;
   port: number;
+  /** Its process id. */
+  pid: number | undefined;
   /** False once its process has exited: it is skipped. */
   alive: boolean;
 }

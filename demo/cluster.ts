@@ -36,7 +36,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // Its own flags, not this process's (a test runner's would make it run as a test file).
     const child = fork(worker, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: options.redisUrl, DEMO_PROCESS: label, REDIS_PREFIX: prefix, PORT: '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
-    const backend: Backend = { label, port: await portOf(child, label), alive: true };
+    const backend: Backend = { label, port: await portOf(child, label), pid: child.pid, alive: true };
     child.once('exit', (code, signal) => {
       backend.alive = false;
       if (!stopping) console.error(`express-channel demo: process ${label} exited (${signal ?? code}); the others go on`);

@@ -3,6 +3,7 @@
 // With REDIS_URL set: the same demo as PROCESSES processes (default 3) behind a round-robin
 // balancer on PORT (cluster.ts); each of those processes runs this file too, with
 // DEMO_PROCESS naming it.
+import type { Server } from 'node:http';
 import { createDemo, type Demo } from './app.js';
 import { startCluster } from './cluster.js';
 
@@ -10,7 +11,7 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const redisUrl = process.env.REDIS_URL;
 const label = process.env.DEMO_PROCESS;
-const where = `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`;
+const where = (listening: number | undefined): string => `http://${host === '127.0.0.1' ? 'localhost' : host}:${listening}`;
 
 if (label !== undefined && redisUrl !== undefined) await runProcess(label, redisUrl);
 else if (redisUrl !== undefined && redisUrl !== '') await runCluster(redisUrl);
@@ -18,8 +19,8 @@ else await runAlone();
 
 async function runAlone(): Promise<void> {
   const demo = createDemo();
-  await demo.listen(port, host);
-  console.log(`express-channel demo: ${where}  (Ctrl+C stops it)`);
+  const server = await demo.listen(port, host);
+  console.log(`express-channel demo: ${where(portOf(server))}  (Ctrl+C stops it)`);
   stopOnSignals(() => demo.close());
 }
 
@@ -27,7 +28,8 @@ async function runCluster(url: string): Promise<void> {
   const processes = Number(process.env.PROCESSES ?? 3);
   if (!Number.isInteger(processes) || processes < 1 || processes > 16) throw new Error(`PROCESSES must be a whole number from 1 to 16, not ${process.env.PROCESSES}`);
   const cluster = await startCluster({ redisUrl: url, processes, port, host, prefix: process.env.REDIS_PREFIX });
-  console.log(`express-channel demo: ${where}  (${processes} processes through Redis at ${url}, round robin; Ctrl+C stops it)`);
+  const names = cluster.backends.map((b) => `${b.label} (pid ${b.pid})`).join(', ');
+  console.log(`express-channel demo: ${where(portOf(cluster.balancer.server))}  (processes ${names} through Redis at ${url}, round robin; Ctrl+C stops them)`);
   stopOnSignals(() => cluster.close());
 }
 
@@ -37,10 +39,14 @@ async function runProcess(name: string, url: string): Promise<void> {
   const prefix = process.env.REDIS_PREFIX ?? 'ec-demo';
   const demo: Demo = createDemo({ process: name, channels: { adapter: redisAdapter({ url, prefix }) } });
   const server = await demo.listen(0, '127.0.0.1');
-  const address = server.address();
-  process.send?.({ port: typeof address === 'object' && address !== null ? address.port : undefined });
+  process.send?.({ port: portOf(server) });
   // Its parent gone (killed without a chance to stop it): no orphan left serving.
   stopOnSignals(() => demo.close(), ['SIGINT', 'SIGTERM', 'disconnect']);
+}
+
+function portOf(server: Server): number | undefined {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : undefined;
 }
 
 /** Closes once on the first of `events` (Ctrl+C reaches the processes too: one close each). */

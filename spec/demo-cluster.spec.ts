@@ -7,13 +7,66 @@
 // (The page and its log are described in docs/demo.md, "Several processes".)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { startCluster, type Cluster } from '../demo/cluster.js';
 import { chromiumMissing, launchChromium } from './support/browser.js';
+import { withTimeout } from './support/harness.js';
 import { sharedRedisUrl, testPrefix, withoutRedis } from './support/redis.js';
 
-const skip = (await withoutRedis()) || chromiumMissing('cluster demo specs');
+const noRedis = await withoutRedis();
+const skip = noRedis || chromiumMissing('cluster demo specs');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start with REDIS_URL', { skip: noRedis }, () => {
+  it('runs PROCESSES processes behind the balancer, goes on without one that died, and stops them all by pid on SIGINT', async () => {
+    const env = { ...process.env, REDIS_URL: sharedRedisUrl, REDIS_PREFIX: testPrefix(), PROCESSES: '3', PORT: '0' };
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    demo.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const banner = new Promise<string>((resolve, reject) => {
+      demo.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out);
+      });
+      demo.once('exit', (code) => reject(new Error(`npm start exited (${String(code)}): ${out}${err}`)));
+    });
+    try {
+      const line = await withTimeout(banner, 30_000, 'the demo to say where it listens');
+      const url = /(http:\/\/localhost:\d+)/.exec(line)?.[1];
+      const pids = [...line.matchAll(/(p\d) \(pid (\d+)\)/g)].map((m) => Number(m[2]));
+      assert.ok(url !== undefined, line);
+      assert.equal(pids.length, 3, line);
+      assert.match((await (await fetch(`${url}/`)).text()), /express-channel · live demo/);
+
+      // A process killed without a goodbye: the balancer takes it out of the rotation.
+      process.kill(pids[1] as number, 'SIGKILL');
+      const told = async (): Promise<void> => {
+        while (!err.includes('process p2 exited (SIGKILL)')) await once(demo.stderr, 'data');
+      };
+      await withTimeout(told(), 10_000, 'the demo to say that p2 exited');
+      for (let i = 0; i < 6; i++) assert.equal((await fetch(`${url}/style.css`)).status, 200);
+
+      demo.kill('SIGINT');
+      const [code] = (await withTimeout(once(demo, 'exit'), 15_000, 'the demo to stop')) as [number | null];
+      assert.equal(code, 0, err);
+      assert.deepEqual(pids.filter(alive), [], 'every process stopped');
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+});
 
 describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
   let cluster: Cluster;
