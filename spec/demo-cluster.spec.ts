@@ -3,7 +3,9 @@
 // two tabs open on two processes and chat across them, "Here now" shows who is on which
 // process, the cluster figures count both tabs, and "Cut connection" ends in a resume whose
 // WebSocket lands on another process (refused, 4421), then on SSE at the session's process
-// or by polls forwarded to it, with every numbered message received once.
+// or by polls forwarded to it, with every numbered message received once; a tab whose process
+// is killed starts a new session on another. And `npm start` itself: its processes, a dead
+// one taken out of the rotation, SIGINT stopping them all.
 // (The page and its log are described in docs/demo.md, "Several processes".)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,5 +172,20 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     const dir = process.env['UPDATE_SCREENSHOTS'] === '1' ? 'docs/images' : 'spec/.artifacts';
     mkdirSync(dir, { recursive: true });
     await ada.screenshot({ path: `${dir}/demo-cluster.png`, fullPage: true });
+  });
+
+  it('moves a tab whose process was killed to a new session on a process still running', async () => {
+    const dead = await processOf(grace);
+    const backend = cluster.backends.find((b) => b.label === dead);
+    assert.ok(backend?.pid !== undefined);
+    process.kill(backend.pid, 'SIGKILL');
+    // Its session is unknown everywhere within deadAfter (15 s): the page starts afresh.
+    await grace.locator('#log li', { hasText: 'The server no longer knows this session' }).waitFor({ timeout: 30_000 });
+    await grace.waitForFunction((gone) => /^p\d$/.test(document.getElementById('fact-process')?.textContent ?? '') && document.getElementById('fact-process')?.textContent !== gone, dead, { timeout: 30_000 });
+    await grace.locator('#status[data-state="open"]').waitFor();
+    // And Ada sees Grace again, on her new process, once the dead process's part is forgotten.
+    const now = await processOf(grace);
+    await ada.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('Grace') && li.querySelector('.chip-process')?.textContent === on), now, { timeout: 15_000 });
+    await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
   });
 });
