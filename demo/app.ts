@@ -50,6 +50,8 @@ interface State {
   burst: number;
   /** This process's name in the cluster demo. */
   process: string | undefined;
+  /** In the cluster demo: the tabs on this process (for what only they should get). */
+  here: ChannelGroup | undefined;
 }
 
 const publicDir = fileURLToPath(new URL('public/', import.meta.url));
@@ -81,6 +83,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
     peers: new Map(),
     burst: options.burst ?? 20,
     process: label,
+    here: cluster?.audience,
   };
   const assets = buildAssets();
   assets.catch(() => undefined); // reported by listen() and by the asset route
@@ -134,7 +137,7 @@ function liveRoute(state: State): RequestHandler {
     if (ch.isSession) state.sockets.remember(req.socket, ch.id);
     send(ch, { type: 'welcome', key: peer.key, process: state.process, metrics: state.metrics.history, interval: state.metrics.interval, rooms: state.rooms.summary() });
     state.everyone.add(ch);
-    if (state.process !== undefined) state.live.group(`process:${state.process}`).add(ch);
+    state.here?.add(ch);
     ch.onReceive((message) => onMessage(state, peer, message));
     ch.onClose(() => {
       state.peers.delete(ch.id);

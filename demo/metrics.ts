@@ -58,7 +58,7 @@ export class Metrics {
     this.history.push(point);
     if (this.history.length > this.#keep) this.history.shift();
     if (this.#cluster === undefined) this.#publish(point);
-    else void this.#withCluster(point, this.#cluster, stats);
+    else this.#withCluster(point, this.#cluster, stats).catch((error: unknown) => console.error('express-channel demo: metrics', error));
     return point;
   }
 
@@ -66,7 +66,7 @@ export class Metrics {
   async #withCluster(point: MetricsPoint, cluster: NonNullable<MetricsOptions['cluster']>, stats: ChannelStats): Promise<void> {
     const tabs = await cluster.everyone.count().catch(() => cluster.everyone.size); // Redis away: this process's own count (and adapter.connected says so)
     point.cluster = { process: cluster.process, tabs, here: cluster.everyone.size, adapter: stats.adapter };
-    this.#publish(point);
+    if (this.#timer !== undefined) this.#publish(point); // not once stopped: the demo is closing
   }
 
   #publish(point: MetricsPoint): void {

@@ -94,7 +94,7 @@ export class Rooms {
    */
   refreshPresence(): void {
     for (const room of this.#members.keys()) this.#pushPresence(room);
-    if (this.#cluster !== undefined) void this.#pushClusterSummary(this.#cluster.audience);
+    if (this.#cluster !== undefined) this.#pushClusterSummary(this.#cluster.audience).catch((error: unknown) => console.error('express-channel demo: room sizes', error));
   }
 
   #changed(room: string): void {
