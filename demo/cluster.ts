@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
 import { startBalancer, type Backend, type Balancer } from './balancer.js';
 
 export interface ClusterOptions {
@@ -29,6 +30,7 @@ const worker = fileURLToPath(new URL('server.ts', import.meta.url));
 const stopDeadline = 5000;
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  await assertRedisAnswers(options.redisUrl);
   const prefix = options.prefix ?? `ec-demo-${Math.random().toString(36).slice(2, 10)}`;
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -60,6 +62,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await balancer.close();
     },
   };
+}
+
+/** Fails at once, with what to do, when nothing answers at `url` (rather than N processes retrying). */
+async function assertRedisAnswers(url: string): Promise<void> {
+  const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } });
+  client.on('error', () => undefined); // the rejection below says it
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`No Redis answers at REDIS_URL=${url} (${String(error)}): start redis-server, or unset REDIS_URL for the one-process demo`, { cause: error });
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
 }
 
 /** The port a process says it listens on (it sends `{ port }` over IPC once it does). */

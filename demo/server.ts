@@ -13,9 +13,15 @@ const redisUrl = process.env.REDIS_URL;
 const label = process.env.DEMO_PROCESS;
 const where = (listening: number | undefined): string => `http://${host === '127.0.0.1' ? 'localhost' : host}:${listening}`;
 
-if (label !== undefined && redisUrl !== undefined) await runProcess(label, redisUrl);
-else if (redisUrl !== undefined && redisUrl !== '') await runCluster(redisUrl);
-else await runAlone();
+try {
+  if (label !== undefined && redisUrl !== undefined) await runProcess(label, redisUrl);
+  else if (redisUrl !== undefined && redisUrl !== '') await runCluster(redisUrl);
+  else await runAlone();
+} catch (error) {
+  // A start that cannot be (no Redis, a port in use, a bad PROCESSES): one line saying why.
+  console.error(`express-channel demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 
 async function runAlone(): Promise<void> {
   const demo = createDemo();

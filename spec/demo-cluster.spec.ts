@@ -30,6 +30,19 @@ function alive(pid: number): boolean {
   }
 }
 
+describe('npm start with a REDIS_URL where nothing answers', () => {
+  it('says so in one line and exits with 1, starting no process', async () => {
+    const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' };
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await withTimeout(once(demo, 'exit'), 20_000, 'the demo to give up')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(output, /^express-channel demo: No Redis answers at REDIS_URL=redis:\/\/127\.0\.0\.1:1 \(.+\): start redis-server, or unset REDIS_URL for the one-process demo\n$/);
+  });
+});
+
 describe('npm start with REDIS_URL', { skip: noRedis }, () => {
   it('runs PROCESSES processes behind the balancer, goes on without one that died, and stops them all by pid on SIGINT', async () => {
     const env = { ...process.env, REDIS_URL: sharedRedisUrl, REDIS_PREFIX: testPrefix(), PROCESSES: '3', PORT: '0' };
