@@ -22,6 +22,11 @@ export interface DemoOptions {
   burst?: number;
   /** Options of the express-channel middleware. @defaultValue the library's defaults */
   channels?: ChannelsOptions;
+  /**
+   * The name of this process in the cluster demo (with `channels.adapter` the Redis adapter),
+   * shown on the page. Unset: one process, today's demo.
+   */
+  process?: string | undefined;
 }
 
 export interface Demo {
@@ -43,6 +48,10 @@ interface State {
   /** Open channels by id (a session's id). */
   peers: Map<string, Peer>;
   burst: number;
+  /** This process's name in the cluster demo. */
+  process: string | undefined;
+  /** In the cluster demo: the tabs on this process (for what only they should get). */
+  here: ChannelGroup | undefined;
 }
 
 const publicDir = fileURLToPath(new URL('public/', import.meta.url));
@@ -61,14 +70,20 @@ export function createDemo(options: DemoOptions = {}): Demo {
   const live = channels(options.channels);
   const everyone = live.group('everyone');
   const metricsInterval = options.metricsInterval ?? 1000;
+  // With several processes, a broadcast to `everyone` reaches the tabs of all of them: what
+  // one process samples goes to its own tabs only, through a group that only it fills.
+  const label = options.process;
+  const cluster = label === undefined ? undefined : { process: label, everyone, audience: live.group(`process:${label}`) };
   const state: State = {
     live,
     everyone,
-    metrics: new Metrics(live, everyone, { interval: metricsInterval }),
-    rooms: new Rooms(live, everyone, ['lobby', 'random', 'support']),
+    metrics: new Metrics(live, cluster?.audience ?? everyone, { interval: metricsInterval, cluster }),
+    rooms: new Rooms(live, everyone, ['lobby', 'random', 'support'], cluster),
     sockets: new SessionSockets(),
     peers: new Map(),
     burst: options.burst ?? 20,
+    process: label,
+    here: cluster?.audience,
   };
   const assets = buildAssets();
   assets.catch(() => undefined); // reported by listen() and by the asset route
@@ -120,8 +135,9 @@ function liveRoute(state: State): RequestHandler {
     const peer: Peer = { channel: ch, key: publicKey(ch.id), name: 'guest', room: undefined, ticks: 0 };
     state.peers.set(ch.id, peer);
     if (ch.isSession) state.sockets.remember(req.socket, ch.id);
-    send(ch, { type: 'welcome', key: peer.key, metrics: state.metrics.history, interval: state.metrics.interval, rooms: state.rooms.summary() });
+    send(ch, { type: 'welcome', key: peer.key, process: state.process, metrics: state.metrics.history, interval: state.metrics.interval, rooms: state.rooms.summary() });
     state.everyone.add(ch);
+    state.here?.add(ch);
     ch.onReceive((message) => onMessage(state, peer, message));
     ch.onClose(() => {
       state.peers.delete(ch.id);

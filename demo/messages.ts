@@ -1,5 +1,6 @@
 // The demo's own little protocol, carried as JSON text over one express-channel session per
 // browser tab. Shared by the server (demo/*.ts) and the page (demo/page/*.ts): types only.
+import type { AdapterStats } from '../lib/redis/index.js';
 import type { TransportName } from '../lib/index.js';
 
 /** One sample of `live.stats()`, turned into rates. */
@@ -14,6 +15,20 @@ export interface MetricsPoint {
   receivedPerSecond: number;
   /** Messages waiting in session buffers for a client to come back. */
   queued: number;
+  /** In the cluster demo (REDIS_URL): the whole cluster, as this process sees it. */
+  cluster?: ClusterPoint;
+}
+
+/** What the processes of the cluster demo add to each sample. */
+export interface ClusterPoint {
+  /** The process that took the sample (the one serving the tab), e.g. `p1`. */
+  process: string;
+  /** Tabs on every live process: `await everyone.count()`. */
+  tabs: number;
+  /** Tabs on this process: `everyone.size`. */
+  here: number;
+  /** `live.stats().adapter`: broadcasts through Redis and its connection. */
+  adapter?: AdapterStats | undefined;
 }
 
 export interface Member {
@@ -21,6 +36,8 @@ export interface Member {
   key: string;
   name: string;
   transport: TransportName;
+  /** In the cluster demo: the process that holds the member's session. */
+  process?: string | undefined;
 }
 
 export interface ChatLine {
@@ -30,6 +47,8 @@ export interface ChatLine {
   /** The sender's {@link Member.key}. */
   key: string;
   transport: TransportName;
+  /** In the cluster demo: the process the sender's session is on. */
+  process?: string | undefined;
   text: string;
   /** ms since the epoch */
   at: number;
@@ -42,11 +61,11 @@ export interface RoomSummary {
 
 /** Server → page. */
 export type ServerMessage =
-  | { type: 'welcome'; key: string; metrics: MetricsPoint[]; interval: number; rooms: RoomSummary[] }
+  | { type: 'welcome'; key: string; process?: string | undefined; metrics: MetricsPoint[]; interval: number; rooms: RoomSummary[] }
   | { type: 'metrics'; point: MetricsPoint }
   | { type: 'rooms'; rooms: RoomSummary[] }
   | { type: 'joined'; room: string; history: ChatLine[] }
-  | { type: 'presence'; room: string; members: Member[] }
+  | { type: 'presence'; room: string; members: Member[]; process?: string | undefined }
   | { type: 'chat'; line: ChatLine }
   | { type: 'tick'; n: number }
   | { type: 'problem'; message: string };

@@ -8,6 +8,8 @@ export interface MetricsOptions {
   interval?: number;
   /** Samples kept for new viewers. @defaultValue 60 */
   keep?: number;
+  /** In the cluster demo: this process's name, and the group whose cluster-wide size to show. */
+  cluster?: { process: string; everyone: ChannelGroup } | undefined;
 }
 
 export class Metrics {
@@ -17,6 +19,7 @@ export class Metrics {
   /** ms between samples. */
   readonly interval: number;
   readonly #keep: number;
+  readonly #cluster: MetricsOptions['cluster'];
   #timer: NodeJS.Timeout | undefined;
   #last: { t: number; stats: ChannelStats };
 
@@ -25,6 +28,7 @@ export class Metrics {
     this.#audience = audience;
     this.interval = options.interval ?? 1000;
     this.#keep = options.keep ?? 60;
+    this.#cluster = options.cluster;
     this.#last = { t: Date.now(), stats: live.stats() };
   }
 
@@ -53,9 +57,21 @@ export class Metrics {
     this.#last = { t, stats };
     this.history.push(point);
     if (this.history.length > this.#keep) this.history.shift();
+    if (this.#cluster === undefined) this.#publish(point);
+    else this.#withCluster(point, this.#cluster, stats).catch((error: unknown) => console.error('express-channel demo: metrics', error));
+    return point;
+  }
+
+  /** Adds the cluster-wide numbers (one Redis round trip) before the sample goes out. */
+  async #withCluster(point: MetricsPoint, cluster: NonNullable<MetricsOptions['cluster']>, stats: ChannelStats): Promise<void> {
+    const tabs = await cluster.everyone.count().catch(() => cluster.everyone.size); // Redis away: this process's own count (and adapter.connected says so)
+    point.cluster = { process: cluster.process, tabs, here: cluster.everyone.size, adapter: stats.adapter };
+    if (this.#timer !== undefined) this.#publish(point); // not once stopped: the demo is closing
+  }
+
+  #publish(point: MetricsPoint): void {
     const message: ServerMessage = { type: 'metrics', point };
     this.#audience.broadcast(JSON.stringify(message));
-    return point;
   }
 }
 

@@ -1,5 +1,8 @@
 // Chat rooms: one express-channel group per room, the last messages of each room for whoever
 // joins, and the member list ("presence") pushed whenever it changes, transports included.
+// In the cluster demo each process knows its own members only: it pushes its part of each
+// room's list (marked with its name) every interval, the page puts the parts together, and
+// room sizes are counted across processes with `group.count()`.
 import type { Channel, ChannelGroup, Live } from '../lib/index.js';
 import { limits, type ChatLine, type Member, type RoomSummary, type ServerMessage } from './messages.js';
 
@@ -16,6 +19,13 @@ export interface Peer {
 
 const historySize = 50;
 
+/** In the cluster demo: this process's name, and where its own tabs' periodic updates go. */
+export interface RoomsCluster {
+  process: string;
+  /** The tabs on this process. */
+  audience: ChannelGroup;
+}
+
 export class Rooms {
   readonly #live: Live;
   readonly #everyone: ChannelGroup;
@@ -25,11 +35,13 @@ export class Rooms {
   /** The presence last pushed per room, to push only changes. */
   readonly #presence = new Map<string, string>();
   #lineId = 0;
+  readonly #cluster: RoomsCluster | undefined;
 
-  constructor(live: Live, everyone: ChannelGroup, defaults: readonly string[]) {
+  constructor(live: Live, everyone: ChannelGroup, defaults: readonly string[], cluster?: RoomsCluster) {
     this.#live = live;
     this.#everyone = everyone;
     this.#defaults = defaults;
+    this.#cluster = cluster;
   }
 
   /** The default rooms and every room someone is in, with their sizes. */
@@ -67,7 +79,7 @@ export class Rooms {
 
   say(peer: Peer, text: string): void {
     if (peer.room === undefined) return send(peer.channel, { type: 'problem', message: 'Join a room first.' });
-    const line: ChatLine = { id: ++this.#lineId, room: peer.room, from: peer.name, key: peer.key, transport: peer.channel.transport, text, at: Date.now() };
+    const line: ChatLine = { id: ++this.#lineId, room: peer.room, from: peer.name, key: peer.key, transport: peer.channel.transport, process: this.#cluster?.process, text, at: Date.now() };
     let history = this.#history.get(peer.room);
     if (history === undefined) this.#history.set(peer.room, (history = []));
     history.push(line);
@@ -75,20 +87,32 @@ export class Rooms {
     this.#group(peer.room).broadcast(JSON.stringify({ type: 'chat', line } satisfies ServerMessage));
   }
 
-  /** Pushes the member lists that changed, e.g. because a session came back on another transport. */
+  /**
+   * Pushes the member lists that changed, e.g. because a session came back on another
+   * transport. In the cluster demo: every list, so that tabs on other processes (new ones
+   * too) keep this process's part, and the room sizes counted across the cluster.
+   */
   refreshPresence(): void {
     for (const room of this.#members.keys()) this.#pushPresence(room);
+    if (this.#cluster !== undefined) this.#pushClusterSummary(this.#cluster.audience).catch((error: unknown) => console.error('express-channel demo: room sizes', error));
   }
 
   #changed(room: string): void {
     this.#pushPresence(room);
-    this.#everyone.broadcast(JSON.stringify({ type: 'rooms', rooms: this.summary() } satisfies ServerMessage));
+    // In the cluster demo this process's sizes are only its part: the next refresh counts all.
+    if (this.#cluster === undefined) this.#everyone.broadcast(JSON.stringify({ type: 'rooms', rooms: this.summary() } satisfies ServerMessage));
+  }
+
+  async #pushClusterSummary(audience: ChannelGroup): Promise<void> {
+    const rooms = await Promise.all(this.summary().map(async (r) => ({ name: r.name, members: await this.#group(r.name).count().catch(() => r.members) })));
+    audience.broadcast(JSON.stringify({ type: 'rooms', rooms } satisfies ServerMessage));
   }
 
   #pushPresence(room: string): void {
-    const members: Member[] = [...(this.#members.get(room) ?? [])].map((p) => ({ key: p.key, name: p.name, transport: p.channel.transport }));
-    const json = JSON.stringify({ type: 'presence', room, members } satisfies ServerMessage);
-    if (this.#presence.get(room) === json) return;
+    const process = this.#cluster?.process;
+    const members: Member[] = [...(this.#members.get(room) ?? [])].map((p) => ({ key: p.key, name: p.name, transport: p.channel.transport, process }));
+    const json = JSON.stringify({ type: 'presence', room, members, process } satisfies ServerMessage);
+    if (this.#presence.get(room) === json && process === undefined) return;
     if (members.length === 0) this.#presence.delete(room);
     else this.#presence.set(room, json);
     this.#group(room).broadcast(json);

@@ -1,11 +1,17 @@
 // Rooms chat: the room list, the join form, messages, who is here (with each member's
 // transport), and the composer. Sends through a function it is given: the page's connection.
+// In the cluster demo each process sends its own part of "Here now", again and again: the
+// panel shows them together and forgets a part its process stopped sending (it died).
 import type { ChatLine, Member, RoomSummary } from '../messages.js';
-import { byId, clock, h, hueOf, transportChip } from './dom.js';
+import { byId, clock, h, hueOf, processChip, transportChip } from './dom.js';
 
 export class ChatPanel {
   #room: string | undefined;
   #me = '';
+  /** "Here now" by process ('' with one process), and when each part last came. */
+  #parts = new Map<string, { members: Member[]; at: number }>();
+  /** ms after which a process's part is forgotten (set from the metrics interval). */
+  staleAfter = 3000;
   readonly #send: (message: object) => void;
   readonly #messages = byId<HTMLOListElement>('messages');
   readonly #members = byId<HTMLUListElement>('members');
@@ -54,6 +60,7 @@ export class ChatPanel {
   }
 
   joined(room: string, history: ChatLine[]): void {
+    if (room !== this.#room) this.#parts.clear();
     this.#setRoom(room);
     this.#messages.replaceChildren(...history.map((line) => this.#line(line)));
     if (history.length === 0) this.#messages.append(h('li', { class: 'empty' }, `No messages in #${room} yet. Open this page in another tab — pick a different transport there — and say hello.`));
@@ -67,11 +74,18 @@ export class ChatPanel {
     this.#scroll();
   }
 
-  presence(room: string, members: Member[]): void {
+  presence(room: string, part: Member[], process = ''): void {
     if (room !== this.#room) return;
+    const now = Date.now();
+    if (part.length === 0) this.#parts.delete(process);
+    else this.#parts.set(process, { members: part, at: now });
+    for (const [name, { at }] of this.#parts) if (name !== '' && now - at > this.staleAfter) this.#parts.delete(name);
+    const members = [...this.#parts.values()].flatMap((p) => p.members);
     byId('member-count').textContent = String(members.length);
     this.#members.replaceChildren(
-      ...members.map((m) => h('li', {}, this.#avatar(m.name), h('span', { class: 'member-name' }, m.name, m.key === this.#me ? h('span', { class: 'you' }, ' (you)') : null), transportChip(m.transport))),
+      ...members.map((m) =>
+        h('li', {}, this.#avatar(m.name), h('span', { class: 'member-name' }, m.name, m.key === this.#me ? h('span', { class: 'you' }, ' (you)') : null), m.process === undefined ? null : processChip(m.process), transportChip(m.transport)),
+      ),
     );
   }
 
@@ -97,7 +111,7 @@ export class ChatPanel {
       'li',
       { class: mine ? 'line mine' : 'line' },
       this.#avatar(line.from),
-      h('div', { class: 'bubble' }, h('div', { class: 'meta' }, h('b', {}, line.from), transportChip(line.transport), h('time', { datetime: new Date(line.at).toISOString() }, clock(line.at))), h('p', {}, line.text)),
+      h('div', { class: 'bubble' }, h('div', { class: 'meta' }, h('b', {}, line.from), line.process === undefined ? null : processChip(line.process), transportChip(line.transport), h('time', { datetime: new Date(line.at).toISOString() }, clock(line.at))), h('p', {}, line.text)),
     );
   }
 

@@ -22,6 +22,11 @@ export function transportChip(transport: string, extra = ''): HTMLSpanElement {
   return h('span', { class: `chip chip-${transport} ${extra}`.trim() }, transport);
 }
 
+/** A small label for the process of the cluster demo that holds a session. */
+export function processChip(label: string): HTMLSpanElement {
+  return h('span', { class: 'chip chip-process', title: `on process ${label}` }, label);
+}
+
 /** hh:mm:ss in the viewer's locale. */
 export function clock(at: number): string {
   return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });

@@ -1,7 +1,7 @@
 // "Your connection": the transport in use and how it was reached (fallback), the status, a log
 // of what the client did, the numbered-message check, and the button that cuts the link.
 import type { Connection } from '../../lib/client/index.js';
-import { byId, clock, h, transportChip } from './dom.js';
+import { byId, clock, h, processChip, transportChip } from './dom.js';
 
 type Kind = 'info' | 'ok' | 'warn' | 'bad';
 
@@ -22,6 +22,8 @@ export class LinkPanel {
   #lostAt: number | undefined;
   #reconnects = 0;
   #routeDone = false;
+  /** The process holding this tab's session, in the cluster demo. */
+  #process: string | undefined;
   readonly #status = byId('status');
   readonly #statusText = byId('status-text');
   readonly #route = byId('route');
@@ -46,7 +48,7 @@ export class LinkPanel {
       if (this.#conn !== conn || e.transport === undefined) return;
       if (!this.#routeDone) this.#route.append(transportChip(e.transport, 'failed'), h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→'));
       if (this.#routeDone) this.log(`Connection lost (${e.transport}: ${e.error.message})`, 'bad');
-      else this.log(`${e.transport} failed to open: ${e.error.message}`, 'warn');
+      else this.log(`${e.transport} failed to open: ${e.error.message}${elsewhere(e.error.status)}`, 'warn');
     });
     conn.addEventListener('transport', (e) => {
       if (this.#conn !== conn) return;
@@ -60,7 +62,7 @@ export class LinkPanel {
       byId('fact-transport').replaceChildren(transportChip(e.transport));
       if (e.resumed) {
         const away = this.#lostAt === undefined ? '' : ` after ${Math.round(performance.now() - this.#lostAt)} ms away`;
-        this.log(`Resumed the session on ${e.transport}${away}`, 'ok');
+        this.log(`Resumed the session on ${e.transport}${this.#where(e.transport)}${away}`, 'ok');
       } else this.log(`Session open on ${e.transport}`, 'ok');
       this.#lostAt = undefined;
     });
@@ -86,6 +88,15 @@ export class LinkPanel {
     this.#render();
   }
 
+  /** The session's process, from its welcome (cluster demo only; undefined: one process). */
+  servedBy(process: string | undefined): void {
+    this.#process = process;
+    byId('fact-process-row').hidden = process === undefined;
+    if (process === undefined) return;
+    byId('fact-process').replaceChildren(processChip(process));
+    this.log(`The session is held by process ${process}; every request of it may reach any process`, 'info');
+  }
+
   /** A numbered message from the server's stream. */
   tick(n: number): void {
     const d = this.#delivery;
@@ -108,6 +119,14 @@ export class LinkPanel {
     while (this.#log.children.length > 60) this.#log.lastElementChild?.remove();
   }
 
+  // In the cluster demo a WebSocket or SSE resume opens only on the session's process (the
+  // others refuse it with 421, the log shows it); polls reach whichever process is next.
+  #where(transport: string): string {
+    if (this.#process === undefined) return '';
+    if (transport === 'poll') return ` (each poll reaches the next process, which forwards it to ${this.#process})`;
+    return ` at process ${this.#process}`;
+  }
+
   #setStatus(state: string, text: string): void {
     this.#status.dataset.state = state;
     this.#statusText.textContent = text;
@@ -119,13 +138,18 @@ export class LinkPanel {
     if (session === undefined) return;
     this.#cutButton.disabled = true;
     try {
-      const response = await fetch('/api/cut', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session }) });
+      // Only the session's process can cut its sockets: the demo's balancer routes this one
+      // request by name (and sends the channel's next request to another process).
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (this.#process !== undefined) headers['x-demo-process'] = this.#process;
+      const response = await fetch('/api/cut', { method: 'POST', headers, body: JSON.stringify({ session }) });
       const answer = (await response.json()) as { cut?: number; sent?: number; message?: string };
       if (!response.ok || answer.sent === undefined) throw new Error(answer.message ?? `HTTP ${response.status}`);
       const d = this.#delivery;
       d.sent = Math.max(d.sent, answer.sent);
       this.#cut = { at: d.received, missing: d.sent - d.received };
-      this.log(`Cut ${answer.cut ?? 0} socket(s) at the server; it sent up to #${answer.sent} meanwhile`, 'bad');
+      const where = this.#process === undefined ? 'the server' : `process ${this.#process}`;
+      this.log(`Cut ${answer.cut ?? 0} socket(s) at ${where}; it sent up to #${answer.sent} meanwhile`, 'bad');
       this.#render();
     } catch (error) {
       this.log(`Could not cut the connection: ${String(error)}`, 'bad');
@@ -151,4 +175,10 @@ export class LinkPanel {
       verdict.textContent = d.received === 0 ? 'Waiting for the first message' : `All ${d.received} received, in order, once`;
     }
   }
+}
+
+// 421 / 4421 session-elsewhere: the cluster demo's balancer sent the resume to a process that
+// does not hold the session (it cannot take a session over yet, docs/scaling.md).
+function elsewhere(status: number | undefined): string {
+  return status === 421 || status === 4421 ? ' — it reached a process that does not hold this session' : '';
 }

@@ -2,7 +2,7 @@
 // stream. The transport picker reconnects with the chosen transport list; the query string
 // (?transport=poll&room=lobby&name=Ada&block=websocket) presets every choice.
 import { connect, type Connection, type ConnectOptions, type TransportName } from '../../lib/client/index.js';
-import type { MetricsPoint, ServerMessage } from '../messages.js';
+import type { ClusterPoint, MetricsPoint, ServerMessage } from '../messages.js';
 import { LiveChart, type Sample } from './chart.js';
 import { ChatPanel } from './chat.js';
 import { byId } from './dom.js';
@@ -61,6 +61,8 @@ function onMessage(message: ServerMessage): void {
   switch (message.type) {
     case 'welcome':
       chat.me = message.key;
+      chat.staleAfter = 3 * message.interval + 1000;
+      link.servedBy(message.process);
       chat.rooms(message.rooms);
       openChart.step = rateChart.step = message.interval / 1000;
       byId('metrics-every').textContent = message.interval === 1000 ? 'every second' : `every ${message.interval} ms`;
@@ -72,6 +74,7 @@ function onMessage(message: ServerMessage): void {
       openChart.push(openSample(message.point));
       rateChart.push(rateSample(message.point));
       showKpis(message.point);
+      if (message.point.cluster !== undefined) showCluster(message.point.cluster);
       break;
     case 'rooms':
       chat.rooms(message.rooms);
@@ -81,7 +84,7 @@ function onMessage(message: ServerMessage): void {
       chat.joined(message.room, message.history);
       break;
     case 'presence':
-      chat.presence(message.room, message.members);
+      chat.presence(message.room, message.members, message.process);
       break;
     case 'chat':
       chat.chat(message.line);
@@ -108,6 +111,18 @@ function showKpis(p: MetricsPoint): void {
   byId('kpi-out').textContent = p.sentPerSecond.toFixed(0);
   byId('kpi-in').textContent = p.receivedPerSecond.toFixed(0);
   byId('kpi-queued').textContent = String(p.queued);
+}
+
+/** The cluster demo's figures: counted on every process, through Redis. */
+function showCluster(c: ClusterPoint): void {
+  byId('cluster').hidden = false;
+  byId('cluster-process').textContent = c.process;
+  byId('kpi-tabs').textContent = String(c.tabs);
+  byId('kpi-here').textContent = String(c.here);
+  byId('kpi-published').textContent = String(c.adapter?.published ?? '–');
+  byId('kpi-received').textContent = String(c.adapter?.received ?? '–');
+  byId('kpi-missed').textContent = String(c.adapter?.missed ?? '–');
+  byId('cluster-redis').textContent = c.adapter?.connected === false ? 'disconnected (reconnecting)' : 'connected';
 }
 
 function randomName(): string {

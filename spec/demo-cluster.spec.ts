@@ -1,0 +1,204 @@
+// The cluster demo (REDIS_URL set: three processes behind the demo's own round-robin
+// balancer) end to end in Debian's Chromium, on the shared Redis under a prefix of its own:
+// two tabs open on two processes and chat across them, "Here now" shows who is on which
+// process, the cluster figures count both tabs, and "Cut connection" ends in a resume whose
+// WebSocket lands on another process (refused, 4421), then on SSE at the session's process
+// or by polls forwarded to it, with every numbered message received once; a tab whose process
+// is killed starts a new session on another. And `npm start` itself: its processes, a dead
+// one taken out of the rotation, SIGINT stopping them all.
+// (The page and its log are described in docs/demo.md, "Several processes".)
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { startCluster, type Cluster } from '../demo/cluster.js';
+import { chromiumMissing, launchChromium } from './support/browser.js';
+import { withTimeout } from './support/harness.js';
+import { sharedRedisUrl, testPrefix, withoutRedis } from './support/redis.js';
+
+const noRedis = await withoutRedis();
+const skip = noRedis || chromiumMissing('cluster demo specs');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start with a REDIS_URL where nothing answers', () => {
+  it('says so in one line and exits with 1, starting no process', async () => {
+    const env = { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' };
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await withTimeout(once(demo, 'exit'), 20_000, 'the demo to give up')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(output, /^express-channel demo: No Redis answers at REDIS_URL=redis:\/\/127\.0\.0\.1:1 \(.+\): start redis-server, or unset REDIS_URL for the one-process demo\n$/);
+  });
+});
+
+describe('npm start with REDIS_URL', { skip: noRedis }, () => {
+  it('runs PROCESSES processes behind the balancer, goes on without one that died, and stops them all by pid on SIGINT', async () => {
+    const env = { ...process.env, REDIS_URL: sharedRedisUrl, REDIS_PREFIX: testPrefix(), PROCESSES: '3', PORT: '0' };
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    demo.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const banner = new Promise<string>((resolve, reject) => {
+      demo.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out);
+      });
+      demo.once('exit', (code) => reject(new Error(`npm start exited (${String(code)}): ${out}${err}`)));
+    });
+    try {
+      const line = await withTimeout(banner, 30_000, 'the demo to say where it listens');
+      const url = /(http:\/\/localhost:\d+)/.exec(line)?.[1];
+      const pids = [...line.matchAll(/(p\d) \(pid (\d+)\)/g)].map((m) => Number(m[2]));
+      assert.ok(url !== undefined, line);
+      assert.equal(pids.length, 3, line);
+      assert.match((await (await fetch(`${url}/`)).text()), /express-channel · live demo/);
+
+      // A process killed without a goodbye: the balancer takes it out of the rotation.
+      process.kill(pids[1] as number, 'SIGKILL');
+      const told = async (): Promise<void> => {
+        while (!err.includes('process p2 exited (SIGKILL)')) await once(demo.stderr, 'data');
+      };
+      await withTimeout(told(), 10_000, 'the demo to say that p2 exited');
+      for (let i = 0; i < 6; i++) assert.equal((await fetch(`${url}/style.css`)).status, 200);
+
+      demo.kill('SIGINT');
+      const [code] = (await withTimeout(once(demo, 'exit'), 15_000, 'the demo to stop')) as [number | null];
+      assert.equal(code, 0, err);
+      assert.deepEqual(pids.filter(alive), [], 'every process stopped');
+    } finally {
+      if (demo.exitCode === null) demo.kill('SIGKILL');
+    }
+  });
+});
+
+describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
+  let cluster: Cluster;
+  let browser: Browser;
+  const errors: string[] = [];
+  let ada: Page;
+  let grace: Page;
+
+  async function open(query: string): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+    page.setDefaultTimeout(15_000);
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${cluster.balancer.url}/?${query}`);
+    await page.locator('#status[data-state="open"]').waitFor();
+    await page.locator('#fact-process .chip-process').waitFor();
+    return page;
+  }
+
+  const processOf = async (page: Page) => (await page.locator('#fact-process').textContent()) ?? '';
+  const text = async (page: Page, id: string) => (await page.locator(`#${id}`).textContent()) ?? '';
+
+  before(async () => {
+    cluster = await startCluster({ redisUrl: sharedRedisUrl, processes: 3, port: 0, host: '127.0.0.1', prefix: testPrefix() });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.close();
+  });
+
+  it('opens two tabs on two different processes, which chat and see each other in "Here now"', async () => {
+    ada = await open('transport=auto&room=lobby&name=Ada');
+    grace = await open('transport=auto&room=lobby&name=Grace');
+    const [adaOn, graceOn] = [await processOf(ada), await processOf(grace)];
+    assert.match(adaOn, /^p[123]$/);
+    assert.match(graceOn, /^p[123]$/);
+    assert.notEqual(adaOn, graceOn, 'the balancer sent the two sessions to two processes');
+
+    await ada.getByRole('textbox', { name: 'Message', exact: true }).fill(`Hello from ${adaOn}`);
+    await ada.getByRole('button', { name: 'Send' }).click();
+    const atGrace = grace.locator('#messages li', { hasText: `Hello from ${adaOn}` });
+    await atGrace.waitFor();
+    assert.equal(await atGrace.locator('.chip-process').textContent(), adaOn);
+
+    await grace.getByRole('textbox', { name: 'Message', exact: true }).fill(`Hi, ${graceOn} here`);
+    await grace.getByRole('button', { name: 'Send' }).click();
+    await ada.locator('#messages li', { hasText: `Hi, ${graceOn} here` }).waitFor();
+
+    // Each process sends its part of the member list; the page shows both parts.
+    await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+    const members = await ada.locator('#members li').evaluateAll((items) => items.map((li) => `${li.querySelector('.member-name')?.textContent} ${li.querySelector('.chip-process')?.textContent}`));
+    assert.deepEqual(members.sort(), [`Ada (you) ${adaOn}`, `Grace ${graceOn}`].sort());
+  });
+
+  it('shows cluster-wide counts: both tabs on all processes, one on this one, broadcasts through Redis', async () => {
+    await ada.locator('#cluster:not([hidden])').waitFor();
+    await ada.waitForFunction(() => document.getElementById('kpi-tabs')?.textContent === '2');
+    assert.equal(await text(ada, 'kpi-here'), '1');
+    assert.equal(await text(ada, 'cluster-process'), await processOf(ada));
+    assert.ok(Number(await text(ada, 'kpi-published')) > 0, 'this process published broadcasts to Redis');
+    assert.ok(Number(await text(ada, 'kpi-received')) > 0, 'and received the others\' ones');
+    assert.equal(await text(ada, 'kpi-missed'), '0');
+    assert.equal(await text(ada, 'cluster-redis'), 'connected');
+  });
+
+  it('resumes after "Cut connection": the WebSocket refused by another process, then SSE on the owner or forwarded polls, nothing lost', async () => {
+    const owner = await processOf(ada);
+    const sentBefore = Number(await text(ada, 'count-sent'));
+    assert.ok(sentBefore > 0);
+    await ada.getByRole('button', { name: 'Cut connection' }).click();
+    await ada.locator('#log li', { hasText: `Cut 1 socket(s) at process ${owner}` }).waitFor();
+    // The reconnection's WebSocket lands on the next process, which does not hold the session
+    // and refuses it (4421). SSE comes next: Chromium itself retries a 421 answer once, so its
+    // stream may open on the owner at the next turn; otherwise the client goes on to polling,
+    // each poll forwarded to the owner.
+    await ada.locator('#log li', { hasText: /websocket failed to open: .*4421.* does not hold this session/ }).waitFor();
+    const resumed = ada.locator('#log li', { hasText: 'Resumed the session on' });
+    await resumed.waitFor();
+    assert.match((await resumed.textContent()) ?? '', new RegExp(`Resumed the session on (sse at process ${owner}|poll \\(each poll reaches the next process, which forwards it to ${owner}\\))`));
+    await ada.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
+    await ada.waitForFunction(() => document.getElementById('count-received')?.textContent === document.getElementById('count-sent')?.textContent);
+    const [sent = 0, received, lost, twice] = await ada.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
+    assert.ok(sent >= sentBefore + 20, `the server sent ${sent}, ${sentBefore} before the cut`);
+    assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
+    assert.match(await text(ada, 'status-text'), /^Live over (sse|poll)$/);
+    assert.equal(await processOf(ada), owner, 'the session stayed on its process');
+
+    // The chat goes on both ways, its POSTs landing on any process, forwarded to the owner.
+    await ada.getByRole('textbox', { name: 'Message', exact: true }).fill('Back, without WebSocket');
+    await ada.getByRole('button', { name: 'Send' }).click();
+    await grace.locator('#messages li', { hasText: 'Back, without WebSocket' }).waitFor();
+    await grace.getByRole('textbox', { name: 'Message', exact: true }).fill('Welcome back');
+    await grace.getByRole('button', { name: 'Send' }).click();
+    await ada.locator('#messages li', { hasText: 'Welcome back' }).waitFor();
+    await ada.waitForFunction(() => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-websocket') === null));
+    assert.deepEqual(errors, []);
+  });
+
+  it('saves demo-cluster.png (docs/images with UPDATE_SCREENSHOTS=1)', async () => {
+    const dir = process.env['UPDATE_SCREENSHOTS'] === '1' ? 'docs/images' : 'spec/.artifacts';
+    mkdirSync(dir, { recursive: true });
+    await ada.screenshot({ path: `${dir}/demo-cluster.png`, fullPage: true });
+  });
+
+  it('moves a tab whose process was killed to a new session on a process still running', async () => {
+    const dead = await processOf(grace);
+    const backend = cluster.backends.find((b) => b.label === dead);
+    assert.ok(backend?.pid !== undefined);
+    process.kill(backend.pid, 'SIGKILL');
+    // Its session is unknown everywhere within deadAfter (15 s): the page starts afresh.
+    await grace.locator('#log li', { hasText: 'The server no longer knows this session' }).waitFor({ timeout: 30_000 });
+    await grace.waitForFunction((gone) => /^p\d$/.test(document.getElementById('fact-process')?.textContent ?? '') && document.getElementById('fact-process')?.textContent !== gone, dead, { timeout: 30_000 });
+    await grace.locator('#status[data-state="open"]').waitFor();
+    // And Ada sees Grace again, on her new process, once the dead process's part is forgotten.
+    const now = await processOf(grace);
+    await ada.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('Grace') && li.querySelector('.chip-process')?.textContent === on), now, { timeout: 15_000 });
+    await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+  });
+});
