@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { withTimeout } from './harness.js';
 
@@ -42,9 +42,32 @@ export async function withoutRedis(): Promise<string | false> {
   return reason;
 }
 
-/** A prefix no other test uses: each test is a cluster of its own on the shared Redis. */
+const prefixes: string[] = [];
+
+/**
+ * A prefix no other test uses: each test is a cluster of its own on the shared Redis. Its
+ * keys are deleted when the spec file's tests are done (the shared Redis is left as found).
+ */
 export function testPrefix(): string {
-  return `ec-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const prefix = `ec-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  if (prefixes.length === 0) after(deleteTestKeys);
+  prefixes.push(prefix);
+  return prefix;
+}
+
+async function deleteTestKeys(): Promise<void> {
+  const client = createClient({ url: sharedRedisUrl, socket: { reconnectStrategy: false, connectTimeout: 1000 } });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    for (const prefix of prefixes.splice(0)) {
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}:*`, COUNT: 500 })) if (keys.length > 0) await client.del(keys);
+    }
+  } catch {
+    // A Redis that went away takes its keys with it.
+  } finally {
+    if (client.isOpen) client.destroy();
+  }
 }
 
 async function freePort(): Promise<number> {
