@@ -50,12 +50,16 @@ const prefixes: string[] = [];
  */
 export function testPrefix(): string {
   const prefix = `ec-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  if (prefixes.length === 0) after(deleteTestKeys);
   prefixes.push(prefix);
   return prefix;
 }
 
+// Registered as the spec file loads, so it runs once its last test is done. (Registered from
+// inside a test, node:test would run it when that test ends, under the feet of the next.)
+after(deleteTestKeys);
+
 async function deleteTestKeys(): Promise<void> {
+  if (prefixes.length === 0) return;
   const client = createClient({ url: sharedRedisUrl, socket: { reconnectStrategy: false, connectTimeout: 1000 } });
   client.on('error', () => undefined);
   try {
