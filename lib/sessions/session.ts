@@ -42,6 +42,7 @@ export interface SessionSettings {
   readonly sessionBytes: number;
   readonly sessionTimeout: number;
   readonly heartbeat: number;
+  readonly pollTimeout: number;
 }
 
 /**
@@ -210,7 +211,9 @@ export class Session implements PollSource {
 
   pollAnswer(ack: number): PollAnswer {
     const replay = this.since(ack);
-    return { ...this.#hello(replay), messages: replay.messages.map((m) => toJsonMessage(m.payload, m.fields.event)) };
+    // pollTimeout: how long the server may hold the next poll, so the client can tell a poll
+    // held too long (a connection that died silently) from one still waiting.
+    return { ...this.#hello(replay), pollTimeout: this.#settings.pollTimeout, messages: replay.messages.map((m) => toJsonMessage(m.payload, m.fields.event)) };
   }
 
   /** Closes the owner with 'client-away' unless its client is back within sessionTimeout. */

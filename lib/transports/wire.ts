@@ -40,6 +40,8 @@ export interface EncodedMessage {
 
 /** A poll answer (docs/protocol.md, "Polling"). */
 export interface PollAnswer extends Hello {
+  /** How long the server holds a poll while nothing waits (ms): the client's watchdog reads it. */
+  pollTimeout?: number;
   messages: Array<JsonMessage | NamedJsonMessage>;
   /** Set when the channel closed: the client must not poll again (but see `retry`). */
   closed?: CloseReason;

@@ -80,7 +80,7 @@ async function refusedUpgrade(t: TestContext, served: Served, headers: Record<st
 }
 
 function sessionWiring(ack = 0): { session: Session; wiring: SessionWiring } {
-  const session = new Session({ id: newChannelId(), close: () => true, failed: () => {}, dropConnection: () => {} }, { sessionMessages: 100, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 0 });
+  const session = new Session({ id: newChannelId(), close: () => true, failed: () => {}, dropConnection: () => {} }, { sessionMessages: 100, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 0, pollTimeout: 25_000 });
   return { session, wiring: session.wiring(ack) };
 }
 
@@ -222,6 +222,6 @@ describe('createWire (claiming a request)', () => {
     const outcome = claimed();
     const answer = await withTimeout(fetch(`${served.url}/live`), 2000, 'the poll answer');
     assert.equal(((await outcome) as Wire).name, 'poll');
-    assert.deepEqual(await answer.json(), { session: wiring.id, next: 2, received: 0, heartbeat: 0, sessionTimeout: 30_000, secret: session.secret, messages: ['owed'] });
+    assert.deepEqual(await answer.json(), { session: wiring.id, next: 2, received: 0, heartbeat: 0, sessionTimeout: 30_000, secret: session.secret, pollTimeout: 25_000, messages: ['owed'] });
   });
 });

@@ -36,7 +36,7 @@ class RecordingOwner implements SessionOwner {
 /** Where the wires report (the interface a wire declares for its channel): these tests look at the client instead. */
 const sink: WireSink = { received() {}, ended() {}, control() {}, released() {}, failed() {} };
 
-const settings: SessionSettings = { sessionMessages: 1000, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 25_000 };
+const settings: SessionSettings = { sessionMessages: 1000, sessionBytes: 1 << 20, sessionTimeout: 30_000, heartbeat: 25_000, pollTimeout: 25_000 };
 
 function session(limits: Partial<SessionSettings> = {}): { owner: RecordingOwner; session: Session } {
   const owner = new RecordingOwner();
@@ -129,7 +129,7 @@ describe('Session', () => {
       s.keep(message('a'), false);
       s.keep(message(Buffer.from([1, 2])), false);
       s.countReceived(undefined);
-      assert.deepEqual(s.pollAnswer(0), { session: owner.id, next: 1, received: 1, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, messages: ['a', { base64: 'AQI=' }] });
+      assert.deepEqual(s.pollAnswer(0), { session: owner.id, next: 1, received: 1, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, pollTimeout: 25_000, messages: ['a', { base64: 'AQI=' }] });
       assert.deepEqual(s.pollAnswer(1).messages, [{ base64: 'AQI=' }]);
       assert.equal(s.pollAnswer(2).next, 3);
     });
@@ -217,7 +217,7 @@ describe('Session', () => {
     it('answers the poll that opens the session at once', async (t) => {
       const { owner, session: s } = session();
       const { answer } = await pollServer(t, s, (wire) => s.greet(wire, 0, true));
-      assert.deepEqual(await answer, { session: owner.id, next: 1, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, messages: [] });
+      assert.deepEqual(await answer, { session: owner.id, next: 1, received: 0, heartbeat: 25_000, sessionTimeout: 30_000, secret: s.secret, pollTimeout: 25_000, messages: [] });
     });
 
     it('answers a resuming poll at once when messages wait for it', async (t) => {

@@ -18,20 +18,18 @@ interface Answer {
   closed: string | undefined;
   /** On a shutdown: ms to wait before coming back. */
   retry: number | undefined;
+  /** How long the server may hold the next poll. */
+  holdFor: number | undefined;
 }
 
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
+  let holdFor: number | undefined; // the server's pollTimeout, from its answers
   let session: SessionKey | undefined; // known once the first answer opened the transport
 
   /** Stops polling; false when already stopped. */
-  const stop = (): boolean => {
-    if (done) return false;
-    done = true;
-    controller.abort();
-    return true;
-  };
+  const stop = (): boolean => !done && ((done = true), controller.abort(), true);
   const end = (error: ClientError): false => {
     if (stop()) sink.end(error);
     return false;
@@ -43,6 +41,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
     if (answer === superseded) return true;
     if (answer instanceof ClientError) return end(answer);
     const { hello, messages, closed } = answer;
+    holdFor = answer.holdFor ?? holdFor;
     const first = session === undefined;
     session ??= ctx.session ?? { id: hello.session, secret: hello.secret };
     if (first) sink.open(hello);
@@ -55,7 +54,7 @@ export function openPoll(ctx: TransportContext, sink: TransportSink): Transport 
   void (async () => {
     try {
       if (ctx.session !== undefined && !take(await resume(ctx, ctx.session, controller.signal))) return;
-      while (take(await poll(ctx, session, controller.signal)));
+      while (take(await poll(ctx, session, watched(controller.signal, holdFor))));
     } catch (error) {
       end(error instanceof ClientError ? error : networkError('poll', error));
     }
@@ -93,7 +92,7 @@ async function resume(ctx: TransportContext, session: SessionKey, signal: AbortS
   const body = await postNothing(ctx.options, sessionUrl(ctx.url, { ecs: session.id, eca: ctx.lastSeq() }), { session, signal });
   const received = isRecord(body) ? body['received'] : undefined;
   if (!isCount(received)) return new ClientError('protocol', 'poll: the resuming POST answered without "received"');
-  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined, retry: undefined };
+  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined, retry: undefined, holdFor: undefined };
 }
 
 /** The answer's JSON body; `superseded` for a 204. `init` is laid over the default request. */
@@ -117,6 +116,15 @@ function parseAnswer(body: unknown): Answer | undefined {
   if (hello === undefined || !isRecord(body) || !Array.isArray(body['messages'])) return undefined;
   const messages = body['messages'].map(receivedFromWire);
   if (messages.includes(undefined)) return undefined;
-  const { closed, retry } = body;
-  return { hello, messages: messages as Received[], closed: typeof closed === 'string' ? closed : undefined, retry: isCount(retry) ? retry : undefined };
+  const { closed, retry, pollTimeout } = body;
+  return { hello, messages: messages as Received[], closed: typeof closed === 'string' ? closed : undefined, retry: isCount(retry) ? retry : undefined, holdFor: isCount(pollTimeout) ? pollTimeout : undefined };
+}
+
+/**
+ * A poll held longer than the server said it would hold one (plus a margin for the answer's
+ * way back) is lost, though nothing closed: a connection that died silently (a NAT that forgot
+ * it). It is given up, and the session resumed on a new one.
+ */
+function watched(signal: AbortSignal, holdFor: number | undefined): AbortSignal {
+  return holdFor === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(holdFor + Math.max(2000, holdFor / 5))]);
 }

@@ -1,0 +1,79 @@
+// The client's watchdog on polling (issue 19, item 2): a poll held longer than the server's
+// pollTimeout (from its answers) plus a margin is a connection that died silently — here a
+// TCP proxy that stops forwarding without closing — and the session resumes on a new one.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { connect } from '../../lib/client/node.js';
+import { nextEvent, quick, startServer, until } from './support.js';
+
+/** A TCP proxy to `port` whose `stall()` silences the connections it has (new ones still pass). */
+async function stallingProxy(t: TestContext, port: number): Promise<{ url: string; stall(): void }> {
+  const live = new Set<{ client: Socket; upstream: Socket }>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(port, '127.0.0.1');
+    const pair = { client, upstream };
+    live.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const drop = (): void => {
+      live.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const stalled: Socket[] = [];
+  t.after(() => {
+    for (const socket of stalled) socket.destroy();
+    for (const { client, upstream } of live) {
+      client.destroy();
+      upstream.destroy();
+    }
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/live`,
+    stall() {
+      // Nothing more goes either way, and nothing is closed: a NAT that forgot the flow.
+      for (const pair of live) {
+        pair.client.unpipe(pair.upstream);
+        pair.upstream.unpipe(pair.client);
+        pair.client.pause();
+        pair.upstream.pause();
+        stalled.push(pair.client, pair.upstream);
+      }
+      live.clear();
+    },
+  };
+}
+
+describe('the polling watchdog', () => {
+  it('gives up a poll held past pollTimeout plus its margin, resumes on a new connection, and loses nothing', async (t) => {
+    const server = await startServer(t, { pollTimeout: 300, heartbeat: 0 });
+    const proxy = await stallingProxy(t, Number(new URL(server.url).port));
+    const conn = connect(proxy.url, { ...quick, transports: ['poll'], openTimeout: 10_000 });
+    t.after(() => conn.close());
+    const got: string[] = [];
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    await nextEvent(conn, 'open');
+    const ch = await server.channel();
+    ch.send('before');
+    await until(conn, 'message', () => got.length === 1, 5000);
+    const reopened = nextEvent(conn, 'open', 8000);
+    const stalledAt = Date.now();
+    proxy.stall();
+    ch.send('while stalled');
+    const open = await reopened;
+    const after = Date.now() - stalledAt;
+    assert.equal(open.resumed, true);
+    // pollTimeout 300 + a margin of 2 s, then the resume; a silent poll would otherwise wait forever.
+    assert.ok(after >= 2000 && after < 2300 + 3000, `resumed after ${after} ms`);
+    await until(conn, 'message', () => got.length === 2, 5000);
+    assert.deepEqual(got, ['before', 'while stalled']);
+  });
+});
