@@ -79,7 +79,12 @@ function closedError(closed: string, retry: number | undefined): ClientError {
 async function poll(ctx: TransportContext, session: SessionKey | undefined, signal: AbortSignal): Promise<Answer | ClientError | typeof superseded> {
   const url = sessionUrl(ctx.url, { ...sessionParams(session, ctx.lastSeq()), ect: 'poll' });
   const headers = { ...ctx.options.headers(), Accept: 'application/json', ...secretHeaders(session) };
-  const body = await fetchJson(ctx.options, url, { signal, headers });
+  let body: unknown;
+  try {
+    body = await fetchJson(ctx.options, url, { signal, headers });
+  } finally {
+    (signal as Watched).release?.(); // answered (or failed): no watchdog left behind
+  }
   // Only a poll of an open transport can be superseded: a 204 to the first one is malformed.
   if (body === superseded && session !== undefined) return superseded;
   return parseAnswer(body) ?? new ClientError('protocol', 'poll: malformed answer');
@@ -126,5 +131,16 @@ function parseAnswer(body: unknown): Answer | undefined {
  * it). It is given up, and the session resumed on a new one.
  */
 function watched(signal: AbortSignal, holdFor: number | undefined): AbortSignal {
-  return holdFor === undefined ? signal : AbortSignal.any([signal, AbortSignal.timeout(holdFor + Math.max(2000, holdFor / 5))]);
+  if (holdFor === undefined) return signal;
+  // A controller of our own, not AbortSignal.timeout()/any(): Node 20 may garbage-collect a
+  // signal that only such a composite refers to, and it then never aborts.
+  const watchdog = new AbortController();
+  const stop = (): void => watchdog.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  const timer = setTimeout(stop, holdFor + Math.max(2000, holdFor / 5));
+  const own = watchdog.signal as Watched;
+  own.release = () => (clearTimeout(timer), signal.removeEventListener('abort', stop));
+  return own;
 }
+
+type Watched = AbortSignal & { release?: () => void };
