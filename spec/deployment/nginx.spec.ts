@@ -11,7 +11,8 @@ import express from 'express';
 import { channels, type Channel, type CloseReason, type Message } from '../../lib/index.js';
 import { connect, type Connection, type TransportName } from '../../lib/client/node.js';
 import { Inbox, withTimeout } from '../support/harness.js';
-import { docsConfig, freePort, nginxMissing, startNginx } from '../support/nginx.js';
+import { freePort } from '../support/harness.js';
+import { docsConfig, nginxMissing, startNginx } from '../support/nginx.js';
 
 interface ProxyCase {
   /** The first line of its ```nginx block in docs/deployment.md. */

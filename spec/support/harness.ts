@@ -4,7 +4,7 @@
 // use that, which also tests it.
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import WebSocket, { type ClientOptions } from 'ws';
@@ -174,4 +174,14 @@ export async function openSse(t: Cleanup | TestContext, url: string, init: Reque
   })();
   ended.catch(() => undefined);
   return { response, events, comments, chunks, ended, close: () => controller.abort() };
+}
+
+/** A port free on 127.0.0.1 right now, for a server that cannot listen on port 0 itself (nginx, redis-server). */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

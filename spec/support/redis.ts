@@ -5,10 +5,9 @@
 // they must run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { after, type TestContext } from 'node:test';
 import { createClient } from 'redis';
-import { withTimeout } from './harness.js';
+import { freePort, withTimeout } from './harness.js';
 
 export const sharedRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -72,15 +71,6 @@ async function deleteTestKeys(): Promise<void> {
   } finally {
     if (client.isOpen) client.destroy();
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** A `redis-server` of the test's own on a free port, stopped (by its pid) after the test. */
