@@ -84,7 +84,8 @@ function proxyRequest(req: IncomingMessage, res: ServerResponse, backend: Backen
   req.pipe(upstream);
 }
 
-function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: Backend | undefined, track: (s: Socket | Duplex) => void): void {
+/** Pipes a WebSocket upgrade to `backend` as it came (request line, raw headers, head bytes); spec/redis/balancer.ts uses it too. */
+export function proxyUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: Pick<Backend, 'port'> | undefined, track: (s: Socket | Duplex) => void): void {
   if (backend === undefined) return void socket.destroy();
   track(socket);
   const upstream = connect(backend.port, '127.0.0.1');

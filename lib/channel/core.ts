@@ -244,8 +244,6 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /** Writes a broadcast's shared bytes; false if closed or dropped. */
   sendShared(message: LoggedMessage): boolean {
     if (this.#state !== State.Open) return false;
-    // A broadcast lost on its way here: only a session can tell its client (a gap).
-    if (message.lost) return this.session !== undefined && this.#keepLost(this.session, message);
     if (this.session !== undefined) {
       this.#queueOnSession(this.session, message);
       countSent(this.#host.counters, message.byteLength);
@@ -288,10 +286,14 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     return true;
   }
 
-  // Numbered like the broadcast it stands for; the connection ends, and the client, coming
-  // back, is told of the gap in its hello (a poll: by its next answer).
-  #keepLost(session: Session, message: LoggedMessage): boolean {
-    session.keep(message, false);
+  /**
+   * A broadcast lost on its way here (groups/group.ts deliverLost): only a session can tell
+   * its client. Numbered like the broadcast it stands for; the connection ends, and the
+   * client, coming back, is told of the gap in its hello (a poll: by its next answer).
+   */
+  keepLost(message: LoggedMessage): boolean {
+    if (this.#state !== State.Open || this.session === undefined) return false;
+    this.session.keep(message, false);
     this.dropConnection();
     return true;
   }

@@ -47,7 +47,7 @@ export class ChannelGroup implements Iterable<Channel> {
     observeGroup = (group, observer) => (group.#observer = observer);
     deliverToGroup = (group, payload, options) => group.#deliver(payload, options);
     logOfGroup = (group) => group.#log;
-    deliverLostToGroup = (group) => group.#deliverMessage(lostBroadcast(group.#log), undefined);
+    deliverLostToGroup = (group) => group.#deliverLost(lostBroadcast(group.#log));
   }
 
   /** The group's name in its registry, or undefined for a standalone group. */
@@ -130,6 +130,19 @@ export class ChannelGroup implements Iterable<Channel> {
     const except = options.except;
     const skip = except === undefined ? undefined : new Set(except instanceof Channel ? [coreOf(except)] : [...except].map(coreOf));
     return this.#deliverMessage(message, skip);
+  }
+
+  // Off the broadcast path: a lost broadcast reaches the session members only, so that the
+  // per-member send of every real broadcast need not ask whether it is one.
+  #deliverLost(message: LoggedMessage): number {
+    this.#log.pin();
+    try {
+      let kept = 0;
+      for (const member of this.#members) if (member.keepLost(message)) kept++;
+      return kept;
+    } finally {
+      this.#log.unpin();
+    }
   }
 
   #deliverMessage(message: LoggedMessage, skip: Set<ChannelCore> | undefined): number {

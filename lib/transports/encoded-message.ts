@@ -18,7 +18,7 @@ export class LazyEncodedMessage implements EncodedMessage {
   readonly byteLength: number;
   #webSocketFrame: Buffer[] | undefined;
   #sseEvent: Buffer | undefined;
-  #sessionWebSocketFrame: Buffer[] | undefined;
+  #sessionWebSocketFrame: readonly Buffer[] | undefined;
   #sessionSseEvent: Buffer | undefined;
 
   constructor(payload: Payload, fields: SendFields) {
@@ -35,14 +35,18 @@ export class LazyEncodedMessage implements EncodedMessage {
     return (this.#sseEvent ??= eventForSse(this.payload, this.fields));
   }
 
+  // Called for every session member of a broadcast: the cached frame is the first thing read.
   forSessionWebSocket(): readonly Buffer[] {
+    return (this.#sessionWebSocketFrame ??= this.#buildSessionWebSocketFrame());
+  }
+
+  #buildSessionWebSocketFrame(): readonly Buffer[] {
     const { payload, fields } = this;
-    if (this.#sessionWebSocketFrame !== undefined) return this.#sessionWebSocketFrame;
     // A named message is an `e` frame (name and data as JSON); an unnamed binary frame carries
     // no type prefix on sessions, the same frame as for plain members.
-    if (fields.event !== undefined) return (this.#sessionWebSocketFrame = frameForWebSocket(webSocketNamedText(namedJsonMessage(payload, fields.event))));
+    if (fields.event !== undefined) return frameForWebSocket(webSocketNamedText(namedJsonMessage(payload, fields.event)));
     if (typeof payload !== 'string') return this.forWebSocket();
-    return (this.#sessionWebSocketFrame = frameForWebSocket(webSocketMessageText(payload)));
+    return frameForWebSocket(webSocketMessageText(payload));
   }
 
   forSessionSse(): Buffer {

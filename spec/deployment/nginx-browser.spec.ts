@@ -12,8 +12,7 @@ import express from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { channels, type Message } from '../../lib/index.js';
 import { chromiumMissing, launchChromium } from '../support/browser.js';
-import { withTimeout } from '../support/harness.js';
-import { freePort } from '../support/harness.js';
+import { freePort, withTimeout } from '../support/harness.js';
 import { docsConfig, nginxMissing, startNginx } from '../support/nginx.js';
 
 const skip = nginxMissing('the nginx browser specs') ?? chromiumMissing('the nginx browser specs');

@@ -10,8 +10,7 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { channels, type Channel, type CloseReason, type Message } from '../../lib/index.js';
 import { connect, type Connection, type TransportName } from '../../lib/client/node.js';
-import { Inbox, withTimeout } from '../support/harness.js';
-import { freePort } from '../support/harness.js';
+import { freePort, Inbox, withTimeout } from '../support/harness.js';
 import { docsConfig, nginxMissing, startNginx } from '../support/nginx.js';
 
 interface ProxyCase {

@@ -2,9 +2,10 @@
 // every WebSocket upgrade, goes to the next backend in turn, whatever session it belongs to.
 import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TestContext } from 'node:test';
+import { proxyUpgrade } from '../../demo/balancer.js';
 
 export interface Balancer {
   url: string;
@@ -37,20 +38,7 @@ export async function roundRobin(t: TestContext, ports: number[]): Promise<Balan
     req.pipe(upstream);
   });
   server.on('connection', track);
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const upstream = connect(pick(), '127.0.0.1');
-    track(upstream);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-    upstream.on('connect', () => {
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => proxyUpgrade(req, socket, head, { port: pick() }, track));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(() => {
