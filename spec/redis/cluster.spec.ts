@@ -186,8 +186,12 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['poll'] });
     t.after(() => conn.close());
     await nextEvent(conn, 'open');
+    const errors: string[] = [];
+    conn.addEventListener('error', (event) => errors.push(`${event.transport}: ${event.error.message}`));
     conn.send('hello');
-    const owner = await ownerWith(members, 1, 5000);
+    const owner = await ownerWith(members, 1, 10_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the client's errors: ${errors.join(' | ') || 'none'}; routed: ${balancer.routed.join(',')}`);
+    });
     const closed = nextEvent(conn, 'close', 25_000);
     const killedAt = Date.now();
     owner.child.kill('SIGKILL');
