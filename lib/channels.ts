@@ -74,9 +74,20 @@ const channelProperty: PropertyDescriptor = {
 // A plain EventSource on `?ecs=new` comes back with Last-Event-ID by itself, also after a
 // server restart or a session's expiry. A 404 would end it for good (EventSource gives up on
 // any non-200), so an unknown session there simply opens a new one.
+// (With a session directory, another process may hold it: session-requests.ts asks there first.)
 function resumableOrNew(hub: ChannelHub, request: SessionRequest | undefined): SessionRequest | undefined {
-  if (request?.kind !== 'resume' || request.fromLastEventId !== true || hub.sessions.find(request.id) !== undefined) return request;
+  if (request?.kind !== 'resume' || request.fromLastEventId !== true || hub.directory !== undefined || hub.sessions.find(request.id) !== undefined) return request;
   return { kind: 'open', poll: request.poll };
+}
+
+/** Makes `req.channel` the channel the route will see: `channel`, or one made on first use. */
+function decorate({ req, res, hub }: { req: IncomingMessage; res: ServerResponse; hub: ChannelHub }, session: { poll: boolean } | undefined, channel?: Channel): void {
+  const r = req as ChannelRequest;
+  r[kHub] = hub;
+  r[kResponse] = res;
+  r[kOpenSession] = session;
+  if (channel !== undefined) r[kChannel] = channel;
+  Object.defineProperty(req, 'channel', channelProperty);
 }
 
 function addShutdown(live: Live, hub: ChannelHub): void {
@@ -121,13 +132,16 @@ export function channels(options?: ChannelsOptions): Live {
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
     if (refuseMismatchedTransport(req, res, hub)) return; // a WebSocket whose upgrade a proxy dropped
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
-    // A request that continues a session is answered here (its route already ran once).
-    if (session !== undefined && session.kind !== 'open') return handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req) }, session);
-    const r = req as ChannelRequest;
-    r[kHub] = hub;
-    r[kResponse] = res;
-    r[kOpenSession] = session;
-    Object.defineProperty(req, 'channel', channelProperty);
+    // A request that continues a session is answered here (its route already ran once),
+    // unless the session was taken over from another process: the route runs again for it.
+    if (session !== undefined && session.kind !== 'open') {
+      const continueAs = (channel: Channel | 'new'): void => {
+        decorate({ req, res, hub }, { poll: session.kind === 'resume' && session.poll }, channel === 'new' ? undefined : channel);
+        next();
+      };
+      return handleSessionRequest(hub, { req, res, upgrade: upgradeOf(req), continueAs }, session);
+    }
+    decorate({ req, res, hub }, session);
     next();
   }
 

@@ -9,9 +9,10 @@ import { Admission, type Refusals } from './http/admission.js';
 import type { ChannelStats, ErrorListener } from './hub-types.js';
 import { createWire } from './http/claim.js';
 import { answerElsewhere, serveForwarded } from './http/forwarding.js';
-import type { Exchange } from './http/session-requests.js';
+import { handOverSession } from './http/takeover.js';
+import type { Adoption, Exchange } from './http/session-requests.js';
 import type { ResumeRequest } from './protocol/params.js';
-import { isSessionDirectory, type SessionDirectory } from './sessions/directory.js';
+import { canTakeOver, isSessionDirectory, type SessionDirectory } from './sessions/directory.js';
 import { HandshakePacer } from './http/handshake-pacer.js';
 import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
@@ -63,6 +64,7 @@ export class ChannelHub implements ChannelHost {
       const cluster = { directory, pollTimeout: options.pollTimeout };
       this.elsewhere = (x, request) => answerElsewhere(cluster, x, request);
       directory.serve((request, exchange) => serveForwarded(this, request, exchange));
+      if (canTakeOver(directory)) directory.serveTakeovers((request) => handOverSession(this, request));
     }
   }
 
@@ -73,6 +75,19 @@ export class ChannelHub implements ChannelHost {
   createChannel(context: RequestContext, openSession?: { poll: boolean }): Channel {
     const transport: TransportName = openSession?.poll === true ? 'poll' : transportFromHeaders(context.req.headers);
     return channelOf(new ChannelCore(this, { context, transport, session: openSession !== undefined && transport !== 'http' }));
+  }
+
+  /**
+   * The channel of a session taken over from another process (http/takeover.ts): opened on
+   * this request's connection at `ack`, a member of its named groups again. One tick, so that
+   * no broadcast falls between the late ones it was handed and its groups.
+   */
+  adopt(context: RequestContext, { transport, handed, groups, ack }: Adoption): ChannelCore {
+    const core = new ChannelCore(this, { context, transport, session: true, handed });
+    core.adopt(context, ack);
+    const channel = channelOf(core);
+    for (const name of groups) this.groups.group(name).add(channel);
+    return core;
   }
 
   openWire(request: WireRequest): Wire | CloseReason {
@@ -119,10 +134,11 @@ export class ChannelHub implements ChannelHost {
       this.sessions.delete(channel);
       // A polling client learns of a close from its next poll: keep the session for it, and
       // its place in the directory as long, so that a poll on another process comes here.
-      const buried = channel.transport === 'poll' && !this.closing;
+      const moved = channel.closeReason === 'moved'; // its new owner holds the directory entry now
+      const buried = channel.transport === 'poll' && !this.closing && !moved;
       if (buried) this.sessions.bury(channel, closedPollGrace);
       if (buried && this.directory !== undefined) this.#releaseLater(channel.id);
-      else this.directory?.released(channel.id);
+      else if (!moved) this.directory?.released(channel.id);
       // Either way it no longer keeps its groups' logs (a buried one keeps copies).
       channel.session.release(buried);
     }

@@ -74,6 +74,16 @@ export class Channel {
     return this.#core.session !== undefined;
   }
 
+  /**
+   * True when this session was taken over from another process (docs/scaling.md,
+   * "Takeover"): the route runs again for it there, with its named groups already joined and
+   * its unacknowledged messages already on their way; it should register its handlers and
+   * not greet the client again. False for every channel the route sees the first time.
+   */
+  get resumed(): boolean {
+    return this.#core.resumed;
+  }
+
   /** Why the channel closed, or undefined while it is open. */
   get closeReason(): CloseReason | undefined {
     return this.#core.closeReason;

@@ -2,7 +2,7 @@ import { debug, debugEnabled, tag } from '../debug.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import type { ClientControl } from '../protocol/control.js';
 import { LoggedMessage, type MessageLog } from '../sessions/message-log.js';
-import { Session, type SessionOwner } from '../sessions/session.js';
+import { Session, type HandedSession, type SessionOwner } from '../sessions/session.js';
 import { payloadBytes } from '../transports/payload.js';
 import type { Head, Payload, SendFields, TransportName, Wire, WireSink } from '../transports/wire.js';
 import { hasRoom } from './flow-control.js';
@@ -31,16 +31,12 @@ export interface ChannelHost {
 
 /** Something that keeps a channel as a member (a group) and must forget it when it closes. */
 export interface Membership {
+  /** The group's name in its registry (undefined for a standalone group): a session taken over elsewhere joins it there. */
+  readonly group: string | undefined;
   /** Where the group keeps its broadcasts for session members. */
   readonly log: MessageLog | undefined;
   /** The channel closed: drop it. */
   leave(channel: ChannelCore): void;
-}
-
-/** What became of a POST of client messages (docs/protocol.md, "Sending"). */
-export interface PostOutcome {
-  received: number;
-  outcome: 'ok' | 'out-of-order' | 'closed' | 'busy';
 }
 
 /** The request a channel is made for, the transport its headers chose, and whether it is a session. */
@@ -48,6 +44,8 @@ export interface ChannelRequest {
   context: RequestContext;
   transport: TransportName;
   session: boolean;
+  /** A session taken over from another process: it goes on here from its state there. */
+  handed?: HandedSession | undefined;
 }
 
 const enum State {
@@ -63,7 +61,9 @@ const enum State {
  */
 export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /** Unguessable, unique per channel (128 random bits); a session channel's session id. */
-  readonly id: string = newChannelId();
+  readonly id: string;
+  /** True for a session taken over from another process (the route runs again for it). */
+  readonly resumed: boolean;
   readonly #host: ChannelHost;
   // The request that created the channel, until it is claimed: then the wire holds what it
   // needs, and an idle channel does not keep the whole request alive.
@@ -77,11 +77,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /** The session side, for a channel that asked for one. */
   readonly session: Session | undefined;
 
-  constructor(host: ChannelHost, { context, transport, session }: ChannelRequest) {
+  constructor(host: ChannelHost, { context, transport, session, handed }: ChannelRequest) {
     this.#host = host;
     this.#context = context;
     this.#transport = transport;
-    if (session) this.session = new Session(this, host.options);
+    this.id = handed?.id ?? newChannelId();
+    this.resumed = handed !== undefined;
+    if (session || handed !== undefined) this.session = new Session(this, host.options, handed);
   }
 
   get transport(): TransportName {
@@ -138,7 +140,7 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
       this.session.scheduleAck(this.#wire); // so the client can let it go
       return;
     }
-    this.#accept(message);
+    this.accept(message);
   }
 
   /** Held messages were delivered. */
@@ -206,21 +208,40 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     if (session.greet(wire, ack, false)) this.#host.counters.gaps++;
   }
 
-  /** Client messages POSTed to a session, the first numbered `first`. */
-  receivePosted(first: number, messages: readonly Payload[]): PostOutcome {
-    const session = this.session;
-    if (session === undefined || this.#state === State.Closed) return { received: 0, outcome: 'closed' };
-    if (first > session.received + 1) return { received: session.received, outcome: 'out-of-order' };
-    const limit = this.#host.options.maxHeldMessages;
-    // Skip what an earlier (retried) POST already delivered; take no more than the handler
-    // can be holding for (a client POSTing to a route that never listens is told to wait).
-    for (const message of messages.slice(session.received + 1 - first)) {
-      if (!this.isOpen || this.#handlers.heldCount >= limit) break;
-      this.#accept(message);
-    }
-    const accepted = session.received >= first;
-    if (!accepted && this.#handlers.heldCount >= limit && first === session.received + 1) return { received: session.received, outcome: 'busy' };
-    return { received: session.received, outcome: 'ok' };
+  /**
+   * A session taken over from another process resumes on this request's connection at `ack`.
+   * Open from here on even when that connection is refused (a limit) or already gone: the
+   * session lives here now, and waits for its client.
+   */
+  adopt(context: RequestContext, ack: number): void {
+    this.#context = undefined;
+    this.#state = State.Open;
+    this.#host.channelOpened(this);
+    this.session?.startAwayTimer();
+    this.resume(context, this.#transport, ack);
+  }
+
+  /** The named groups this channel is a member of. */
+  groupNames(): string[] {
+    return [...(this.#memberships ?? [])].flatMap((m) => (m.group === undefined ? [] : [m.group]));
+  }
+
+  /**
+   * The session went to another process (a takeover): this channel closes with `'moved'`,
+   * its connection here, if any, dropped quietly (the client is on its new one). Returns the
+   * client messages it held undelivered, forgotten here: the client sends them again there.
+   */
+  movedAway(): number {
+    const undelivered = this.#handlers.dropHeld();
+    this.#wire?.detach?.();
+    this.#wire = undefined;
+    this.#finish('moved');
+    return undelivered;
+  }
+
+  /** Messages waiting for a handler: what a POST may still add to is bounded by `maxHeldMessages`. */
+  get heldCount(): number {
+    return this.#handlers.heldCount;
   }
 
   /** Claims the channel for a group and remembers the membership; false if closed. */
@@ -266,7 +287,8 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
     else this.#finish('client-away');
   }
 
-  #accept(message: Message): void {
+  /** Delivers a client message to the handlers (held while none listens); counts it. */
+  accept(message: Message): void {
     this.#host.counters.received++;
     this.session?.countReceived(this.#wire);
     this.#handlers.receive(message);

@@ -63,6 +63,16 @@ export class ChannelHandlers {
     else this.#closers.push(handler);
   }
 
+  /**
+   * Forgets the messages held for a handler, undelivered; returns how many. A session handed
+   * to another process (a takeover) has its client send them again there.
+   */
+  dropHeld(): number {
+    const count = this.#held.length;
+    this.#held = [];
+    return count;
+  }
+
   /** Delivers `message` now, or holds it while no handler listens (or earlier ones wait). */
   receive(message: Message): void {
     if (this.#receivers.length === 0 || this.#held.length > 0) this.#held.push(message);

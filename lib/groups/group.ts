@@ -61,7 +61,7 @@ export class ChannelGroup implements Iterable<Channel> {
 
   constructor(name?: string) {
     this.name = name;
-    this.#membership = { log: this.#log, leave: (core) => this.#remove(core) };
+    this.#membership = { group: name, log: this.#log, leave: (core) => this.#remove(core) };
   }
 
   /** How many channels are members on this process. */

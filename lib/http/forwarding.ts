@@ -2,13 +2,15 @@
 // process which does not hold the session is carried to the process that does (its owner),
 // answered there by the same code that answers its own requests, and the answer is written
 // back here. Polls, POSTs and DELETEs are forwarded; a WebSocket or SSE resume cannot be
-// (its connection is here) and is refused with 421 `session-elsewhere`, so the client goes
-// on to polling, which is.
+// (its connection is here): the session is taken over instead (takeover.ts), or, with a
+// directory that cannot move sessions, refused with 421 `session-elsewhere`, so that the
+// client goes on to polling, which is forwarded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionRequestOf, type ResumeRequest } from '../protocol/params.js';
-import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+import { canTakeOver, type ForwardedAnswer, type ForwardedExchange, type ForwardedRequest, type SessionDirectory } from '../sessions/directory.js';
 import { ForwardedResponse, forwardedRequest } from './forwarded-exchange.js';
-import { handleSessionRequest, readBody, refuse, type Exchange, type SessionRequestHost } from './session-requests.js';
+import { handleSessionRequest, readBody, refuse, refuseUnknown, type Exchange, type SessionRequestHost } from './session-requests.js';
+import { takeOverFrom } from './takeover.js';
 
 // Only what answering a session request reads travels through Redis: never the user's
 // cookies or credentials (the owner sees none of the middleware's state either: see
@@ -41,15 +43,27 @@ async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange
   // is read and sent through Redis.
   if (request.credentials.secret === undefined && request.credentials.ticket === undefined) return refuse(x, 'secret-required');
   const owner = await locateSoon(directory, request.id);
-  if (owner === undefined) return refuse(x, 'unknown-session');
-  if (!isForwardable(x, request)) return refuse(x, 'session-elsewhere');
+  if (owner === undefined) return refuseUnknown(x, request);
+  if (!isForwardable(x, request)) {
+    // A WebSocket or SSE resume: the session comes here (takeover.ts), where the directory can move it.
+    if (canTakeOver(directory)) return takeOverFrom(x, request, { directory, owner, headers: headersOf(x.req) });
+    return refuse(x, 'session-elsewhere');
+  }
   const body = x.req.method === 'POST' ? await bodyOf(x) : undefined;
   if (body === null) return refuse(x, 'payload-too-large');
   const controller = new AbortController();
   x.res.once('close', () => controller.abort()); // the client went away: the owner lets go of its poll
   const forwarded: ForwardedRequest = { method: x.req.method ?? 'GET', url: x.req.url ?? '/', headers: headersOf(x.req), body, address: x.req.socket?.remoteAddress };
-  const answer = await directory.forward(owner, forwarded, { signal: controller.signal, timeout: pollTimeout + answerMargin });
-  writeAnswer(x.res, answer);
+  writeAnswer(x.res, await forwardToOwner(directory, { id: request.id, owner, forwarded }, { signal: controller.signal, timeout: pollTimeout + answerMargin }));
+}
+
+// The session may have moved (a takeover) while the request was on its way: an owner that no
+// longer knows it sends the request on to the new one.
+async function forwardToOwner(directory: SessionDirectory, { id, owner, forwarded }: { id: string; owner: string; forwarded: ForwardedRequest }, options: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
+  const answer = await directory.forward(owner, forwarded, options);
+  if (answer.status !== 404) return answer;
+  const now = await directory.locate(id);
+  return now !== undefined && now !== owner ? directory.forward(now, forwarded, options) : answer;
 }
 
 // An owner claims a new session in Redis as it answers the session's first request, and the

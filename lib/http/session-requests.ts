@@ -5,9 +5,12 @@ import type { WebSocketServer } from 'ws';
 import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
 import type { RefusalCause } from '../channel/counters.js';
+import { receivePosted } from '../channel/posted.js';
 import type { RequestContext, UpgradeContext } from '../channel/host.js';
 import { debug, debugEnabled } from '../debug.js';
 import type { SessionStore } from '../sessions/session-store.js';
+import type { HandedSession } from '../sessions/session.js';
+import type { TransportName } from '../transports/wire.js';
 import { transportFromHeaders } from './negotiate.js';
 import { parseMessageList } from '../transports/json-messages.js';
 import { failedPollAnswer } from '../transports/poll.js';
@@ -17,7 +20,7 @@ import { kForwardedBody } from './forwarded-exchange.js';
 import { retryAfterSeconds } from './retry-after.js';
 
 /** Stable error codes of session requests (docs/protocol.md, "Errors"); each counts as a refusal. */
-type SessionErrorCode = Exclude<RefusalCause, 'bad-handshake'>;
+export type SessionErrorCode = Exclude<RefusalCause, 'bad-handshake'>;
 
 const messages: Record<SessionErrorCode, string> = {
   'bad-request': 'Malformed session request.',
@@ -36,6 +39,10 @@ const messages: Record<SessionErrorCode, string> = {
   'shutting-down': 'The server is shutting down.',
 };
 
+/** True for one of the stable error codes (an answer from another process is checked with it). */
+export function isSessionErrorCode(value: unknown): value is SessionErrorCode {
+  return typeof value === 'string' && Object.hasOwn(messages, value);
+}
 
 const statuses: Record<SessionErrorCode, number> = {
   'bad-request': 400,
@@ -64,12 +71,27 @@ const webSocketCloseCodes: Partial<Record<SessionErrorCode, number>> = {
   'bad-request': 4400,
 };
 
+/** A session taken over from another process, to open on this request at `ack`, in `groups`. */
+export interface Adoption {
+  transport: TransportName;
+  handed: HandedSession;
+  groups: readonly string[];
+  ack: number;
+}
+
+/** What adopting a session taken over from another process needs of the `live` instance (takeover.ts). */
+export interface AdoptingHost {
+  /** Makes the channel of a session taken over, opens it on `context` and joins its groups. */
+  adopt?(context: RequestContext, adoption: Adoption): ChannelCore;
+}
+
 /** What answering session requests needs of the `live` instance (the hub). */
-export interface SessionRequestHost {
+export interface SessionRequestHost extends AdoptingHost {
   readonly closing: boolean;
   readonly sessions: SessionStore<ChannelCore>;
   readonly options: {
     readonly maxPayload: number;
+    readonly maxHeldMessages: number;
     readonly shutdownRetry: number;
     readonly authorizeResume: ((req: Request, channel: Channel) => boolean) | undefined;
     isOriginAllowed(origin: string | undefined, req: Request): boolean;
@@ -89,6 +111,11 @@ export interface Exchange {
   readonly upgrade: UpgradeContext | undefined;
   /** Carried here from another process: its owner is here or nowhere, never forwarded on. */
   readonly forwarded: boolean;
+  /**
+   * Lets the request go on to the route: with the channel of a session taken over from
+   * another process, or `'new'` to open a new session (a plain EventSource whose session is gone).
+   */
+  readonly continueAs?: ((channel: Channel | 'new') => void) | undefined;
 }
 
 /**
@@ -97,8 +124,8 @@ export interface Exchange {
  * middleware mounted before `live` (so auth applies) but not through the route: the channel
  * and its handlers already exist.
  */
-export function handleSessionRequest(hub: SessionRequestHost, context: RequestContext & { forwarded?: boolean }, request: SessionRequest): void {
-  const x: Exchange = { hub, req: context.req, res: context.res, upgrade: context.upgrade, forwarded: context.forwarded === true };
+export function handleSessionRequest(hub: SessionRequestHost, context: RequestContext & Partial<Pick<Exchange, 'forwarded' | 'continueAs'>>, request: SessionRequest): void {
+  const x: Exchange = { hub, req: context.req, res: context.res, upgrade: context.upgrade, forwarded: context.forwarded === true, continueAs: context.continueAs };
   if (request.kind === 'invalid') return refuse(x, 'bad-request', request.message);
   if (request.kind === 'open') return;
   const early = refusalBeforeLookup(x);
@@ -135,11 +162,20 @@ function answerUnknown(x: Exchange, request: ResumeRequest): void {
   const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id, proven) : undefined;
   if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
   if (x.hub.elsewhere !== undefined && !x.forwarded) return x.hub.elsewhere(x, request);
+  refuseUnknown(x, request);
+}
+
+/**
+ * No process holds the session. A plain EventSource would give up on a 404 for good, and it
+ * comes back with Last-Event-ID by itself, also after its session expired: it gets a new one.
+ */
+export function refuseUnknown(x: Exchange, request: ResumeRequest): void {
+  if (request.fromLastEventId === true && x.continueAs !== undefined) return x.continueAs('new');
   refuse(x, 'unknown-session');
 }
 
 /** Why a request has not proven it comes from the session's client, or undefined if it has. */
-function unprovenBy(channel: ChannelCore, request: ResumeRequest): 'secret-required' | 'secret-mismatch' | undefined {
+export function unprovenBy(channel: ChannelCore, request: Pick<ResumeRequest, 'credentials'>): 'secret-required' | 'secret-mismatch' | undefined {
   const { secret, ticket } = request.credentials;
   if (secret === undefined && ticket === undefined) return 'secret-required';
   return channel.session?.proves(request.credentials) === true ? undefined : 'secret-mismatch';
@@ -172,7 +208,7 @@ function answerPost(x: Exchange, channel: ChannelCore, { request, body }: { requ
   if (!Array.isArray(parsed)) return refuse(x, 'bad-request', parsed.error);
   if (parsed.length > 0 && first === undefined) return refuse(x, 'bad-request', 'a POST with messages needs ecm');
   channel.session?.acknowledge(request.ack);
-  const result = parsed.length > 0 ? channel.receivePosted(first as number, parsed) : { received: channel.session?.received ?? 0, outcome: 'ok' };
+  const result = parsed.length > 0 ? receivePosted(channel, { first: first as number, messages: parsed, maxHeld: x.hub.options.maxHeldMessages }) : { received: channel.session?.received ?? 0, outcome: 'ok' };
   if (result.outcome === 'closed') return refuse(x, 'unknown-session');
   if (result.outcome === 'busy' || result.outcome === 'out-of-order') return refuse(x, result.outcome, { received: result.received });
   sendJson(x.res, 200, postAnswer(channel, request, result.received));

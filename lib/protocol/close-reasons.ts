@@ -19,7 +19,8 @@ export type CloseReason =
   | 'unknown'
   | 'client-away'
   | 'slow-consumer'
-  | 'shutdown';
+  | 'shutdown'
+  | 'moved';
 
 const reasonByCode: ReadonlyMap<number, CloseReason> = new Map([
   [1000, 'normal'],
@@ -60,6 +61,9 @@ const codeByReason: Readonly<Record<CloseReason, number>> = {
   'client-away': 1001,
   'slow-consumer': 1008,
   shutdown: 1001,
+  // The session went on on another process (a takeover): 1012, service restart, which no
+  // client takes as the end of its session.
+  moved: 1012,
 };
 
 /** Every close reason, in a fixed order (a bounded label set for metrics). */

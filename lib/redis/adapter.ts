@@ -2,9 +2,10 @@ import { createClient, type RedisClientType } from 'redis';
 import type { Adapter, AdapterEvents, AdapterMessage, AdapterStats } from '../groups/adapter.js';
 import { ChannelError } from '../errors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
-import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
 import { RedisDirectory } from './directory.js';
 import { Presence } from './presence.js';
+import { Recording } from './recording.js';
 
 /** Options of {@link redisAdapter}. */
 export interface RedisAdapterOptions {
@@ -41,7 +42,7 @@ function reconnectDelay(retries: number): number {
  * Broadcasts through Redis pub/sub: one PUBLISH per broadcast, on one channel per prefix,
  * numbered per publishing process and group so that a receiver knows when it missed one.
  */
-class RedisAdapter implements Adapter, SessionDirectory {
+class RedisAdapter implements Adapter, TakeoverDirectory {
   readonly #publisher: RedisClientType;
   readonly #ownsPublisher: boolean;
   readonly #subscriber: RedisClientType;
@@ -60,6 +61,8 @@ class RedisAdapter implements Adapter, SessionDirectory {
   // back to us, and their members were reached already.
   readonly #ownOrigins = new Set<string>();
   readonly #stats = { published: 0, received: 0, missed: 0 };
+  // Takeovers waiting for their answer hear every broadcast (recording.ts).
+  readonly #recordings = new Set<Recording>();
   #events: AdapterEvents | undefined;
   #started: Promise<void> | undefined;
   #reported = false; // a lost connection is reported once an outage, not at every reconnect attempt
@@ -76,7 +79,13 @@ class RedisAdapter implements Adapter, SessionDirectory {
     const id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     this.#id = id;
     this.#presence = new Presence(this.#publisher, { prefix, id, deadAfter: options.deadAfter ?? 15_000 });
-    this.#directory = new RedisDirectory(this.#publisher, { prefix, id, onError: (error) => this.#report(error) });
+    this.#directory = new RedisDirectory(this.#publisher, {
+      prefix,
+      id,
+      onError: (error) => this.#report(error),
+      record: () => this.#record(),
+      highWater: (groups) => this.#highWater(groups),
+    });
     for (const client of [this.#publisher, this.#subscriber]) {
       client.on('error', (error: unknown) => this.#connectionFailed(error));
       client.on('ready', () => (this.#reported = false));
@@ -102,6 +111,7 @@ class RedisAdapter implements Adapter, SessionDirectory {
     this.#ownOrigins.add(message.origin);
     const seq = (this.#published.get(message.group) ?? 0) + 1;
     this.#published.set(message.group, seq);
+    for (const recording of this.#recordings) recording.heard(message, seq);
     // While Redis is away the broadcast is not queued (memory would grow with the outage):
     // its number is used all the same, so every receiver knows it missed it.
     if (!this.#publisher.isReady) return;
@@ -127,7 +137,9 @@ class RedisAdapter implements Adapter, SessionDirectory {
     const envelope = decodeEnvelope(bytes);
     if (envelope === undefined) return this.#report(new ChannelError('ERR_CHANNEL_ADAPTER', `a message on ${this.#channel} is not a broadcast envelope: skipped`));
     const { message, seq } = envelope;
-    if (this.#ownOrigins.has(message.origin) || !this.#groups.has(message.group)) return;
+    if (this.#ownOrigins.has(message.origin)) return;
+    for (const recording of this.#recordings) recording.heard(message, seq);
+    if (!this.#groups.has(message.group)) return;
     let seen = this.#seen.get(message.group);
     if (seen === undefined) this.#seen.set(message.group, (seen = new Map()));
     const last = seen.get(message.origin);
@@ -173,6 +185,33 @@ class RedisAdapter implements Adapter, SessionDirectory {
 
   serve(handler: (request: ForwardedRequest, exchange: ForwardedExchange) => void): void {
     this.#directory.serve(handler);
+  }
+
+  takeOver(owner: string, request: TakeoverRequest, options: { timeout: number }): Promise<Takeover> {
+    return this.#directory.takeOver(owner, request, options);
+  }
+
+  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void {
+    this.#directory.serveTakeovers(handler);
+  }
+
+  #record(): { recording: Recording; stop(): void } {
+    const recording = new Recording();
+    this.#recordings.add(recording);
+    return { recording, stop: () => this.#recordings.delete(recording) };
+  }
+
+  // What this process delivered of each group: the last number heard from each other
+  // publisher, and its own count for each of its own `live` instances.
+  #highWater(groups: readonly string[]): SessionState['highWater'] {
+    const marks: SessionState['highWater'] = {};
+    for (const group of groups) {
+      const mine: Record<string, number> = Object.fromEntries(this.#seen.get(group) ?? []);
+      const published = this.#published.get(group);
+      if (published !== undefined) for (const origin of this.#ownOrigins) mine[origin] = published;
+      marks[group] = mine;
+    }
+    return marks;
   }
 
   stats(): AdapterStats {

@@ -4,7 +4,8 @@
 // session whose owner was killed is unknown to every process within `deadAfter`.
 import type { RedisClientType } from 'redis';
 import { ChannelError } from '../errors.js';
-import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionDirectory } from '../sessions/directory.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { Recording } from './recording.js';
 
 // The owner, if it is another process that is still alive. The key of a process that looks
 // dead is left alone: its beat may only have lapsed (a stalled event loop, a Redis blip), and
@@ -22,11 +23,13 @@ const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 type InboxMessage =
   | { t: 'req'; rid: number; from: string; request: ForwardedRequest }
   | { t: 'ans'; rid: number; answer: ForwardedAnswer }
-  | { t: 'cancel'; rid: number; from: string };
+  | { t: 'cancel'; rid: number; from: string }
+  | { t: 'take'; rid: number; from: string; request: TakeoverRequest }
+  | { t: 'taken'; rid: number; answer: TakeoverAnswer };
 
 interface Pending {
   owner: string;
-  resolve(answer: ForwardedAnswer): void;
+  resolve(answer: unknown): void;
   reject(error: Error): void;
 }
 
@@ -39,15 +42,20 @@ export interface DirectorySettings {
   /** This process's id (the same as its presence's). */
   id: string;
   onError(error: unknown): void;
+  /** Starts recording the broadcasts heard here (a takeover waits); `stop` ends it. */
+  record(): { recording: Recording; stop(): void };
+  /** Per group, the last number of each publisher's broadcasts delivered here. */
+  highWater(groups: readonly string[]): SessionState['highWater'];
 }
 
-export class RedisDirectory implements SessionDirectory {
+export class RedisDirectory implements TakeoverDirectory {
   readonly #client: RedisClientType;
   readonly #settings: DirectorySettings;
   readonly #pending = new Map<number, Pending>();
   // Requests forwarded here and not answered yet, by "from\nrid": cancelled if their client goes.
   readonly #serving = new Map<string, AbortController>();
   #handler: ((request: ForwardedRequest, exchange: ForwardedExchange) => void) | undefined;
+  #takeoverHandler: ((request: TakeoverRequest) => TakeoverAnswer) | undefined;
   #nextRid = 1;
   #ownerCheck: NodeJS.Timeout | undefined;
 
@@ -79,6 +87,70 @@ export class RedisDirectory implements SessionDirectory {
     return typeof owner === 'string' ? owner : undefined;
   }
 
+  /**
+   * Asks `owner` to hand a session over. Broadcasts are recorded from before the request
+   * leaves until `finish` is called on the answer (or the request fails).
+   */
+  async takeOver(owner: string, request: TakeoverRequest, { timeout }: { timeout: number }): Promise<Takeover> {
+    const { recording, stop } = this.#settings.record();
+    const rid = this.#nextRid++;
+    let answer: TakeoverAnswer;
+    try {
+      answer = await this.#ask<TakeoverAnswer>(owner, { t: 'take', rid, from: this.#settings.id, request }, timeout);
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    let finished = false;
+    const finish = (state: SessionState | undefined) => {
+      if (finished) return [];
+      finished = true;
+      stop();
+      return state === undefined ? [] : recording.late(state);
+    };
+    return { answer, finish };
+  }
+
+  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void {
+    this.#takeoverHandler = handler;
+  }
+
+  // A takeover request from another process: the session goes there, its key points there
+  // before the answer leaves (one connection: Redis runs the SET first), so that no request
+  // of the session is sent back here after it left.
+  #handOver({ rid, from, request }: Extract<InboxMessage, { t: 'take' }>): void {
+    let answer: TakeoverAnswer;
+    try {
+      answer = this.#takeoverHandler?.(request) ?? { refused: 'unknown-session' };
+    } catch (error) {
+      this.#settings.onError(error);
+      answer = { refused: 'internal-error' };
+    }
+    if ('state' in answer) {
+      answer.state.highWater = this.#settings.highWater(answer.state.groups);
+      this.#client.set(this.#key(request.id), from).catch(this.#settings.onError);
+    }
+    this.#send(from, { t: 'taken', rid, answer });
+  }
+
+  // One request to `owner` and its answer, failed when the owner is gone or late.
+  #ask<T>(owner: string, message: InboxMessage, timeout: number): Promise<T> {
+    const rid = message.rid;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        reject(new ChannelError('ERR_CHANNEL_ADAPTER', `the process that holds the session did not answer within ${timeout} ms`));
+      }, timeout);
+      const settle = (): void => {
+        clearTimeout(timer);
+        this.#pending.delete(rid);
+      };
+      this.#pending.set(rid, { owner, resolve: (answer) => (settle(), resolve(answer as T)), reject: (error) => (settle(), reject(error)) });
+      this.#send(owner, message);
+      this.#watchOwners();
+    });
+  }
+
   forward(owner: string, request: ForwardedRequest, { signal, timeout }: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
     const rid = this.#nextRid++;
     return new Promise<ForwardedAnswer>((resolve, reject) => {
@@ -97,7 +169,7 @@ export class RedisDirectory implements SessionDirectory {
         reject(new ChannelError('ERR_CHANNEL_ADAPTER', `the process that holds the session did not answer within ${timeout} ms`));
       }, timeout);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(rid, { owner, resolve: (answer) => (settle(), resolve(answer)), reject: (error) => (settle(), reject(error)) });
+      this.#pending.set(rid, { owner, resolve: (answer) => (settle(), resolve(answer as ForwardedAnswer)), reject: (error) => (settle(), reject(error)) });
       this.#send(owner, { t: 'req', rid, from: this.#settings.id, request });
       this.#watchOwners();
     });
@@ -143,7 +215,8 @@ export class RedisDirectory implements SessionDirectory {
   #receive(text: string): void {
     const message = parseInbox(text);
     if (message === undefined) return this.#settings.onError(new ChannelError('ERR_CHANNEL_ADAPTER', 'a malformed message on this process\'s inbox: skipped'));
-    if (message.t === 'ans') return this.#pending.get(message.rid)?.resolve(message.answer);
+    if (message.t === 'ans' || message.t === 'taken') return this.#pending.get(message.rid)?.resolve(message.answer);
+    if (message.t === 'take') return this.#handOver(message);
     if (message.t === 'cancel') {
       const key = `${message.from}\n${message.rid}`;
       this.#serving.get(key)?.abort();
@@ -185,7 +258,7 @@ function parseInbox(text: string): InboxMessage | undefined {
   try {
     const value = JSON.parse(text) as Partial<InboxMessage> | null;
     if (value === null || typeof value !== 'object' || !Number.isSafeInteger(value.rid)) return undefined;
-    return value.t === 'req' || value.t === 'ans' || value.t === 'cancel' ? (value as InboxMessage) : undefined;
+    return ['req', 'ans', 'cancel', 'take', 'taken'].includes(value.t as string) ? (value as InboxMessage) : undefined;
   } catch {
     return undefined;
   }

@@ -49,3 +49,83 @@ export function isSessionDirectory(value: unknown): value is SessionDirectory {
   const v = value as Partial<SessionDirectory> | undefined;
   return typeof v?.locate === 'function' && typeof v.forward === 'function' && typeof v.serve === 'function';
 }
+
+// Takeover (docs/scaling.md, "Takeover"): a WebSocket or SSE resume that reaches a process
+// which does not hold the session cannot be forwarded (its connection is here), so the
+// session comes here instead. The owner hands over what the client has not acknowledged, its
+// counters and its named groups, and stops serving it; this process adopts it and runs the
+// route again. Broadcasts of other processes in flight meanwhile are recorded here and kept
+// only past the owner's high-water marks, so none is lost or doubled.
+
+/** What a resume asks of the owner when it takes the session over. */
+export interface TakeoverRequest {
+  /** The session id. */
+  id: string;
+  /** What the client says it has (the resume's `eca`). */
+  ack: number;
+  /** The resume's proof: the secret, or a resume ticket (checked by the owner). */
+  credentials: { secret?: string | undefined; ticket?: string | undefined };
+  /** The resume's URL and the headers session handling reads, as a forwarded request carries them. */
+  url: string;
+  headers: Record<string, string>;
+  /** The asking process's clock when the owner must no longer hand the session over (ms since the epoch). */
+  deadline: number;
+}
+
+/** One message of a handed-over session: text, or bytes in base64, or a lost broadcast's place. */
+export interface HandedMessage {
+  text?: string;
+  bytes?: string;
+  event?: string;
+  id?: string | number;
+  lost?: true;
+}
+
+/** A session as its owner hands it over. */
+export interface SessionState {
+  secret: string;
+  /** Client messages delivered to the route's handlers. */
+  received: number;
+  /** The sequence number of `messages[0]` (of the next message, with none held). */
+  first: number;
+  /** What the client has not acknowledged, in order. */
+  messages: HandedMessage[];
+  /** The named groups it is a member of. */
+  groups: string[];
+  /** Per group, the number of the last broadcast each publishing process had delivered to it. */
+  highWater: Record<string, Record<string, number>>;
+}
+
+/** The owner's answer: the session, or why not. */
+export type TakeoverAnswer = { state: SessionState } | { refused: string };
+
+/** A broadcast that reached this process during a takeover and not the old owner: the session still needs it. */
+export type LateBroadcast =
+  | { group: string; payload: string | Uint8Array; fields: { event?: string | undefined; id?: string | number | undefined }; lost?: undefined }
+  /** `count` broadcasts lost on the way here (a subscriber that reconnected meanwhile). */
+  | { group: string; lost: number };
+
+/** A takeover answered: the owner's answer, and what arrived here meanwhile. */
+export interface Takeover {
+  readonly answer: TakeoverAnswer;
+  /**
+   * Ends the recording begun with the request and returns, in arrival order, the broadcasts
+   * of `state`'s groups past its high-water marks. Call it in the same tick as the session
+   * joins those groups here: later broadcasts reach it through them.
+   */
+  finish(state: SessionState | undefined): LateBroadcast[];
+}
+
+/** A directory whose sessions can move between processes (the Redis one can). */
+export interface TakeoverDirectory extends SessionDirectory {
+  /** Asks `owner` to hand session `request.id` over to this process. */
+  takeOver(owner: string, request: TakeoverRequest, options: { timeout: number }): Promise<Takeover>;
+  /** Where another process's takeover requests go; `handler` answers synchronously. */
+  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void;
+}
+
+/** True for a directory that supports takeover. */
+export function canTakeOver(directory: SessionDirectory | undefined): directory is TakeoverDirectory {
+  const d = directory as Partial<TakeoverDirectory> | undefined;
+  return typeof d?.takeOver === 'function' && typeof d.serveTakeovers === 'function';
+}

@@ -87,6 +87,15 @@ export class ReplayBuffer implements LogReader {
     return this.#olderCount + this.#tailCount();
   }
 
+  /**
+   * Numbers the next message `seq`: a session taken over from another process goes on from
+   * where it was there. Only while nothing is held.
+   */
+  startAt(seq: number): void {
+    if (this.#tailLog !== undefined || this.#runs !== undefined) throw new Error('startAt() on a buffer that holds messages');
+    this.#first = seq;
+  }
+
   /** The log whose broadcasts the channel may now take without calling here, if any. */
   get implicitLog(): MessageLog | undefined {
     return this.#implicit ? this.#tailLog : undefined;
@@ -149,8 +158,18 @@ export class ReplayBuffer implements LogReader {
     const from = seq + 1;
     const first = this.#first;
     const gap: [number, number] | undefined = from < first ? [from, first - 1] : undefined;
+    return withHoles({ next: Math.max(from, first), gap, messages: this.#heldFrom(from), truncated: false });
+  }
+
+  /** Every message held, lost places included, and the number of the first. */
+  unacknowledged(): { first: number; messages: LoggedMessage[] } {
+    this.#settle();
+    return { first: this.#first, messages: this.#heldFrom(this.#first) };
+  }
+
+  #heldFrom(from: number): LoggedMessage[] {
     const messages: LoggedMessage[] = [];
-    let skip = Math.max(0, from - first);
+    let skip = Math.max(0, from - this.#first);
     for (const run of this.#held()) {
       const length = run.to - run.from;
       if (skip >= length) {
@@ -160,7 +179,7 @@ export class ReplayBuffer implements LogReader {
       for (let position = run.from + skip; position < run.to; position++) messages.push(run.log.at(position));
       skip = 0;
     }
-    return withHoles({ next: Math.max(from, first), gap, messages, truncated: false });
+    return messages;
   }
 
   /**

@@ -6,6 +6,21 @@ import type { PollAnswer, PollSource, SessionWiring, Wire } from '../transports/
 import type { LoggedMessage, MessageLog } from './message-log.js';
 import { ReplayBuffer, type Replay } from './replay-buffer.js';
 import { newSessionSecret, ResumeTicket, sameSecret } from './secret.js';
+import type { HandedMessage, LateBroadcast } from './directory.js';
+import { handedMessage, keptMessage, lateMessages } from './handover.js';
+
+/** A session taken over from another process, as this one adopts it. */
+export interface HandedSession {
+  /** The session id (the channel's id, on every process). */
+  id: string;
+  secret: string;
+  received: number;
+  /** The sequence number of `messages[0]`. */
+  first: number;
+  messages: readonly HandedMessage[];
+  /** Broadcasts that reached this process and not the old owner during the takeover. */
+  late: readonly LateBroadcast[];
+}
 
 // A connection that ends for one of these reasons ends the session too: the client said
 // goodbye (1000) or broke the protocol. Any other end is a lost connection to come back from.
@@ -59,14 +74,31 @@ export class Session implements PollSource {
   // The number of the last frame received on the current WebSocket (docs/protocol.md).
   #frameNumber = 0;
   /** Proves a request comes from this session's client; told once, in the first hello. */
-  readonly secret = newSessionSecret();
+  readonly secret: string;
   #secretTold = false;
   #ticket: ResumeTicket | undefined;
 
-  constructor(owner: SessionOwner, settings: SessionSettings) {
+  /** `handed`: a session taken over from another process, which goes on from its state there. */
+  constructor(owner: SessionOwner, settings: SessionSettings, handed?: HandedSession) {
     this.#owner = owner;
     this.#settings = settings;
     this.#buffer = new ReplayBuffer({ messages: settings.sessionMessages, bytes: settings.sessionBytes });
+    this.secret = handed?.secret ?? newSessionSecret();
+    if (handed !== undefined) this.#adopt(handed);
+  }
+
+  #adopt(handed: HandedSession): void {
+    this.#secretTold = true; // its client has it since the first hello, on the old owner
+    this.#received = handed.received;
+    this.#buffer.startAt(handed.first);
+    for (const message of handed.messages) this.#buffer.append(keptMessage(message));
+    for (const late of handed.late) for (const message of lateMessages(late)) this.#buffer.append(message);
+  }
+
+  /** What the client has not acknowledged, as another process taking the session over keeps it. */
+  unacknowledged(): { first: number; messages: HandedMessage[] } {
+    const { first, messages } = this.#buffer.unacknowledged();
+    return { first, messages: messages.map(handedMessage) };
   }
 
   /** True if a connection ending for `reason` ends the session as well. */

@@ -1,0 +1,72 @@
+// Takeover (docs/scaling.md, "Takeover"): a WebSocket or SSE resume that reaches a process
+// which does not hold its session. Its connection is here and cannot be forwarded, so the
+// session comes here: the owner hands it over (handOverSession) and closes its channel with
+// 'moved'; this process adopts it and runs the route again (takeOverFrom).
+import type { IncomingMessage } from 'node:http';
+import { channelOf, type Channel } from '../channel/channel.js';
+import type { ChannelCore } from '../channel/core.js';
+import type { ResumeRequest } from '../protocol/params.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { HandedSession } from '../sessions/session.js';
+import { forwardedRequest } from './forwarded-exchange.js';
+import { transportFromHeaders } from './negotiate.js';
+import { isSessionErrorCode, refuse, unprovenBy, type AdoptingHost, type Exchange } from './session-requests.js';
+
+/** How long the owner may take to hand a session over; past it, it refuses (the asker gave up). */
+const handOverWithin = 5000;
+// The asker waits this much longer than that for the answer to travel back.
+const answerMargin = 3000;
+
+/** What handing a session over needs of the `live` instance that holds it. */
+export interface HandingHost {
+  readonly sessions: SessionStore<ChannelCore>;
+  readonly options: { readonly authorizeResume: ((req: IncomingMessage, channel: Channel) => boolean) | undefined };
+}
+
+/**
+ * On the process the resume reached: asks `owner` for the session, adopts it, and lets the
+ * request go on to the route with `req.channel` the session's channel (`resumed` true).
+ */
+export async function takeOverFrom(x: Exchange, request: ResumeRequest, { directory, owner, headers }: { directory: TakeoverDirectory; owner: string; headers: Record<string, string> }): Promise<void> {
+  if (x.hub.adopt === undefined || x.continueAs === undefined) return refuse(x, 'session-elsewhere');
+  const transport = transportFromHeaders(x.req.headers);
+  if (transport === 'http') return refuse(x, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
+  const asked: TakeoverRequest = { id: request.id, ack: request.ack, credentials: request.credentials, url: x.req.url ?? '/', headers, deadline: Date.now() + handOverWithin };
+  const takeover = await directory.takeOver(owner, asked, { timeout: handOverWithin + answerMargin });
+  const { answer } = takeover;
+  if ('refused' in answer) {
+    takeover.finish(undefined);
+    return refuse(x, isSessionErrorCode(answer.refused) ? answer.refused : 'internal-error');
+  }
+  const { state } = answer;
+  // One tick from here to the groups joined: a broadcast arriving later reaches the session
+  // through its groups, one arriving earlier is among the late ones.
+  const late = takeover.finish(state);
+  const handed: HandedSession = { id: request.id, secret: state.secret, received: state.received, first: state.first, messages: state.messages, late };
+  const core = (x.hub as Required<AdoptingHost>).adopt({ req: x.req, res: x.res, upgrade: x.upgrade }, { transport, handed, groups: state.groups, ack: request.ack });
+  x.continueAs?.(channelOf(core));
+}
+
+/**
+ * On the owner: hands session `request.id` over to the process that asks, if the request
+ * proves it is the session's client. Synchronous: nothing reaches the session between the
+ * state read here and its channel closing with 'moved'.
+ */
+export function handOverSession(host: HandingHost, request: TakeoverRequest): TakeoverAnswer {
+  // The asker stops waiting at its deadline: a session handed over after it would be lost.
+  if (Date.now() > request.deadline) return { refused: 'owner-unreachable' };
+  const channel = host.sessions.find(request.id);
+  if (channel?.session === undefined) return { refused: 'unknown-session' };
+  const unproven = unprovenBy(channel, { credentials: { secret: request.credentials.secret, ticket: request.credentials.ticket } });
+  if (unproven !== undefined) return { refused: unproven };
+  const authorize = host.options.authorizeResume;
+  const req = forwardedRequest({ method: 'GET', url: request.url, headers: request.headers });
+  if (authorize !== undefined && !authorize(req, channelOf(channel))) return { refused: 'resume-refused' };
+  if (!channel.session.isValidAck(request.ack)) return { refused: 'bad-request' };
+  const groups = channel.groupNames();
+  channel.session.acknowledge(request.ack);
+  const held = channel.session.unacknowledged();
+  const received = channel.session.received - channel.movedAway();
+  return { state: { secret: channel.session.secret, received, first: held.first, messages: held.messages, groups, highWater: {} } };
+}

@@ -1,0 +1,42 @@
+// What a process hears of broadcasts while one of its takeovers waits for the old owner's
+// answer (docs/scaling.md, "Takeover"). Pub/sub hands every process the same broadcasts in
+// the same order, and the owner's inbox shares its connection with them: whatever the owner
+// had not delivered when it read the request reaches this process after the recording began.
+// The owner's high-water marks tell which of the recorded ones the session already has.
+import type { AdapterMessage } from '../groups/adapter.js';
+import type { LateBroadcast, SessionState } from '../sessions/directory.js';
+
+interface Heard {
+  seq: number;
+  message: AdapterMessage;
+}
+
+export class Recording {
+  readonly #heard: Heard[] = [];
+
+  /** A broadcast numbered `seq` by its publisher, from another process or this one. */
+  heard(message: AdapterMessage, seq: number): void {
+    this.#heard.push({ seq, message });
+  }
+
+  /**
+   * The broadcasts of `state`'s groups past its high-water marks, in the order heard; a jump
+   * in a publisher's numbers (a subscriber that reconnected meanwhile) is a lost place.
+   */
+  late(state: SessionState): LateBroadcast[] {
+    const groups = new Set(state.groups);
+    const last = new Map<string, number>();
+    const late: LateBroadcast[] = [];
+    for (const { seq, message } of this.#heard) {
+      const { group, origin } = message;
+      if (!groups.has(group)) continue;
+      const key = `${origin}\n${group}`;
+      const before = last.get(key) ?? state.highWater[group]?.[origin];
+      if (before !== undefined && seq <= before) continue; // the session had it from the old owner
+      if (before !== undefined && seq > before + 1) late.push({ group, lost: seq - before - 1 });
+      last.set(key, seq);
+      late.push({ group, payload: message.payload, fields: message.fields });
+    }
+    return late;
+  }
+}
