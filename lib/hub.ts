@@ -64,7 +64,7 @@ export class ChannelHub implements ChannelHost {
       const cluster = { directory, pollTimeout: options.pollTimeout };
       this.elsewhere = (x, request) => answerElsewhere(cluster, x, request);
       directory.serve((request, exchange) => serveForwarded(this, request, exchange));
-      if (canTakeOver(directory)) directory.serveTakeovers((request) => handOverSession(this, request));
+      if (canTakeOver(directory)) directory.serveTakeovers((request, highWater) => handOverSession(this, request, highWater));
     }
   }
 

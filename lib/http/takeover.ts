@@ -7,7 +7,7 @@ import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
 import type { ResumeRequest } from '../protocol/params.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import type { TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { HighWaterMarks, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
 import type { HandedSession } from '../sessions/session.js';
 import { forwardedRequest } from './forwarded-exchange.js';
 import { transportFromHeaders } from './negotiate.js';
@@ -53,7 +53,7 @@ export async function takeOverFrom(x: Exchange, request: ResumeRequest, { direct
  * proves it is the session's client. Synchronous: nothing reaches the session between the
  * state read here and its channel closing with 'moved'.
  */
-export function handOverSession(host: HandingHost, request: TakeoverRequest): TakeoverAnswer {
+export function handOverSession(host: HandingHost, request: TakeoverRequest, highWater: HighWaterMarks): TakeoverAnswer {
   // The asker stops waiting at its deadline: a session handed over after it would be lost.
   if (Date.now() > request.deadline) return { refused: 'owner-unreachable' };
   const channel = host.sessions.find(request.id);
@@ -67,6 +67,8 @@ export function handOverSession(host: HandingHost, request: TakeoverRequest): Ta
   const groups = channel.groupNames();
   channel.session.acknowledge(request.ack);
   const held = channel.session.unacknowledged();
+  // Read while the session is still a member: a group it was the last member of here is forgotten as it leaves.
+  const marks = highWater(groups);
   const received = channel.session.received - channel.movedAway();
-  return { state: { secret: channel.session.secret, received, first: held.first, messages: held.messages, groups, highWater: {} } };
+  return { state: { secret: channel.session.secret, received, first: held.first, messages: held.messages, groups, highWater: marks } };
 }

@@ -2,7 +2,7 @@ import { createClient, type RedisClientType } from 'redis';
 import type { Adapter, AdapterEvents, AdapterMessage, AdapterStats } from '../groups/adapter.js';
 import { ChannelError } from '../errors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
-import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, HighWaterMarks, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
 import { RedisDirectory } from './directory.js';
 import { Presence } from './presence.js';
 import { Recording } from './recording.js';
@@ -191,7 +191,7 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
     return this.#directory.takeOver(owner, request, options);
   }
 
-  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void {
+  serveTakeovers(handler: (request: TakeoverRequest, highWater: HighWaterMarks) => TakeoverAnswer): void {
     this.#directory.serveTakeovers(handler);
   }
 

@@ -4,7 +4,7 @@
 // session whose owner was killed is unknown to every process within `deadAfter`.
 import type { RedisClientType } from 'redis';
 import { ChannelError } from '../errors.js';
-import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, HighWaterMarks, SessionState, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
 import type { Recording } from './recording.js';
 
 // The owner, if it is another process that is still alive. The key of a process that looks
@@ -45,7 +45,7 @@ export interface DirectorySettings {
   /** Starts recording the broadcasts heard here (a takeover waits); `stop` ends it. */
   record(): { recording: Recording; stop(): void };
   /** Per group, the last number of each publisher's broadcasts delivered here. */
-  highWater(groups: readonly string[]): SessionState['highWater'];
+  highWater: HighWaterMarks;
 }
 
 export class RedisDirectory implements TakeoverDirectory {
@@ -55,7 +55,7 @@ export class RedisDirectory implements TakeoverDirectory {
   // Requests forwarded here and not answered yet, by "from\nrid": cancelled if their client goes.
   readonly #serving = new Map<string, AbortController>();
   #handler: ((request: ForwardedRequest, exchange: ForwardedExchange) => void) | undefined;
-  #takeoverHandler: ((request: TakeoverRequest) => TakeoverAnswer) | undefined;
+  #takeoverHandler: ((request: TakeoverRequest, highWater: HighWaterMarks) => TakeoverAnswer) | undefined;
   #nextRid = 1;
   #ownerCheck: NodeJS.Timeout | undefined;
 
@@ -111,7 +111,7 @@ export class RedisDirectory implements TakeoverDirectory {
     return { answer, finish };
   }
 
-  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void {
+  serveTakeovers(handler: (request: TakeoverRequest, highWater: HighWaterMarks) => TakeoverAnswer): void {
     this.#takeoverHandler = handler;
   }
 
@@ -121,13 +121,12 @@ export class RedisDirectory implements TakeoverDirectory {
   #handOver({ rid, from, request }: Extract<InboxMessage, { t: 'take' }>): void {
     let answer: TakeoverAnswer;
     try {
-      answer = this.#takeoverHandler?.(request) ?? { refused: 'unknown-session' };
+      answer = this.#takeoverHandler?.(request, this.#settings.highWater) ?? { refused: 'unknown-session' };
     } catch (error) {
       this.#settings.onError(error);
       answer = { refused: 'internal-error' };
     }
     if ('state' in answer) {
-      answer.state.highWater = this.#settings.highWater(answer.state.groups);
       this.#client.set(this.#key(request.id), from).catch(this.#settings.onError);
     }
     this.#send(from, { t: 'taken', rid, answer });

@@ -96,6 +96,9 @@ export interface SessionState {
   highWater: Record<string, Record<string, number>>;
 }
 
+/** Per group, the number of the last broadcast of each publisher delivered on this process. */
+export type HighWaterMarks = (groups: readonly string[]) => SessionState['highWater'];
+
 /** The owner's answer: the session, or why not. */
 export type TakeoverAnswer = { state: SessionState } | { refused: string };
 
@@ -120,8 +123,11 @@ export interface Takeover {
 export interface TakeoverDirectory extends SessionDirectory {
   /** Asks `owner` to hand session `request.id` over to this process. */
   takeOver(owner: string, request: TakeoverRequest, options: { timeout: number }): Promise<Takeover>;
-  /** Where another process's takeover requests go; `handler` answers synchronously. */
-  serveTakeovers(handler: (request: TakeoverRequest) => TakeoverAnswer): void;
+  /**
+   * Where another process's takeover requests go; `handler` answers synchronously, reading
+   * `highWater` for the session's groups before the session leaves them.
+   */
+  serveTakeovers(handler: (request: TakeoverRequest, highWater: HighWaterMarks) => TakeoverAnswer): void;
 }
 
 /** True for a directory that supports takeover. */

@@ -20,8 +20,12 @@ interface Reported {
   op: string;
   port?: number;
   text?: string;
+  at?: number;
   count?: number;
   code?: string;
+  reason?: string;
+  resumed?: boolean;
+  transport?: string;
 }
 
 /** One server process: its port, what it reported, and a way to ask it things. */
@@ -30,6 +34,10 @@ interface Member {
   port: number;
   reports: Inbox<Reported>;
   received: string[];
+  /** When each of `received` reached the route's handler (ms since the epoch, sub-millisecond). */
+  receivedAt: number[];
+  /** Every report, in order, kept for the assertions at the end. */
+  log: Reported[];
   ask(message: object): void;
 }
 
@@ -37,19 +45,48 @@ async function startMember(t: TestContext, prefix: string): Promise<Member> {
   const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: sharedRedisUrl, PREFIX: prefix }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const reports = new Inbox<Reported>();
   const received: string[] = [];
-  child.on('message', (message: Reported) => (message.op === 'received' ? received.push(message.text as string) : reports.push(message)));
+  const receivedAt: number[] = [];
+  const log: Reported[] = [];
+  child.on('message', (message: Reported) => {
+    log.push(message);
+    if (message.op !== 'received') return reports.push(message);
+    received.push(message.text as string);
+    receivedAt.push(message.at as number);
+  });
   t.after(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGKILL');
     await once(child, 'exit');
   });
   const listening = await reports.next(20_000, 'a server process to listen');
-  return { child, port: listening.port as number, reports, received, ask: (message) => child.send(message) };
+  return { child, port: listening.port as number, reports, received, receivedAt, log, ask: (message) => child.send(message) };
 }
 
-async function cluster(t: TestContext, size = 3): Promise<Member[]> {
-  const prefix = testPrefix();
+async function cluster(t: TestContext, size = 3, prefix = testPrefix()): Promise<Member[]> {
   return Promise.all(Array.from({ length: size }, () => startMember(t, prefix)));
+}
+
+/** Every client message the route's handlers got on any process, in the order they got them. */
+function handled(members: Member[]): string[] {
+  const all = members.flatMap((m) => m.received.map((text, i) => ({ text, at: m.receivedAt[i] as number })));
+  return all.sort((a, b) => a.at - b.at).map((m) => m.text);
+}
+
+/** `b0…b35 b20…b99`: a list of numbered texts as its runs, for a failure message. */
+function ranges(texts: string[]): string {
+  const runs: string[] = [];
+  let start = 0;
+  for (let i = 1; i <= texts.length; i++) {
+    const n = (k: number) => Number(texts[k]?.slice(1));
+    if (i < texts.length && n(i) === n(i - 1) + 1) continue;
+    runs.push(start === i - 1 ? `${texts[start]}` : `${texts[start]}…${texts[i - 1]}`);
+    start = i;
+  }
+  return runs.join(' ');
+}
+
+function reportsOf(members: Member[], op: string): Reported[] {
+  return members.flatMap((m) => m.log.filter((r) => r.op === op));
 }
 
 /** The next report `op` of a member (others are skipped). */
@@ -133,6 +170,84 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     }
     assert.equal(new Set(got).size, down.length, 'each once');
     assert.ok(new Set(balancer.routed).size === 3, 'requests went to every process');
+  });
+
+  it('takes a WebSocket session over on the next process at each of 20 cuts: 2,000 broadcasts from a fourth process and 2,000 client messages, each once, in order', { timeout: 120_000 }, async (t) => {
+    const prefix = testPrefix();
+    const members = await cluster(t, 3, prefix);
+    const [publisher] = await cluster(t, 1, prefix); // not behind the balancer: it only broadcasts
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['websocket'] });
+    t.after(() => conn.close());
+    await nextEvent(conn, 'open');
+    await until(conn, 'open', () => reportsOf(members, 'joined').length === 1, 5000).catch(() => undefined);
+    const got: string[] = [];
+    let gaps = 0;
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    conn.addEventListener('gap', () => gaps++);
+    const errors: string[] = [];
+    conn.addEventListener('error', (event) => errors.push(`${event.transport}: ${event.error.message}`));
+    // Each process writes its sizes within 50 ms: the group counts the one member everywhere.
+    for (let count = 0; count !== 1; ) {
+      publisher!.ask({ op: 'count' });
+      count = (await reported(publisher!, 'count')).count as number;
+    }
+    const rounds = 20;
+    const perRound = 100;
+    const total = rounds * perRound;
+    publisher!.ask({ op: 'stream', texts: Array.from({ length: total }, (_, i) => `b${i}`) });
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < perRound; i++) conn.send(`c${round * perRound + i}`);
+      // Cut while broadcasts (one a millisecond) and client messages are on their way.
+      await until(conn, 'message', () => got.length >= (round * perRound) / 2 + 1, 10_000);
+      const reopened = nextEvent(conn, 'open', 10_000).catch((error: Error) => {
+        throw new Error(`round ${round}: ${error.message}; the attempts: ${errors.join(' | ')}`);
+      });
+      balancer.cut();
+      const open = await reopened;
+      assert.deepEqual([open.transport, open.resumed], ['websocket', true], `round ${round}`);
+    }
+    await until(conn, 'message', () => got.length >= total, 20_000);
+    const expected = (prefix: string) => Array.from({ length: total }, (_, i) => `${prefix}${i}`);
+    assert.deepEqual(got, expected('b'), `every broadcast once, in order; got ${ranges(got)}`);
+    assert.equal(gaps, 0, 'no gap');
+    const deadline = Date.now() + 20_000;
+    while (members.reduce((n, m) => n + m.received.length, 0) < total && Date.now() < deadline) {
+      await withTimeout(Promise.race(members.map((m) => once(m.child, 'message'))), 5000, 'client messages').catch(() => undefined);
+    }
+    assert.deepEqual(handled(members), expected('c'), "every client message reached the route's handlers once, in order");
+    // Each cut moved the session: the old owner's channel closed with 'moved', the route ran again.
+    assert.equal(reportsOf(members, 'joined').filter((r) => r.resumed === true).length, rounds);
+    assert.deepEqual(reportsOf(members, 'channel-closed').map((r) => r.reason), Array<string>(rounds).fill('moved'));
+  });
+
+  it('takes an SSE session over on another process: messages both ways, the old channel closes with moved', async (t) => {
+    const members = await cluster(t);
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['sse'] });
+    t.after(() => conn.close());
+    await nextEvent(conn, 'open');
+    const got: string[] = [];
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    conn.send('before');
+    await until(conn, 'open', () => handled(members).length === 1, 5000).catch(() => undefined);
+    const reopened = nextEvent(conn, 'open', 10_000);
+    balancer.cut();
+    members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
+    const open = await reopened;
+    assert.deepEqual([open.transport, open.resumed], ['sse', true]);
+    conn.send('after');
+    members[1]!.ask({ op: 'broadcast', texts: ['later'] });
+    await until(conn, 'message', () => got.length >= 2, 10_000);
+    assert.deepEqual(got, ['while away', 'later']);
+    const deadline = Date.now() + 10_000;
+    while (handled(members).length < 2 && Date.now() < deadline) await withTimeout(Promise.race(members.map((m) => once(m.child, 'message'))), 5000, 'client messages').catch(() => undefined);
+    assert.deepEqual(handled(members), ['before', 'after']);
+    const moved = reportsOf(members, 'channel-closed').map((r) => r.reason);
+    const resumed = reportsOf(members, 'joined').filter((r) => r.resumed === true);
+    // The SSE stream went to a new process (a takeover) unless the balancer's turn came round to the owner again.
+    assert.equal(moved.length, resumed.length);
+    assert.ok(moved.every((reason) => reason === 'moved'), moved.join());
   });
 
   it('resumes a WebSocket session cut off by the network on another process by polling, nothing lost', async (t) => {
