@@ -14,6 +14,7 @@ import type { Adoption, Exchange } from './http/session-requests.js';
 import type { ResumeRequest } from './protocol/params.js';
 import { canTakeOver, isSessionDirectory, type SessionDirectory } from './sessions/directory.js';
 import { HandshakePacer } from './http/handshake-pacer.js';
+import { spread, waitAtMost } from './drain.js';
 import { transportFromHeaders } from './http/negotiate.js';
 import type { ResolvedOptions } from './options.js';
 import type { CloseReason } from './protocol/close-reasons.js';
@@ -202,30 +203,20 @@ export class ChannelHub implements ChannelHost {
     this.#pendingReleases.set(timer, id);
   }
 
-  /** Refuses new channels and closes the open ones spread evenly over `within` ms. */
+  /**
+   * Refuses new channels and lets the open ones go spread evenly over `within` ms. Plain
+   * channels close with 'shutdown'. With a directory that moves sessions (the Redis adapter),
+   * a session only loses its connection: its client comes back to another process, which
+   * takes the session over; those not taken over within `within` more (5 s at least) close
+   * with 'shutdown'.
+   */
   async drain(within: number): Promise<void> {
     this.closing = true;
-    const channels = [...this.open];
-    if (channels.length === 0) return;
     const drained = this.#whenDrained();
-    const started = performance.now();
-    // Evenly spaced, in a random order: no group of clients always goes first.
-    for (let i = channels.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [channels[i], channels[j]] = [channels[j] as ChannelCore, channels[i] as ChannelCore];
-    }
-    let next = 0;
-    // A tick that came late (a busy event loop) catches up by at most one channel more than
-    // its share: the spread matters more than finishing on the dot.
-    const share = Math.ceil((channels.length * drainTick) / Math.max(within, drainTick)) + 1;
-    const closeDue = (): void => {
-      const due = Math.floor(((performance.now() - started) / Math.max(within, 1)) * channels.length) + 1;
-      const until = Math.min(due, channels.length, next + share);
-      for (; next < until; next++) guarded(channels[next] as ChannelCore, shutDown);
-      if (next >= channels.length) clearInterval(timer);
-    };
-    const timer = setInterval(closeDue, drainTick);
-    closeDue();
+    const handOver = canTakeOver(this.directory);
+    await spread([...this.open], within, (channel) => guarded(channel, handOver ? letGo : shutDown));
+    if (handOver) await waitAtMost(drained, Math.max(within, minHandOverWait));
+    for (const channel of [...this.open]) guarded(channel, shutDown);
     await drained;
   }
 
@@ -267,8 +258,14 @@ function guarded(channel: ChannelCore, action: (channel: ChannelCore) => void): 
   }
 }
 
-// How often a drain closes the channels that are due.
-const drainTick = 20;
+// How long a draining process waits at least for its sessions to be taken over elsewhere.
+const minHandOverWait = 5000;
+
+// A draining process lets a session's connection go: its client resumes on another process.
+function letGo(channel: ChannelCore): void {
+  if (channel.session === undefined) channel.close('shutdown');
+  else channel.dropConnection();
+}
 
 function beat(channel: ChannelCore): void {
   channel.heartbeat();

@@ -49,12 +49,26 @@ async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange
     if (canTakeOver(directory)) return takeOverFrom(x, request, { directory, owner, headers: headersOf(x.req) });
     return refuse(x, 'session-elsewhere');
   }
+  return forwardRequest(x, request, { directory, owner, pollTimeout });
+}
+
+/** A poll, POST or DELETE carried to `owner` and its answer written here. */
+async function forwardRequest(x: Exchange, request: ResumeRequest, { directory, owner, pollTimeout }: Cluster & { owner: string }): Promise<void> {
   const body = x.req.method === 'POST' ? await bodyOf(x) : undefined;
   if (body === null) return refuse(x, 'payload-too-large');
   const controller = new AbortController();
   x.res.once('close', () => controller.abort()); // the client went away: the owner lets go of its poll
   const forwarded: ForwardedRequest = { method: x.req.method ?? 'GET', url: x.req.url ?? '/', headers: headersOf(x.req), body, address: x.req.socket?.remoteAddress };
-  writeAnswer(x.res, await forwardToOwner(directory, { id: request.id, owner, forwarded }, { signal: controller.signal, timeout: pollTimeout + answerMargin }));
+  const answer = await forwardToOwner(directory, { id: request.id, owner, forwarded }, { signal: controller.signal, timeout: pollTimeout + answerMargin });
+  // A draining owner serves no more polls: the session comes here instead, while it still can.
+  if (request.poll && x.req.method === 'GET' && isShuttingDown(answer) && canTakeOver(directory)) {
+    return takeOverFrom(x, request, { directory, owner, headers: forwarded.headers });
+  }
+  writeAnswer(x.res, answer);
+}
+
+function isShuttingDown(answer: ForwardedAnswer): boolean {
+  return answer.status === 503 && answer.body.includes('"shutting-down"');
 }
 
 // The session may have moved (a takeover) while the request was on its way: an owner that no

@@ -1,7 +1,8 @@
 // Takeover (docs/scaling.md, "Takeover"): a WebSocket or SSE resume that reaches a process
 // which does not hold its session. Its connection is here and cannot be forwarded, so the
 // session comes here: the owner hands it over (handOverSession) and closes its channel with
-// 'moved'; this process adopts it and runs the route again (takeOverFrom).
+// 'moved'; this process adopts it and runs the route again (takeOverFrom). A poll is taken
+// over the same way when its owner is draining (hub.ts, drain).
 import type { IncomingMessage } from 'node:http';
 import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
@@ -30,7 +31,7 @@ export interface HandingHost {
  */
 export async function takeOverFrom(x: Exchange, request: ResumeRequest, { directory, owner, headers }: { directory: TakeoverDirectory; owner: string; headers: Record<string, string> }): Promise<void> {
   if (x.hub.adopt === undefined || x.continueAs === undefined) return refuse(x, 'session-elsewhere');
-  const transport = transportFromHeaders(x.req.headers);
+  const transport = request.poll ? 'poll' : transportFromHeaders(x.req.headers);
   if (transport === 'http') return refuse(x, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
   const asked: TakeoverRequest = { id: request.id, ack: request.ack, credentials: request.credentials, url: x.req.url ?? '/', headers, deadline: Date.now() + handOverWithin };
   const takeover = await directory.takeOver(owner, asked, { timeout: handOverWithin + answerMargin });

@@ -4,123 +4,17 @@
 // elsewhere takes the session over with nothing lost or doubled, and the clients of a killed
 // process are told unknown-session.
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
 import { EventSource } from 'eventsource';
 import { connect } from '../../lib/client/node.js';
-import { Inbox, openSse, openWebSocket, withTimeout, wsInbox } from '../support/harness.js';
+import { Inbox, openSse, openWebSocket, wsInbox } from '../support/harness.js';
 import { nextEvent, until } from '../client/support.js';
-import { sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
+import { testPrefix, withoutRedis } from '../support/redis.js';
 import { roundRobin } from './balancer.js';
+import { cluster, handled, handledAtLeast, ownerWith, quick, ranges, reported, reportsOf, type Member } from './members.js';
 
 const skip = await withoutRedis();
-const fixture = fileURLToPath(new URL('fixtures/cluster-server.ts', import.meta.url));
-
-interface Reported {
-  op: string;
-  port?: number;
-  text?: string;
-  at?: number;
-  count?: number;
-  code?: string;
-  reason?: string;
-  resumed?: boolean;
-  transport?: string;
-}
-
-/** One server process: its port, what it reported, and a way to ask it things. */
-interface Member {
-  child: ChildProcess;
-  port: number;
-  reports: Inbox<Reported>;
-  received: string[];
-  /** When each of `received` reached the route's handler (ms since the epoch, sub-millisecond). */
-  receivedAt: number[];
-  /** Every report, in order, kept for the assertions at the end. */
-  log: Reported[];
-  ask(message: object): void;
-}
-
-async function startMember(t: TestContext, prefix: string): Promise<Member> {
-  const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: sharedRedisUrl, PREFIX: prefix }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const reports = new Inbox<Reported>();
-  const received: string[] = [];
-  const receivedAt: number[] = [];
-  const log: Reported[] = [];
-  child.on('message', (message: Reported) => {
-    log.push(message);
-    if (message.op !== 'received') return reports.push(message);
-    received.push(message.text as string);
-    receivedAt.push(message.at as number);
-  });
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  });
-  const listening = await reports.next(20_000, 'a server process to listen');
-  return { child, port: listening.port as number, reports, received, receivedAt, log, ask: (message) => child.send(message) };
-}
-
-async function cluster(t: TestContext, size = 3, prefix = testPrefix()): Promise<Member[]> {
-  return Promise.all(Array.from({ length: size }, () => startMember(t, prefix)));
-}
-
-/** Every client message the route's handlers got on any process, in the order they got them. */
-function handled(members: Member[]): string[] {
-  const all = members.flatMap((m) => m.received.map((text, i) => ({ text, at: m.receivedAt[i] as number })));
-  return all.sort((a, b) => a.at - b.at).map((m) => m.text);
-}
-
-/** `b0…b35 b20…b99`: a list of numbered texts as its runs, for a failure message. */
-function ranges(texts: string[]): string {
-  const runs: string[] = [];
-  let start = 0;
-  for (let i = 1; i <= texts.length; i++) {
-    const n = (k: number) => Number(texts[k]?.slice(1));
-    if (i < texts.length && n(i) === n(i - 1) + 1) continue;
-    runs.push(start === i - 1 ? `${texts[start]}` : `${texts[start]}…${texts[i - 1]}`);
-    start = i;
-  }
-  return runs.join(' ');
-}
-
-/** Waits until the route's handlers got `count` client messages over all processes. */
-async function handledAtLeast(members: Member[], count: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (members.reduce((n, m) => n + m.received.length, 0) < count && Date.now() < deadline) {
-    await withTimeout(Promise.race(members.map((m) => once(m.child, 'message'))), Math.max(1, deadline - Date.now()), 'client messages').catch(() => undefined);
-  }
-}
-
-function reportsOf(members: Member[], op: string): Reported[] {
-  return members.flatMap((m) => m.log.filter((r) => r.op === op));
-}
-
-/** The next report `op` of a member (others are skipped). */
-async function reported(member: Member, op: string, ms = 5000): Promise<Reported> {
-  for (;;) {
-    const report = await member.reports.next(ms, `'${op}' from a server process`);
-    if (report.op === op) return report;
-  }
-}
-
-/** The member that has received `count` client messages (the session's owner), once one has. */
-async function ownerWith(members: Member[], count: number, ms: number): Promise<Member> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const owner = members.find((m) => m.received.length >= count);
-    if (owner !== undefined) return owner;
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`no process received ${count} client messages within ${ms} ms (got ${members.map((m) => m.received.length).join(', ')})`);
-    await withTimeout(Promise.race(members.map((m) => once(m.child, 'message'))), left, 'a client message').catch(() => undefined);
-  }
-}
-
-const quick = { reconnect: { minDelay: 5, maxDelay: 100 }, openTimeout: 3000 } as const;
-
 describe('a cluster of three processes behind a round-robin balancer', { skip }, () => {
   it('delivers a broadcast from one process to WebSocket, SSE and poll members on all three, once each, in order', async (t) => {
     const members = await cluster(t);
@@ -264,7 +158,8 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     const got = new Inbox<string>();
     source.addEventListener('message', (event) => got.push(String(event.data)));
     await once(source, 'open');
-    const owner = await until(source, 'open', () => reportsOf(members, 'joined').length === 1, 5000).then(() => members.findIndex((m) => m.log.some((r) => r.op === 'joined')));
+    const owner = balancer.routed[0] as number;
+    await reported(members[owner]!, 'joined');
     members[owner]!.ask({ op: 'broadcast', texts: ['one'] });
     assert.equal(await got.next(5000, 'the first broadcast'), 'one');
     balancer.cut();
