@@ -16,7 +16,7 @@ const sessions = '^lib/sessions/';
 const channel = '^lib/channel/';
 const groups = '^lib/groups/';
 const http = '^lib/http/';
-const hubAndOptions = '^lib/(hub|hub-types|options)\\.ts$';
+const hubAndOptions = '^lib/(hub|hub-types|options|drain)\\.ts$';
 const channelsFile = '^lib/channels\\.ts$';
 const client = '^lib/client/';
 const indexFile = '^lib/index\\.ts$';
@@ -108,7 +108,7 @@ module.exports = {
 
     layer('hub-and-options', hubAndOptions,
       [hubAndOptions, http, groups, channel, sessions, transports, protocol, errors, debugLog],
-      'lib/hub.ts and lib/options.ts may import each other and the server folders, ' +
+      'lib/hub.ts, lib/drain.ts and lib/options.ts may import each other and the server folders, ' +
       'not channels.ts or index.ts above them, nor the client.'),
 
     layer('channels-factory', channelsFile,
