@@ -8,7 +8,7 @@ import { channelOf, type Channel } from '../channel/channel.js';
 import type { ChannelCore } from '../channel/core.js';
 import type { ResumeRequest } from '../protocol/params.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import type { HighWaterMarks, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
+import type { HighWaterMarks, Takeover, TakeoverAnswer, TakeoverDirectory, TakeoverRequest } from '../sessions/directory.js';
 import type { HandedSession } from '../sessions/session.js';
 import { forwardedRequest } from './forwarded-exchange.js';
 import { transportFromHeaders } from './negotiate.js';
@@ -25,16 +25,23 @@ export interface HandingHost {
   readonly options: { readonly authorizeResume: ((req: IncomingMessage, channel: Channel) => boolean) | undefined };
 }
 
+/** Where the session is, and how to ask for it. */
+export interface TakeoverRoute {
+  directory: TakeoverDirectory;
+  owner: string;
+  /** The headers the owner's `authorizeResume` sees (those a forwarded request carries). */
+  headers: Record<string, string>;
+}
+
 /**
  * On the process the resume reached: asks `owner` for the session, adopts it, and lets the
  * request go on to the route with `req.channel` the session's channel (`resumed` true).
  */
-export async function takeOverFrom(x: Exchange, request: ResumeRequest, { directory, owner, headers }: { directory: TakeoverDirectory; owner: string; headers: Record<string, string> }): Promise<void> {
+export async function takeOverFrom(x: Exchange, request: ResumeRequest, route: TakeoverRoute): Promise<void> {
   if (x.hub.adopt === undefined || x.continueAs === undefined) return refuse(x, 'session-elsewhere');
   const transport = request.poll ? 'poll' : transportFromHeaders(x.req.headers);
   if (transport === 'http') return refuse(x, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
-  const asked: TakeoverRequest = { id: request.id, ack: request.ack, credentials: request.credentials, url: x.req.url ?? '/', headers, deadline: Date.now() + handOverWithin };
-  const takeover = await directory.takeOver(owner, asked, { timeout: handOverWithin + answerMargin });
+  const takeover = await askWithRetry(x, request, route);
   const { answer } = takeover;
   if ('refused' in answer) {
     takeover.finish(undefined);
@@ -46,7 +53,22 @@ export async function takeOverFrom(x: Exchange, request: ResumeRequest, { direct
   const late = takeover.finish(state);
   const handed: HandedSession = { id: request.id, secret: state.secret, received: state.received, first: state.first, messages: state.messages, late };
   const core = (x.hub as Required<AdoptingHost>).adopt({ req: x.req, res: x.res, upgrade: x.upgrade }, { transport, handed, groups: state.groups, ack: request.ack });
-  x.continueAs?.(channelOf(core));
+  x.continueAs(channelOf(core));
+}
+
+// A session that moved on while this request was on its way (another takeover landed first)
+// is asked of its new owner, once.
+async function askWithRetry(x: Exchange, request: ResumeRequest, { directory, owner, headers }: TakeoverRoute): Promise<Takeover> {
+  const ask = (from: string) => {
+    const asked: TakeoverRequest = { id: request.id, ack: request.ack, credentials: request.credentials, url: x.req.url ?? '/', headers, deadline: Date.now() + handOverWithin };
+    return directory.takeOver(from, asked, { timeout: handOverWithin + answerMargin });
+  };
+  const first = await ask(owner);
+  if (!('refused' in first.answer) || first.answer.refused !== 'unknown-session') return first;
+  const now = await directory.locate(request.id);
+  if (now === undefined || now === owner) return first;
+  first.finish(undefined);
+  return ask(now);
 }
 
 /**
