@@ -207,7 +207,7 @@ export const group: EsmGroup = cjs.channels().group('room');
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const exact = <T extends true>(proof: T): T => proof;
 // Every key of the public classes, and nothing else.
-exact<Equals<keyof Channel, 'id' | 'transport' | 'isOpen' | 'isWebSocket' | 'isSession' | 'closeReason' | 'send' | 'close' | 'onReceive' | 'onClose'>>(true);
+exact<Equals<keyof Channel, 'id' | 'transport' | 'isOpen' | 'isWebSocket' | 'isSession' | 'resumed' | 'closeReason' | 'send' | 'close' | 'onReceive' | 'onClose'>>(true);
 exact<Equals<keyof ChannelGroup, 'name' | 'size' | 'count' | 'add' | 'delete' | 'has' | 'broadcast' | typeof Symbol.iterator>>(true);
 exact<Equals<keyof Live, 'attach' | 'group' | 'channels' | 'stats' | 'close' | 'drain' | 'ready' | 'on' | 'off'>>(true);
 export function misuse(ch: Channel, group: ChannelGroup, live: Live): void {
