@@ -1,0 +1,79 @@
+// `npm run bench:scale` (issue 18, "scale in one process"): one server process holds
+// SCALE_CHANNELS idle channels (default 19,000, under the 20,000 descriptors a process gets
+// here), a third each WebSocket, SSE and poll sessions of the client library, heartbeats at
+// their default (25 s). Reports the server's RSS and heap per channel of each transport, the
+// CPU the idle channels take (heartbeats, poll renewals), and how long one broadcast takes to
+// reach them all. Server on core 0, clients on core 1.
+//
+//   SCALE_CHANNELS=19000   channels in all (a third each transport)
+//   SCALE_IDLE_MS=60000    the idle window the CPU is measured over (covers two heartbeats)
+//   SCALE_BROADCASTS=5     broadcasts timed, one a second
+import { setTimeout as sleep } from 'node:timers/promises';
+import { start, stop, type Child } from './children.js';
+
+const total = Number(process.env.SCALE_CHANNELS ?? 19_000);
+const idleMs = Number(process.env.SCALE_IDLE_MS ?? 60_000);
+const broadcasts = Number(process.env.SCALE_BROADCASTS ?? 5);
+const transports = ['websocket', 'sse', 'poll'] as const;
+
+interface Mem {
+  rss: number;
+  heap: number;
+  external: number;
+}
+
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+
+async function main(): Promise<void> {
+  const ignore = (): void => undefined;
+  const server: Child = start('scale-server.ts', [], 0, ['--expose-gc'], ignore);
+  const { port } = (await server.next('ready')) as { port: number };
+  const clients: Child = start('scale-clients.ts', [`http://127.0.0.1:${port}`], 1, ['--max-old-space-size=8192'], ignore);
+  await clients.next('ready');
+  try {
+    let before = await server.request<Mem>({ op: 'mem' });
+    const rows: string[] = [];
+    const per = Math.floor(total / transports.length);
+    for (const transport of transports) {
+      const opened = performance.now();
+      const { failed } = await clients.request<{ failed: number }>({ op: 'open', transport, count: per }, 600_000);
+      const openSeconds = (performance.now() - opened) / 1000;
+      await sleep(2000); // let the last handshakes' garbage go before measuring
+      const after = await server.request<Mem>({ op: 'mem' });
+      const n = per - failed;
+      rows.push(`| ${transport} | ${n} | ${kib((after.rss - before.rss) / n)} | ${kib((after.heap - before.heap) / n)} | ${kib((after.external - before.external) / n)} | ${(n / openSeconds).toFixed(0)} |`);
+      before = after;
+    }
+    console.log(`\n${per * transports.length} idle channels in one process (${per} each):\n`);
+    console.log('| transport | channels | RSS KiB/channel | heap KiB/channel | external KiB/channel | opened/s |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of rows) console.log(row);
+    const mem = await server.request<Mem & { open: Record<string, number> }>({ op: 'mem' });
+    console.log(`\nserver total: RSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heap / 2 ** 20).toFixed(0)} MiB; open ${JSON.stringify(mem.open)}`);
+
+    const cpu0 = await server.request<{ cpuUs: number; at: number }>({ op: 'cpu' });
+    await sleep(idleMs);
+    const cpu1 = await server.request<{ cpuUs: number; at: number }>({ op: 'cpu' });
+    const share = (cpu1.cpuUs - cpu0.cpuUs) / 1000 / (cpu1.at - cpu0.at);
+    console.log(`idle CPU over ${(idleMs / 1000).toFixed(0)} s (heartbeats every 25 s, polls renewed every 25 s): ${(share * 100).toFixed(2)} % of a core`);
+
+    const lasts: number[] = [];
+    const p50s: number[] = [];
+    for (let i = 0; i < broadcasts; i++) {
+      const sent = await server.request<{ sentAt: number; reached: number; syncMs: number }>({ op: 'broadcast' });
+      const got = await clients.request<{ reached: number; of: number; p50: number; last: number }>({ op: 'arrivals', sentAt: sent.sentAt }, 60_000);
+      console.log(`broadcast ${i + 1}: ${sent.reached} members, ${sent.syncMs.toFixed(1)} ms in broadcast(); reached ${got.reached} of ${got.of}, median ${got.p50.toFixed(0)} ms, last ${got.last.toFixed(0)} ms`);
+      lasts.push(got.last);
+      p50s.push(got.p50);
+      await sleep(1000);
+    }
+    lasts.sort((a, b) => a - b);
+    p50s.sort((a, b) => a - b);
+    console.log(`\none broadcast to all ${total}: median of ${broadcasts} runs, last arrival ${lasts[Math.floor(lasts.length / 2)]?.toFixed(0)} ms, median arrival ${p50s[Math.floor(p50s.length / 2)]?.toFixed(0)} ms`);
+  } finally {
+    await stop(clients);
+    await stop(server);
+  }
+}
+
+await main();
