@@ -53,6 +53,8 @@ export class ChannelHub implements ChannelHost {
   readonly directory: SessionDirectory | undefined;
   /** A session not held here may live on another process: forwarded there (forwarding.ts). */
   readonly elsewhere: ((x: Exchange, request: ResumeRequest) => void) | undefined;
+  /** Sessions being taken over from other processes (http/takeover.ts). */
+  readonly takeovers = new Map<string, Promise<void>>();
 
   constructor(options: ResolvedOptions) {
     this.options = options;

@@ -79,11 +79,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
 
   constructor(host: ChannelHost, { context, transport, session, handed }: ChannelRequest) {
     this.#host = host;
-    this.#context = context;
+    this.#context = handed === undefined ? context : undefined; // a handed-over one is opened by adopt()
     this.#transport = transport;
     this.id = handed?.id ?? newChannelId();
     this.resumed = handed !== undefined;
     if (session || handed !== undefined) this.session = new Session(this, host.options, handed);
+    // Received (and counted) by the old owner, not yet taken by a handler there: delivered here.
+    for (const message of handed?.held ?? []) this.#handlers.receive(message);
   }
 
   get transport(): TransportName {
@@ -214,7 +216,6 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
    * session lives here now, and waits for its client.
    */
   adopt(context: RequestContext, ack: number): void {
-    this.#context = undefined;
     this.#state = State.Open;
     this.#host.channelOpened(this);
     this.session?.startAwayTimer();
@@ -229,14 +230,13 @@ export class ChannelCore implements WireSink, HandlerOwner, SessionOwner {
   /**
    * The session went to another process (a takeover): this channel closes with `'moved'`,
    * its connection here, if any, dropped quietly (the client is on its new one). Returns the
-   * client messages it held undelivered, forgotten here: the client sends them again there.
+   * client messages it held for a handler: counted as received, they are delivered there.
    */
-  movedAway(): number {
-    const undelivered = this.#handlers.dropHeld();
+  movedAway(): Message[] {
     this.#wire?.detach?.();
     this.#wire = undefined;
     this.#finish('moved');
-    return undelivered;
+    return this.#handlers.takeHeld();
   }
 
   /** Messages waiting for a handler: what a POST may still add to is bounded by `maxHeldMessages`. */

@@ -64,13 +64,13 @@ export class ChannelHandlers {
   }
 
   /**
-   * Forgets the messages held for a handler, undelivered; returns how many. A session handed
-   * to another process (a takeover) has its client send them again there.
+   * Takes the messages held for a handler, undelivered, out of here: a session handed to
+   * another process (a takeover) delivers them there.
    */
-  dropHeld(): number {
-    const count = this.#held.length;
+  takeHeld(): Message[] {
+    const held = this.#held;
     this.#held = [];
-    return count;
+    return held;
   }
 
   /** Delivers `message` now, or holds it while no handler listens (or earlier ones wait). */

@@ -32,8 +32,10 @@ export function answerElsewhere(cluster: Cluster, x: Exchange, request: ResumeRe
     // Answered, or the client went away while the owner held its poll: nothing to tell.
     if (x.res.headersSent || x.res.destroyed) return;
     // An owner that died while we waited: its session died with it.
-    if ((error as { code?: unknown }).code === 'ERR_CHANNEL_OWNER_GONE') return refuse(x, 'unknown-session');
+    if ((error as { code?: unknown }).code === 'ERR_CHANNEL_OWNER_GONE') return refuseUnknown(x, request);
     x.hub.reportError(error);
+    // A plain EventSource ends for good on any refusal: it gets a new session instead.
+    if (request.fromLastEventId === true) return refuseUnknown(x, request);
     refuse(x, 'owner-unreachable');
   });
 }

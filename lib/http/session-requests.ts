@@ -101,6 +101,8 @@ export interface SessionRequestHost extends AdoptingHost {
   refused(cause: RefusalCause): void;
   /** With a session directory: a session not held here may live on another process (forwarding.ts). */
   readonly elsewhere?: ((x: Exchange, request: ResumeRequest) => void) | undefined;
+  /** Sessions this process is taking over from another, by id: settled once each is here (or not). */
+  readonly takeovers?: Map<string, Promise<void>> | undefined;
 }
 
 /** One session request being answered: the hub, and the request with its raw upgrade. */
@@ -161,6 +163,9 @@ function answerUnknown(x: Exchange, request: ResumeRequest): void {
   const proven = (channel: ChannelCore): boolean => unprovenBy(channel, request) === undefined;
   const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id, proven) : undefined;
   if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
+  // On its way here from another process: answered once it arrived, as if it had been here.
+  const arriving = x.hub.takeovers?.get(request.id);
+  if (arriving !== undefined) return void arriving.then(() => handleSessionRequest(x.hub, x, request));
   if (x.hub.elsewhere !== undefined && !x.forwarded) return x.hub.elsewhere(x, request);
   refuseUnknown(x, request);
 }

@@ -12,7 +12,8 @@ import type { HighWaterMarks, Takeover, TakeoverAnswer, TakeoverDirectory, Takeo
 import type { HandedSession } from '../sessions/session.js';
 import { forwardedRequest } from './forwarded-exchange.js';
 import { transportFromHeaders } from './negotiate.js';
-import { isSessionErrorCode, refuse, unprovenBy, type AdoptingHost, type Exchange } from './session-requests.js';
+import { clientMessage, handedClientMessage } from '../sessions/handover.js';
+import { handleSessionRequest, isSessionErrorCode, refuse, refuseUnknown, unprovenBy, type AdoptingHost, type Exchange } from './session-requests.js';
 
 /** How long the owner may take to hand a session over; past it, it refuses (the asker gave up). */
 const handOverWithin = 5000;
@@ -38,22 +39,38 @@ export interface TakeoverRoute {
  * request go on to the route with `req.channel` the session's channel (`resumed` true).
  */
 export async function takeOverFrom(x: Exchange, request: ResumeRequest, route: TakeoverRoute): Promise<void> {
-  if (x.hub.adopt === undefined || x.continueAs === undefined) return refuse(x, 'session-elsewhere');
+  if (x.hub.adopt === undefined || x.continueAs === undefined || x.hub.takeovers === undefined) return refuse(x, 'session-elsewhere');
+  // Another request of the session already asked for it (a client that gave up an attempt
+  // and came back): this one waits and is then answered here.
+  const arriving = x.hub.takeovers.get(request.id);
+  if (arriving !== undefined) return arriving.then(() => handleSessionRequest(x.hub, x, request));
+  const done = takeOver(x, request, route);
+  const settled = done.then(settle, settle);
+  x.hub.takeovers.set(request.id, settled);
+  void settled.then(() => x.hub.takeovers?.delete(request.id));
+  return done;
+}
+
+function settle(): void {}
+
+async function takeOver(x: Exchange, request: ResumeRequest, route: TakeoverRoute): Promise<void> {
   const transport = request.poll ? 'poll' : transportFromHeaders(x.req.headers);
   if (transport === 'http') return refuse(x, 'bad-request', 'a resume is a WebSocket upgrade, an event stream (Accept: text/event-stream) or a poll (ect=poll)');
   const takeover = await askWithRetry(x, request, route);
   const { answer } = takeover;
   if ('refused' in answer) {
     takeover.finish(undefined);
+    // A plain EventSource ends for good on any refusal: it gets a new session instead.
+    if (request.fromLastEventId === true) return refuseUnknown(x, request);
     return refuse(x, isSessionErrorCode(answer.refused) ? answer.refused : 'internal-error');
   }
   const { state } = answer;
   // One tick from here to the groups joined: a broadcast arriving later reaches the session
   // through its groups, one arriving earlier is among the late ones.
   const late = takeover.finish(state);
-  const handed: HandedSession = { id: request.id, secret: state.secret, received: state.received, first: state.first, messages: state.messages, late };
+  const handed: HandedSession = { id: request.id, secret: state.secret, received: state.received, first: state.first, messages: state.messages, late, held: state.held.map(clientMessage) };
   const core = (x.hub as Required<AdoptingHost>).adopt({ req: x.req, res: x.res, upgrade: x.upgrade }, { transport, handed, groups: state.groups, ack: request.ack });
-  x.continueAs(channelOf(core));
+  x.continueAs?.(channelOf(core));
 }
 
 // A session that moved on while this request was on its way (another takeover landed first)
@@ -65,10 +82,9 @@ async function askWithRetry(x: Exchange, request: ResumeRequest, { directory, ow
   };
   const first = await ask(owner);
   if (!('refused' in first.answer) || first.answer.refused !== 'unknown-session') return first;
-  const now = await directory.locate(request.id);
-  if (now === undefined || now === owner) return first;
   first.finish(undefined);
-  return ask(now);
+  const now = first.answer.movedTo ?? (await directory.locate(request.id));
+  return now === undefined || now === owner ? first : ask(now);
 }
 
 /**
@@ -92,6 +108,7 @@ export function handOverSession(host: HandingHost, request: TakeoverRequest, hig
   const held = channel.session.unacknowledged();
   // Read while the session is still a member: a group it was the last member of here is forgotten as it leaves.
   const marks = highWater(groups);
-  const received = channel.session.received - channel.movedAway();
-  return { state: { secret: channel.session.secret, received, first: held.first, messages: held.messages, groups, highWater: marks } };
+  const received = channel.session.received;
+  const heldForHandler = channel.movedAway().map(handedClientMessage);
+  return { state: { secret: channel.session.secret, received, first: held.first, messages: held.messages, groups, highWater: marks, held: heldForHandler } };
 }

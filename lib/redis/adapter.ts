@@ -90,7 +90,10 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
       client.on('error', (error: unknown) => this.#connectionFailed(error));
       client.on('ready', () => (this.#reported = false));
     }
-    this.#publisher.on('ready', () => this.#presence.rewriteAll((error) => this.#report(error)));
+    this.#publisher.on('ready', () => {
+      this.#presence.rewriteAll((error) => this.#report(error));
+      this.#directory.reclaim();
+    });
   }
 
   subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): Promise<void> {
@@ -195,10 +198,26 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
     this.#directory.serveTakeovers(handler);
   }
 
-  #record(): { recording: Recording; stop(): void } {
+  #record(): { recording: Recording; stop(marks?: SessionState['highWater']): void } {
     const recording = new Recording();
     this.#recordings.add(recording);
-    return { recording, stop: () => this.#recordings.delete(recording) };
+    const stop = (marks?: SessionState['highWater']): void => {
+      this.#recordings.delete(recording);
+      if (marks !== undefined) this.#seed(marks);
+    };
+    return { recording, stop };
+  }
+
+  // A session taken over stands at `marks` in its groups: this process's own marks start
+  // there too, so that a later takeover from here, or a jump, is judged from where it is.
+  #seed(marks: SessionState['highWater']): void {
+    for (const [group, origins] of Object.entries(marks)) {
+      let seen = this.#seen.get(group);
+      if (seen === undefined) this.#seen.set(group, (seen = new Map()));
+      for (const [origin, seq] of Object.entries(origins)) {
+        if (!this.#ownOrigins.has(origin)) seen.set(origin, Math.max(seq, seen.get(origin) ?? 0));
+      }
+    }
   }
 
   // What this process delivered of each group: the last number heard from each other

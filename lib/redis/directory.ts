@@ -33,6 +33,9 @@ interface Pending {
   reject(error: Error): void;
 }
 
+// How long a process remembers where a session it handed over went.
+const movedMemory = 10_000;
+
 // While requests wait for owners, their owners' beats are checked this often: an owner that
 // died mid-request is noticed once its beat runs out, not after the whole request timeout.
 const ownerCheckInterval = 1000;
@@ -43,7 +46,7 @@ export interface DirectorySettings {
   id: string;
   onError(error: unknown): void;
   /** Starts recording the broadcasts heard here (a takeover waits); `stop` ends it. */
-  record(): { recording: Recording; stop(): void };
+  record(): { recording: Recording; stop(marks?: SessionState['highWater']): void };
   /** Per group, the last number of each publisher's broadcasts delivered here. */
   highWater: HighWaterMarks;
 }
@@ -57,6 +60,11 @@ export class RedisDirectory implements TakeoverDirectory {
   #handler: ((request: ForwardedRequest, exchange: ForwardedExchange) => void) | undefined;
   #takeoverHandler: ((request: TakeoverRequest, highWater: HighWaterMarks) => TakeoverAnswer) | undefined;
   #nextRid = 1;
+  // The sessions this process holds (their keys name it), to write again after a reconnect.
+  readonly #owned = new Set<string>();
+  // Sessions handed to another process lately, by id: a takeover that asks here for one gets
+  // told where it went (the key in Redis says so too, but a lookup may race the SET).
+  readonly #movedTo = new Map<string, string>();
   #ownerCheck: NodeJS.Timeout | undefined;
 
   constructor(client: RedisClientType, settings: DirectorySettings) {
@@ -74,11 +82,22 @@ export class RedisDirectory implements TakeoverDirectory {
   }
 
   claimed(id: string): void {
-    this.#client.set(this.#key(id), this.#settings.id).catch(this.#settings.onError);
+    this.#owned.add(id);
+    // Not connected (starting, or Redis away): written when the connection is ready (reclaim).
+    if (this.#client.isReady) this.#client.set(this.#key(id), this.#settings.id).catch(this.#settings.onError);
   }
 
   released(id: string): void {
-    this.#client.eval(releaseScript, { keys: [this.#key(id)], arguments: [this.#settings.id] }).catch(this.#settings.onError);
+    this.#owned.delete(id);
+    if (this.#client.isReady) this.#client.eval(releaseScript, { keys: [this.#key(id)], arguments: [this.#settings.id] }).catch(this.#settings.onError);
+  }
+
+  /**
+   * Writes the key of every session this process holds: once connected, and again after each
+   * reconnect (a Redis that restarted keeps nothing), so that its sessions are found again.
+   */
+  reclaim(): void {
+    for (const id of this.#owned) this.#client.set(this.#key(id), this.#settings.id).catch(this.#settings.onError);
   }
 
   async locate(id: string): Promise<string | undefined> {
@@ -105,8 +124,13 @@ export class RedisDirectory implements TakeoverDirectory {
     const finish = (state: SessionState | undefined) => {
       if (finished) return [];
       finished = true;
-      stop();
-      return state === undefined ? [] : recording.late(state);
+      if (state === undefined) {
+        stop();
+        return [];
+      }
+      const { late, marks } = recording.late(state);
+      stop(marks); // where the session stands now: what this process delivers next follows on
+      return late;
     };
     return { answer, finish };
   }
@@ -127,7 +151,12 @@ export class RedisDirectory implements TakeoverDirectory {
       answer = { refused: 'internal-error' };
     }
     if ('state' in answer) {
+      this.#owned.delete(request.id);
       this.#client.set(this.#key(request.id), from).catch(this.#settings.onError);
+      this.#movedTo.set(request.id, from);
+      setTimeout(() => this.#movedTo.delete(request.id), movedMemory).unref();
+    } else if (answer.refused === 'unknown-session') {
+      answer.movedTo = this.#movedTo.get(request.id);
     }
     this.#send(from, { t: 'taken', rid, answer });
   }

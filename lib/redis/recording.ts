@@ -20,23 +20,26 @@ export class Recording {
   }
 
   /**
-   * The broadcasts of `state`'s groups past its high-water marks, in the order heard; a jump
-   * in a publisher's numbers (a subscriber that reconnected meanwhile) is a lost place.
+   * The broadcasts of `state`'s groups past its high-water marks, in the order heard (a jump
+   * in a publisher's numbers, a subscriber that reconnected meanwhile, is a lost place), and
+   * the marks the session stands at after them.
    */
-  late(state: SessionState): LateBroadcast[] {
+  late(state: SessionState): { late: LateBroadcast[]; marks: SessionState['highWater'] } {
     const groups = new Set(state.groups);
-    const last = new Map<string, number>();
+    // Per group, per publisher: the last number the session has, the old owner's to begin with.
+    const marks: SessionState['highWater'] = {};
+    for (const group of groups) marks[group] = { ...state.highWater[group] };
     const late: LateBroadcast[] = [];
     for (const { seq, message } of this.#heard) {
       const { group, origin } = message;
-      if (!groups.has(group)) continue;
-      const key = `${origin}\n${group}`;
-      const before = last.get(key) ?? state.highWater[group]?.[origin];
+      const mine = marks[group];
+      if (mine === undefined) continue;
+      const before = mine[origin];
       if (before !== undefined && seq <= before) continue; // the session had it from the old owner
       if (before !== undefined && seq > before + 1) late.push({ group, lost: seq - before - 1 });
-      last.set(key, seq);
+      mine[origin] = seq;
       late.push({ group, payload: message.payload, fields: message.fields });
     }
-    return late;
+    return { late, marks };
   }
 }

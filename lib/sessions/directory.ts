@@ -92,6 +92,8 @@ export interface SessionState {
   messages: HandedMessage[];
   /** The named groups it is a member of. */
   groups: string[];
+  /** Client messages counted in `received` that no handler had taken yet: delivered by the new owner. */
+  held: HandedMessage[];
   /** Per group, the number of the last broadcast each publishing process had delivered to it. */
   highWater: Record<string, Record<string, number>>;
 }
@@ -99,8 +101,8 @@ export interface SessionState {
 /** Per group, the number of the last broadcast of each publisher delivered on this process. */
 export type HighWaterMarks = (groups: readonly string[]) => SessionState['highWater'];
 
-/** The owner's answer: the session, or why not. */
-export type TakeoverAnswer = { state: SessionState } | { refused: string };
+/** The owner's answer: the session, or why not (and, when it just moved on, where to). */
+export type TakeoverAnswer = { state: SessionState } | { refused: string; movedTo?: string | undefined };
 
 /** A broadcast that reached this process during a takeover and not the old owner: the session still needs it. */
 export type LateBroadcast =

@@ -4,6 +4,16 @@ import { toPayload } from '../transports/payload.js';
 import type { HandedMessage, LateBroadcast } from './directory.js';
 import { LoggedMessage } from './message-log.js';
 
+/** A client message held for a handler, as the owner hands it over. */
+export function handedClientMessage(message: string | Buffer): HandedMessage {
+  return typeof message === 'string' ? { text: message } : { bytes: message.toString('base64') };
+}
+
+/** A handed-over client message, as the new owner's handlers receive it. */
+export function clientMessage(handed: HandedMessage): string | Buffer {
+  return handed.bytes !== undefined ? Buffer.from(handed.bytes, 'base64') : (handed.text ?? '');
+}
+
 /** A kept message as the owner hands it over. */
 export function handedMessage(message: LoggedMessage): HandedMessage {
   if (message.lost) return { lost: true };

@@ -20,6 +20,8 @@ export interface HandedSession {
   messages: readonly HandedMessage[];
   /** Broadcasts that reached this process and not the old owner during the takeover. */
   late: readonly LateBroadcast[];
+  /** Client messages the old owner counted in `received` and held for a handler. */
+  held: ReadonlyArray<string | Buffer>;
 }
 
 // A connection that ends for one of these reasons ends the session too: the client said
