@@ -160,7 +160,7 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     const resumed = page.locator('#log li', { hasText: `(taken over from ${owner})` });
     await resumed.waitFor();
     const now = /Resumed the session on websocket at process (p\d) \(taken over from /.exec((await resumed.textContent()) ?? '')?.[1];
-    assert.ok(now !== undefined, await resumed.textContent());
+    assert.ok(now !== undefined, (await resumed.textContent()) ?? '');
     assert.notEqual(now, owner);
     return now;
   }

@@ -119,6 +119,7 @@ export class LinkPanel {
     if (process !== undefined) byId('fact-process').replaceChildren(processChip(process));
     const how = resume === undefined ? '' : ` on ${resume.transport}`;
     this.log(`Resumed the session${how} at process ${process} (taken over from ${from})${resume?.away ?? ''}`, 'ok');
+    this.#caughtUp();
   }
 
   /** The answer to `where`: the process that serves the session. */
@@ -127,6 +128,7 @@ export class LinkPanel {
     if (resume === undefined) return; // told already, by a `resumed` welcome
     this.#resume = undefined;
     this.log(`Resumed the session on ${resume.transport} at process ${process}${resume.away}`, 'ok');
+    this.#caughtUp();
   }
 
   /** The number of the last numbered message received: where the stream goes on after a takeover. */
@@ -142,12 +144,16 @@ export class LinkPanel {
     else if (n > d.last + 1) d.lost += n - d.last - 1;
     d.last = Math.max(d.last, n);
     d.sent = Math.max(d.sent, n);
-    if (this.#cut !== undefined && d.received >= d.sent) {
-      const { missing } = this.#cut;
-      this.log(`Caught up: the ${missing} messages sent while cut off all arrived, in order, none twice`, 'ok');
-      this.#cut = undefined;
-    }
+    if (this.#resume === undefined) this.#caughtUp();
     this.#render();
+  }
+
+  /** Says so once every message sent while cut off arrived (after the line saying where the session resumed). */
+  #caughtUp(): void {
+    const d = this.#delivery;
+    if (this.#cut === undefined || d.received < d.sent) return;
+    this.log(`Caught up: the ${this.#cut.missing} messages sent while cut off all arrived, in order, none twice`, 'ok');
+    this.#cut = undefined;
   }
 
   log(text: string, kind: Kind = 'info'): void {
