@@ -151,15 +151,16 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
   });
 
   /** Cuts `page`'s connection and waits for another process to take its session over; returns that process. */
-  async function cutAndTakeOver(page: Page): Promise<string> {
+  async function cutAndTakeOver(page: Page, transport = 'websocket'): Promise<string> {
     const owner = await processOf(page);
     await page.getByRole('button', { name: 'Cut connection' }).click();
     await page.locator('#log li', { hasText: `Cut 1 socket(s) at process ${owner}` }).waitFor();
-    // The balancer gives the reconnection to the process after the owner: the WebSocket resume
-    // lands there, and that process takes the session over (no 4421 refusal, no fallback).
+    // The balancer gives the reconnection to the process after the owner: the WebSocket (or
+    // SSE) resume lands there, and that process takes the session over (no 421/4421 refusal,
+    // no fallback).
     const resumed = page.locator('#log li', { hasText: `(taken over from ${owner})` });
     await resumed.waitFor();
-    const now = /Resumed the session on websocket at process (p\d) \(taken over from /.exec((await resumed.textContent()) ?? '')?.[1];
+    const now = new RegExp(`Resumed the session on ${transport} at process (p\\d) \\(taken over from `).exec((await resumed.textContent()) ?? '')?.[1];
     assert.ok(now !== undefined, (await resumed.textContent()) ?? '');
     assert.notEqual(now, owner);
     return now;
@@ -230,5 +231,22 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     const now = await processOf(grace);
     await ada.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('Grace') && li.querySelector('.chip-process')?.textContent === on), now, { timeout: 15_000 });
     await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+  });
+
+  it('takes an SSE session over too (after a process died): its POSTs go to the new process, nothing lost, nothing twice', async () => {
+    const linus = await open('transport=sse&room=random&name=Linus');
+    const now = await cutAndTakeOver(linus, 'sse');
+    await linus.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
+    const afterMove = Number(await text(linus, 'count-sent'));
+    await linus.waitForFunction((n) => Number(document.getElementById('count-received')?.textContent) >= n + 4, afterMove);
+    const [sent = 0, received, lost, twice] = await linus.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
+    assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
+    assert.equal(await text(linus, 'status-text'), 'Live over sse');
+    // Its restore (a POST, forwarded to the new process) put it back in #random, listed there.
+    await linus.getByRole('textbox', { name: 'Message', exact: true }).fill('Still here');
+    await linus.getByRole('button', { name: 'Send' }).click();
+    assert.equal(await linus.locator('#messages li', { hasText: 'Still here' }).locator('.chip-process').textContent(), now);
+    await linus.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-process')?.textContent === on && li.querySelector('.chip-sse') !== null), now);
+    await linus.close();
   });
 });
