@@ -5,8 +5,9 @@
 // resume that lands on another process, which takes the session over: every numbered message
 // received once, the numbering going on from there, the chat both ways and the tab listed
 // once, at its new process; a tab whose process is killed starts a new session on another.
-// And `npm start` itself: its processes, a dead one taken out of the rotation, SIGINT
-// stopping them all.
+// A resume that reaches the session's own process (one process) says so, no takeover. And
+// `npm start` itself: its processes, a dead one taken out of the rotation, SIGINT stopping
+// them all.
 // (The page and its log are described in docs/demo.md, "Several processes".)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -248,5 +249,39 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     assert.equal(await linus.locator('#messages li', { hasText: 'Still here' }).locator('.chip-process').textContent(), now);
     await linus.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-process')?.textContent === on && li.querySelector('.chip-sse') !== null), now);
     await linus.close();
+  });
+});
+
+describe('cluster demo with one process, in Chromium', { skip }, () => {
+  let cluster: Cluster;
+  let browser: Browser;
+
+  before(async () => {
+    cluster = await startCluster({ redisUrl: sharedRedisUrl, processes: 1, port: 0, host: '127.0.0.1', prefix: testPrefix() });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.close();
+  });
+
+  it('says a resume on the session\'s own process is at that process, not a takeover', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${cluster.balancer.url}/?transport=websocket&room=lobby&name=Ada`);
+    await page.locator('#status[data-state="open"]').waitFor();
+    await page.locator('#fact-process .chip-process').waitFor();
+    await page.getByRole('button', { name: 'Cut connection' }).click();
+    // The only process takes its own session back: the page asks it where it is (`where`).
+    await page.locator('#log li', { hasText: /Resumed the session on websocket at process p1 after \d+ ms away$/ }).waitFor();
+    await page.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
+    const [sent = 0, received, lost, twice] = await page.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
+    assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
+    assert.equal(await page.locator('#log li', { hasText: 'taken over' }).count(), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });
