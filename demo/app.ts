@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import { channels, type ChannelGroup, type ChannelsOptions, type Live, type Message } from '../lib/index.js';
+import { ChannelGroup, channels, type ChannelsOptions, type Live, type Message } from '../lib/index.js';
 import { buildAssets, clientPath, type Asset } from './assets.js';
 import { limits, type ClientMessage } from './messages.js';
 import { Metrics } from './metrics.js';
@@ -50,7 +50,7 @@ interface State {
   burst: number;
   /** This process's name in the cluster demo. */
   process: string | undefined;
-  /** In the cluster demo: the tabs on this process (for what only they should get). */
+  /** In the cluster demo: the tabs on this process (for what only they should get); standalone. */
   here: ChannelGroup | undefined;
 }
 
@@ -71,9 +71,11 @@ export function createDemo(options: DemoOptions = {}): Demo {
   const everyone = live.group('everyone');
   const metricsInterval = options.metricsInterval ?? 1000;
   // With several processes, a broadcast to `everyone` reaches the tabs of all of them: what
-  // one process samples goes to its own tabs only, through a group that only it fills.
+  // one process samples goes to its own tabs only, through a group that only it fills. A
+  // standalone group, not a named one: named groups move with a session taken over, and a tab
+  // now served by another process would go on getting this one's samples too.
   const label = options.process;
-  const cluster = label === undefined ? undefined : { process: label, everyone, audience: live.group(`process:${label}`) };
+  const cluster = label === undefined ? undefined : { process: label, everyone, audience: new ChannelGroup() };
   const state: State = {
     live,
     everyone,
@@ -124,7 +126,14 @@ export function createDemo(options: DemoOptions = {}): Demo {
   };
 }
 
-/** GET /live: every tab's session. */
+/**
+ * GET /live: every tab's session. In the cluster demo the route runs again for a session that
+ * another process took over (`ch.resumed`, docs/scaling.md "Takeover"): the channel is in its
+ * named groups already (`everyone`, its room) and its unacknowledged messages are replayed
+ * first, but what the demo keeps in memory (name, room, numbering) stayed on the old process.
+ * The page has it: the route says "resumed", and holds the tab's messages until the page
+ * answers with `restore`.
+ */
 function liveRoute(state: State): RequestHandler {
   return function openPeer(req: Request, res: Response) {
     const ch = req.channel!;
@@ -132,22 +141,34 @@ function liveRoute(state: State): RequestHandler {
       res.status(426).type('text/plain').send('Open /live with express-channel/client, a WebSocket or an EventSource.\n');
       return;
     }
-    const peer: Peer = { channel: ch, key: publicKey(ch.id), name: 'guest', room: undefined, ticks: 0 };
+    const peer: Peer = { channel: ch, key: publicKey(ch.id), name: 'guest', room: undefined, ticks: 0, held: ch.resumed ? [] : undefined };
     state.peers.set(ch.id, peer);
     if (ch.isSession) state.sockets.remember(req.socket, ch.id);
-    send(ch, { type: 'welcome', key: peer.key, process: state.process, metrics: state.metrics.history, interval: state.metrics.interval, rooms: state.rooms.summary() });
-    state.everyone.add(ch);
+    send(ch, { type: 'welcome', key: peer.key, process: state.process, resumed: ch.resumed, metrics: state.metrics.history, interval: state.metrics.interval, rooms: state.rooms.summary() });
+    state.everyone.add(ch); // a member already when taken over: adding again changes nothing
     state.here?.add(ch);
     ch.onReceive((message) => onMessage(state, peer, message));
-    ch.onClose(() => {
+    ch.onClose((reason) => {
       state.peers.delete(ch.id);
-      state.rooms.leave(peer);
+      // Moved to another process: the tab has not left, nobody is told; this process only
+      // forgets it (its new process lists it in the room from now on).
+      if (reason === 'moved') state.rooms.forget(peer);
+      else state.rooms.leave(peer);
     });
   };
 }
 
+/** How many messages a taken-over tab may send before its `restore`; more are dropped. */
+const heldAtMost = 100;
+
 function onMessage(state: State, peer: Peer, data: Message): void {
   const message = parse(data);
+  if (message?.type === 'where') return send(peer.channel, { type: 'here', process: state.process });
+  if (peer.held !== undefined) {
+    if (message?.type === 'restore') return restore(state, peer, message);
+    if (peer.held.length < heldAtMost) peer.held.push(data);
+    return;
+  }
   if (message?.type === 'join') {
     const room = roomName(message.room);
     if (room === undefined) return send(peer.channel, { type: 'problem', message: 'Room names use letters, digits and dashes.' });
@@ -158,8 +179,20 @@ function onMessage(state: State, peer: Peer, data: Message): void {
   }
 }
 
+/** A taken-over tab's `restore`: its name, room and numbering back, then what it sent meanwhile. */
+function restore(state: State, peer: Peer, message: Partial<Extract<ClientMessage, { type: 'restore' }>>): void {
+  const held = peer.held ?? [];
+  peer.held = undefined;
+  if (typeof message.last === 'number' && Number.isSafeInteger(message.last) && message.last >= 0) peer.ticks = message.last;
+  peer.name = displayName(message.name);
+  const room = message.room === undefined ? undefined : roomName(message.room);
+  if (room !== undefined) state.rooms.restore(peer, room, peer.name);
+  for (const data of held) onMessage(state, peer, data);
+}
+
 /** The next numbered message of a tab's stream. */
 function tick(peer: Peer): void {
+  if (peer.held !== undefined) return; // taken over: the page has not said where it stands yet
   peer.ticks += 1;
   send(peer.channel, { type: 'tick', n: peer.ticks });
 }
@@ -175,6 +208,10 @@ function cutRoute(state: State): RequestHandler {
     const peer = typeof session === 'string' ? state.peers.get(session) : undefined;
     if (peer === undefined) {
       res.status(404).json({ error: 'unknown-session', message: 'No open session with this id.' });
+      return;
+    }
+    if (peer.held !== undefined) {
+      res.status(409).json({ error: 'restoring', message: 'The session is moving to this process: try again in a moment.' });
       return;
     }
     const sockets = state.sockets.cut(peer.channel.id);

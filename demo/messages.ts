@@ -61,7 +61,14 @@ export interface RoomSummary {
 
 /** Server → page. */
 export type ServerMessage =
-  | { type: 'welcome'; key: string; process?: string | undefined; metrics: MetricsPoint[]; interval: number; rooms: RoomSummary[] }
+  /**
+   * The first message of a session's route. `resumed`: the route ran again on the process that
+   * took the session over (docs/scaling.md, "Takeover"), after every message of the old one;
+   * the page answers with `restore`.
+   */
+  | { type: 'welcome'; key: string; process?: string | undefined; resumed?: boolean; metrics: MetricsPoint[]; interval: number; rooms: RoomSummary[] }
+  /** The answer to `where`: the process serving the session. */
+  | { type: 'here'; process?: string | undefined }
   | { type: 'metrics'; point: MetricsPoint }
   | { type: 'rooms'; rooms: RoomSummary[] }
   | { type: 'joined'; room: string; history: ChatLine[] }
@@ -73,7 +80,15 @@ export type ServerMessage =
 /** Page → server. */
 export type ClientMessage =
   | { type: 'join'; room: string; name: string }
-  | { type: 'say'; text: string };
+  | { type: 'say'; text: string }
+  /** After a resume, in the cluster demo: which process serves the session now? */
+  | { type: 'where' }
+  /**
+   * The answer to a `resumed` welcome: what the process that took the session over cannot
+   * know (the demo keeps it in each process's memory): the name and room the tab joined with,
+   * and the last numbered message it received, so that the stream goes on from there.
+   */
+  | { type: 'restore'; name: string; room?: string | undefined; last: number };
 
 /** Bounds that both sides check. */
 export const limits = { name: 32, room: 24, text: 500 } as const;

@@ -3,7 +3,7 @@
 // In the cluster demo each process knows its own members only: it pushes its part of each
 // room's list (marked with its name) every interval, the page puts the parts together, and
 // room sizes are counted across processes with `group.count()`.
-import type { Channel, ChannelGroup, Live } from '../lib/index.js';
+import type { Channel, ChannelGroup, Live, Message } from '../lib/index.js';
 import { limits, type ChatLine, type Member, type RoomSummary, type ServerMessage } from './messages.js';
 
 /** One browser tab: its session channel and what the demo knows about it. */
@@ -15,6 +15,12 @@ export interface Peer {
   room: string | undefined;
   /** Numbered messages sent to it so far. */
   ticks: number;
+  /**
+   * On a process that took the session over, until the tab said where it stands (`restore`):
+   * its messages, handled once its name, room and numbering are back. No numbered message
+   * goes out meanwhile.
+   */
+  held?: Message[] | undefined;
 }
 
 const historySize = 50;
@@ -63,18 +69,35 @@ export class Rooms {
   }
 
   leave(peer: Peer): void {
-    const room = peer.room;
+    const room = this.#remove(peer);
     if (room === undefined) return;
-    peer.room = undefined;
-    const members = this.#members.get(room);
-    members?.delete(peer);
-    if (members?.size === 0) {
-      this.#members.delete(room);
-      // Rooms anyone can invent must not pile up: an empty one is forgotten, history too.
-      if (!this.#defaults.includes(room)) this.#history.delete(room);
-    }
     this.#group(room).delete(peer.channel);
     this.#changed(room);
+  }
+
+  /**
+   * On a process that took the session over: puts the tab back in the room it says it is in.
+   * Its channel is a member of the room's group already (named groups move with the session),
+   * and it has the room's lines: it is only counted here again, and this process's part of
+   * "Here now" now lists it. A room whose group it is not in is joined as usual.
+   */
+  restore(peer: Peer, room: string, name: string): void {
+    if (!this.#group(room).has(peer.channel)) return this.join(peer, room, name);
+    peer.name = name;
+    peer.room = room;
+    let members = this.#members.get(room);
+    if (members === undefined) this.#members.set(room, (members = new Set()));
+    members.add(peer);
+    this.#changed(room);
+  }
+
+  /**
+   * On the process a session moved away from ('moved'): forgets the tab without a word. It
+   * has not left: its new process lists it from now on, and the page keeps each member in the
+   * part of the process that listed it last.
+   */
+  forget(peer: Peer): void {
+    this.#remove(peer);
   }
 
   say(peer: Peer, text: string): void {
@@ -95,6 +118,21 @@ export class Rooms {
   refreshPresence(): void {
     for (const room of this.#members.keys()) this.#pushPresence(room);
     if (this.#cluster !== undefined) this.#pushClusterSummary(this.#cluster.audience).catch((error: unknown) => console.error('express-channel demo: room sizes', error));
+  }
+
+  /** Takes `peer` out of this process's members of its room; returns the room. */
+  #remove(peer: Peer): string | undefined {
+    const room = peer.room;
+    if (room === undefined) return undefined;
+    peer.room = undefined;
+    const members = this.#members.get(room);
+    members?.delete(peer);
+    if (members?.size === 0) {
+      this.#members.delete(room);
+      // Rooms anyone can invent must not pile up: an empty one is forgotten, history too.
+      if (!this.#defaults.includes(room)) this.#history.delete(room);
+    }
+    return room;
   }
 
   #changed(room: string): void {

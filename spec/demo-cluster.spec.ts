@@ -1,11 +1,13 @@
 // The cluster demo (REDIS_URL set: three processes behind the demo's own round-robin
 // balancer) end to end in Debian's Chromium, on the shared Redis under a prefix of its own:
 // two tabs open on two processes and chat across them, "Here now" shows who is on which
-// process, the cluster figures count both tabs, and "Cut connection" ends in a resume whose
-// WebSocket lands on another process (refused, 4421), then on SSE at the session's process
-// or by polls forwarded to it, with every numbered message received once; a tab whose process
-// is killed starts a new session on another. And `npm start` itself: its processes, a dead
-// one taken out of the rotation, SIGINT stopping them all.
+// process, the cluster figures count both tabs, and "Cut connection" ends in a WebSocket
+// resume that lands on another process, which takes the session over: every numbered message
+// received once, the numbering going on from there, the chat both ways and the tab listed
+// once, at its new process; a tab whose process is killed starts a new session on another.
+// A resume that reaches the session's own process (one process) says so, no takeover. And
+// `npm start` itself: its processes, a dead one taken out of the rotation, SIGINT stopping
+// them all.
 // (The page and its log are described in docs/demo.md, "Several processes".)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -149,36 +151,61 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     assert.equal(await text(ada, 'cluster-redis'), 'connected');
   });
 
-  it('resumes after "Cut connection": the WebSocket refused by another process, then SSE on the owner or forwarded polls, nothing lost', async () => {
+  /** Cuts `page`'s connection and waits for another process to take its session over; returns that process. */
+  async function cutAndTakeOver(page: Page, transport = 'websocket'): Promise<string> {
+    const owner = await processOf(page);
+    await page.getByRole('button', { name: 'Cut connection' }).click();
+    await page.locator('#log li', { hasText: `Cut 1 socket(s) at process ${owner}` }).waitFor();
+    // The balancer gives the reconnection to the process after the owner: the WebSocket (or
+    // SSE) resume lands there, and that process takes the session over (no 421/4421 refusal,
+    // no fallback).
+    const resumed = page.locator('#log li', { hasText: `(taken over from ${owner})` });
+    await resumed.waitFor();
+    const now = new RegExp(`Resumed the session on ${transport} at process (p\\d) \\(taken over from `).exec((await resumed.textContent()) ?? '')?.[1];
+    assert.ok(now !== undefined, (await resumed.textContent()) ?? '');
+    assert.notEqual(now, owner);
+    return now;
+  }
+
+  it('resumes after "Cut connection" on WebSocket at another process, which takes the session over: nothing lost, nothing twice', async () => {
     const owner = await processOf(ada);
     const sentBefore = Number(await text(ada, 'count-sent'));
     assert.ok(sentBefore > 0);
-    await ada.getByRole('button', { name: 'Cut connection' }).click();
-    await ada.locator('#log li', { hasText: `Cut 1 socket(s) at process ${owner}` }).waitFor();
-    // The reconnection's WebSocket lands on the next process, which does not hold the session
-    // and refuses it (4421). SSE comes next: Chromium itself retries a 421 answer once, so its
-    // stream may open on the owner at the next turn; otherwise the client goes on to polling,
-    // each poll forwarded to the owner.
-    await ada.locator('#log li', { hasText: /websocket failed to open: .*4421.* does not hold this session/ }).waitFor();
-    const resumed = ada.locator('#log li', { hasText: 'Resumed the session on' });
-    await resumed.waitFor();
-    assert.match((await resumed.textContent()) ?? '', new RegExp(`Resumed the session on (sse at process ${owner}|poll \\(each poll reaches the next process, which forwards it to ${owner}\\))`));
+    const now = await cutAndTakeOver(ada);
     await ada.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
     await ada.waitForFunction(() => document.getElementById('count-received')?.textContent === document.getElementById('count-sent')?.textContent);
+    assert.equal(await text(ada, 'status-text'), 'Live over websocket');
+    assert.equal(await processOf(ada), now, 'the page names the process that took the session over');
+    assert.equal(await ada.locator('#log li', { hasText: 'does not hold this session' }).count(), 0, 'no process refused the resume');
+
+    // The new process goes on numbering from the last message the old one sent: wait for a
+    // few of its own, then read the counters in one evaluate (ticks arrive between reads).
+    const afterMove = Number(await text(ada, 'count-sent'));
+    await ada.waitForFunction((n) => Number(document.getElementById('count-received')?.textContent) >= n + 4, afterMove);
     const [sent = 0, received, lost, twice] = await ada.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
     assert.ok(sent >= sentBefore + 20, `the server sent ${sent}, ${sentBefore} before the cut`);
     assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
-    assert.match(await text(ada, 'status-text'), /^Live over (sse|poll)$/);
-    assert.equal(await processOf(ada), owner, 'the session stayed on its process');
+    // Its samples, not the old process's (a per-process audience does not move with the session).
+    await ada.waitForFunction((on) => document.getElementById('cluster-process')?.textContent === on, now);
 
-    // The chat goes on both ways, its POSTs landing on any process, forwarded to the owner.
-    await ada.getByRole('textbox', { name: 'Message', exact: true }).fill('Back, without WebSocket');
+    // The chat goes on both ways, through the new process.
+    await ada.getByRole('textbox', { name: 'Message', exact: true }).fill(`Back, on ${now}`);
     await ada.getByRole('button', { name: 'Send' }).click();
-    await grace.locator('#messages li', { hasText: 'Back, without WebSocket' }).waitFor();
+    const line = grace.locator('#messages li', { hasText: `Back, on ${now}` });
+    await line.waitFor();
+    assert.equal(await line.locator('.chip-process').textContent(), now);
     await grace.getByRole('textbox', { name: 'Message', exact: true }).fill('Welcome back');
     await grace.getByRole('button', { name: 'Send' }).click();
     await ada.locator('#messages li', { hasText: 'Welcome back' }).waitFor();
-    await ada.waitForFunction(() => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-websocket') === null));
+
+    // Grace sees Ada once in "Here now", at her new process (the old one said nothing: she did
+    // not leave); and Ada still sees herself and Grace.
+    await grace.waitForFunction((on) => {
+      const adas = [...document.querySelectorAll('#members li')].filter((li) => li.querySelector('.member-name')?.textContent === 'Ada');
+      return adas.length === 1 && adas[0]?.querySelector('.chip-process')?.textContent === on && document.querySelectorAll('#members li').length === 2;
+    }, now);
+    await ada.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-process')?.textContent === on) && document.querySelectorAll('#members li').length === 2, now);
+    assert.notEqual(owner, now);
     assert.deepEqual(errors, []);
   });
 
@@ -189,6 +216,10 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
   });
 
   it('moves a tab whose process was killed to a new session on a process still running', async () => {
+    // The cut may have moved Ada onto Grace's process (the next one in turn): then move Grace
+    // on too, by another takeover, so that the kill takes her tab only.
+    if ((await processOf(grace)) === (await processOf(ada))) await cutAndTakeOver(grace);
+    assert.notEqual(await processOf(grace), await processOf(ada));
     const dead = await processOf(grace);
     const backend = cluster.backends.find((b) => b.label === dead);
     assert.ok(backend?.pid !== undefined);
@@ -201,5 +232,56 @@ describe('cluster demo (REDIS_URL) in Chromium', { skip }, () => {
     const now = await processOf(grace);
     await ada.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('Grace') && li.querySelector('.chip-process')?.textContent === on), now, { timeout: 15_000 });
     await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+  });
+
+  it('takes an SSE session over too (after a process died): its POSTs go to the new process, nothing lost, nothing twice', async () => {
+    const linus = await open('transport=sse&room=random&name=Linus');
+    const now = await cutAndTakeOver(linus, 'sse');
+    await linus.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
+    const afterMove = Number(await text(linus, 'count-sent'));
+    await linus.waitForFunction((n) => Number(document.getElementById('count-received')?.textContent) >= n + 4, afterMove);
+    const [sent = 0, received, lost, twice] = await linus.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
+    assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
+    assert.equal(await text(linus, 'status-text'), 'Live over sse');
+    // Its restore (a POST, forwarded to the new process) put it back in #random, listed there.
+    await linus.getByRole('textbox', { name: 'Message', exact: true }).fill('Still here');
+    await linus.getByRole('button', { name: 'Send' }).click();
+    assert.equal(await linus.locator('#messages li', { hasText: 'Still here' }).locator('.chip-process').textContent(), now);
+    await linus.waitForFunction((on) => [...document.querySelectorAll('#members li')].some((li) => li.textContent?.includes('(you)') && li.querySelector('.chip-process')?.textContent === on && li.querySelector('.chip-sse') !== null), now);
+    await linus.close();
+  });
+});
+
+describe('cluster demo with one process, in Chromium', { skip }, () => {
+  let cluster: Cluster;
+  let browser: Browser;
+
+  before(async () => {
+    cluster = await startCluster({ redisUrl: sharedRedisUrl, processes: 1, port: 0, host: '127.0.0.1', prefix: testPrefix() });
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.close();
+  });
+
+  it('says a resume on the session\'s own process is at that process, not a takeover', async () => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15_000);
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${cluster.balancer.url}/?transport=websocket&room=lobby&name=Ada`);
+    await page.locator('#status[data-state="open"]').waitFor();
+    await page.locator('#fact-process .chip-process').waitFor();
+    await page.getByRole('button', { name: 'Cut connection' }).click();
+    // The only process takes its own session back: the page asks it where it is (`where`).
+    await page.locator('#log li', { hasText: /Resumed the session on websocket at process p1 after \d+ ms away$/ }).waitFor();
+    await page.locator('#log li', { hasText: 'Caught up: the' }).waitFor();
+    const [sent = 0, received, lost, twice] = await page.evaluate(() => ['count-sent', 'count-received', 'count-lost', 'count-twice'].map((id) => Number(document.getElementById(id)?.textContent)));
+    assert.deepEqual({ received, lost, twice }, { received: sent, lost: 0, twice: 0 });
+    assert.equal(await page.locator('#log li', { hasText: 'taken over' }).count(), 0);
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });

@@ -1,13 +1,16 @@
 // Rooms chat: the room list, the join form, messages, who is here (with each member's
 // transport), and the composer. Sends through a function it is given: the page's connection.
 // In the cluster demo each process sends its own part of "Here now", again and again: the
-// panel shows them together and forgets a part its process stopped sending (it died).
+// panel shows them together and forgets a part its process stopped sending (it died). A tab
+// whose session moved to another process is listed by the part that named it last.
 import type { ChatLine, Member, RoomSummary } from '../messages.js';
 import { byId, clock, h, hueOf, processChip, transportChip } from './dom.js';
 
 export class ChatPanel {
   #room: string | undefined;
   #me = '';
+  /** The name this tab last joined with (the form may hold another one, not yet sent). */
+  #joinedAs = '';
   /** "Here now" by process ('' with one process), and when each part last came. */
   #parts = new Map<string, { members: Member[]; at: number }>();
   /** ms after which a process's part is forgotten (set from the metrics interval). */
@@ -53,9 +56,15 @@ export class ChatPanel {
     return this.#name.value.trim() || 'guest';
   }
 
+  /** Where this tab is, as the server put it there: for a process that takes the session over. */
+  get whereabouts(): { name: string; room: string | undefined } {
+    return { name: this.#joinedAs || this.name, room: this.#room };
+  }
+
   /** Asks to join the room in the form (again, on a new session). */
   join(): void {
     localStorage.setItem('demo-name', this.name);
+    this.#joinedAs = this.name;
     this.#send({ type: 'join', room: this.#roomInput.value, name: this.name });
   }
 
@@ -79,7 +88,13 @@ export class ChatPanel {
     const now = Date.now();
     if (part.length === 0) this.#parts.delete(process);
     else this.#parts.set(process, { members: part, at: now });
-    for (const [name, { at }] of this.#parts) if (name !== '' && now - at > this.staleAfter) this.#parts.delete(name);
+    // A session is on one process: one that took it over lists it now, and the old process's
+    // last part (it says nothing when a session moves away) must not list it too.
+    const listed = new Set(part.map((m) => m.key));
+    for (const [name, other] of this.#parts) {
+      if (name !== process) other.members = other.members.filter((m) => !listed.has(m.key));
+      if (other.members.length === 0 || (name !== '' && now - other.at > this.staleAfter)) this.#parts.delete(name);
+    }
     const members = [...this.#parts.values()].flatMap((p) => p.members);
     byId('member-count').textContent = String(members.length);
     this.#members.replaceChildren(

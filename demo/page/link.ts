@@ -24,6 +24,12 @@ export class LinkPanel {
   #routeDone = false;
   /** The process holding this tab's session, in the cluster demo. */
   #process: string | undefined;
+  /**
+   * In the cluster demo, a WebSocket or SSE resume not logged yet: where it opened is known
+   * only from the server's next word, a `resumed` welcome (another process took the session
+   * over) or the answer to `where` (its own process took it back).
+   */
+  #resume: { transport: string; away: string } | undefined;
   readonly #status = byId('status');
   readonly #statusText = byId('status-text');
   readonly #route = byId('route');
@@ -39,6 +45,7 @@ export class LinkPanel {
     this.#conn = conn;
     this.#delivery = { sent: 0, received: 0, last: 0, lost: 0, twice: 0 };
     this.#cut = undefined;
+    this.#resume = undefined;
     this.#reconnects = 0;
     this.#route.replaceChildren();
     this.#routeDone = false;
@@ -62,7 +69,10 @@ export class LinkPanel {
       byId('fact-transport').replaceChildren(transportChip(e.transport));
       if (e.resumed) {
         const away = this.#lostAt === undefined ? '' : ` after ${Math.round(performance.now() - this.#lostAt)} ms away`;
-        this.log(`Resumed the session on ${e.transport}${this.#where(e.transport)}${away}`, 'ok');
+        if (this.#process !== undefined && e.transport !== 'poll') {
+          this.#resume = { transport: e.transport, away };
+          conn.send(JSON.stringify({ type: 'where' }));
+        } else this.log(`Resumed the session on ${e.transport}${this.#where(e.transport)}${away}`, 'ok');
       } else this.log(`Session open on ${e.transport}`, 'ok');
       this.#lostAt = undefined;
     });
@@ -97,6 +107,35 @@ export class LinkPanel {
     this.log(`The session is held by process ${process}; every request of it may reach any process`, 'info');
   }
 
+  /**
+   * Another process took the session over (a `resumed` welcome, after every message of the
+   * old process): it serves the tab from now on.
+   */
+  takenOver(process: string | undefined): void {
+    const from = this.#process;
+    const resume = this.#resume;
+    this.#resume = undefined;
+    this.#process = process;
+    if (process !== undefined) byId('fact-process').replaceChildren(processChip(process));
+    const how = resume === undefined ? '' : ` on ${resume.transport}`;
+    this.log(`Resumed the session${how} at process ${process} (taken over from ${from})${resume?.away ?? ''}`, 'ok');
+    this.#caughtUp();
+  }
+
+  /** The answer to `where`: the process that serves the session. */
+  servingProcess(process: string | undefined): void {
+    const resume = this.#resume;
+    if (resume === undefined) return; // told already, by a `resumed` welcome
+    this.#resume = undefined;
+    this.log(`Resumed the session on ${resume.transport} at process ${process}${resume.away}`, 'ok');
+    this.#caughtUp();
+  }
+
+  /** The number of the last numbered message received: where the stream goes on after a takeover. */
+  get lastTick(): number {
+    return this.#delivery.last;
+  }
+
   /** A numbered message from the server's stream. */
   tick(n: number): void {
     const d = this.#delivery;
@@ -105,12 +144,16 @@ export class LinkPanel {
     else if (n > d.last + 1) d.lost += n - d.last - 1;
     d.last = Math.max(d.last, n);
     d.sent = Math.max(d.sent, n);
-    if (this.#cut !== undefined && d.received >= d.sent) {
-      const { missing } = this.#cut;
-      this.log(`Caught up: the ${missing} messages sent while cut off all arrived, in order, none twice`, 'ok');
-      this.#cut = undefined;
-    }
+    if (this.#resume === undefined) this.#caughtUp();
     this.#render();
+  }
+
+  /** Says so once every message sent while cut off arrived (after the line saying where the session resumed). */
+  #caughtUp(): void {
+    const d = this.#delivery;
+    if (this.#cut === undefined || d.received < d.sent) return;
+    this.log(`Caught up: the ${this.#cut.missing} messages sent while cut off all arrived, in order, none twice`, 'ok');
+    this.#cut = undefined;
   }
 
   log(text: string, kind: Kind = 'info'): void {
@@ -119,8 +162,9 @@ export class LinkPanel {
     while (this.#log.children.length > 60) this.#log.lastElementChild?.remove();
   }
 
-  // In the cluster demo a WebSocket or SSE resume opens only on the session's process (the
-  // others refuse it with 421, the log shows it); polls reach whichever process is next.
+  // In the cluster demo a poll resume is forwarded to the session's process: polls reach
+  // whichever process is next. (A WebSocket or SSE resume is logged once the server says
+  // where it opened.)
   #where(transport: string): string {
     if (this.#process === undefined) return '';
     if (transport === 'poll') return ` (each poll reaches the next process, which forwards it to ${this.#process})`;
@@ -178,7 +222,8 @@ export class LinkPanel {
 }
 
 // 421 / 4421 session-elsewhere: the cluster demo's balancer sent the resume to a process that
-// does not hold the session (it cannot take a session over yet, docs/scaling.md).
+// does not hold the session and could not take it over (a session directory without
+// takeover, docs/scaling.md); with the Redis adapter that process takes the session over.
 function elsewhere(status: number | undefined): string {
   return status === 421 || status === 4421 ? ' — it reached a process that does not hold this session' : '';
 }

@@ -2,7 +2,7 @@
 // stream. The transport picker reconnects with the chosen transport list; the query string
 // (?transport=poll&room=lobby&name=Ada&block=websocket) presets every choice.
 import { connect, type Connection, type ConnectOptions, type TransportName } from '../../lib/client/index.js';
-import type { ClusterPoint, MetricsPoint, ServerMessage } from '../messages.js';
+import type { ClientMessage, ClusterPoint, MetricsPoint, ServerMessage } from '../messages.js';
 import { LiveChart, type Sample } from './chart.js';
 import { ChatPanel } from './chat.js';
 import { byId } from './dom.js';
@@ -62,7 +62,13 @@ function onMessage(message: ServerMessage): void {
     case 'welcome':
       chat.me = message.key;
       chat.staleAfter = 3 * message.interval + 1000;
-      link.servedBy(message.process);
+      if (message.resumed === true) {
+        // Another process took the session over and ran its route again: it has the session,
+        // not what the old process remembered of this tab. Tell it, after every message of
+        // the old process (this welcome comes after them), so the numbering goes on from here.
+        link.takenOver(message.process);
+        conn?.send(JSON.stringify({ type: 'restore', ...chat.whereabouts, last: link.lastTick } satisfies ClientMessage));
+      } else link.servedBy(message.process);
       chat.rooms(message.rooms);
       openChart.step = rateChart.step = message.interval / 1000;
       byId('metrics-every').textContent = message.interval === 1000 ? 'every second' : `every ${message.interval} ms`;
@@ -75,6 +81,9 @@ function onMessage(message: ServerMessage): void {
       rateChart.push(rateSample(message.point));
       showKpis(message.point);
       if (message.point.cluster !== undefined) showCluster(message.point.cluster);
+      break;
+    case 'here':
+      link.servingProcess(message.process);
       break;
     case 'rooms':
       chat.rooms(message.rooms);
@@ -134,22 +143,14 @@ for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="tra
   radio.checked = radio.value === settings.transport;
   radio.addEventListener('change', () => {
     settings.transport = radio.value as Choice;
-    // Leaving the page ends the session at once (a close frame or a DELETE), so the others do
-// not see this tab in the room until its session times out.
-addEventListener('pagehide', () => conn?.close());
-
-start();
+    start();
   });
 }
 const block = byId<HTMLInputElement>('block-ws');
 block.checked = settings.block;
 block.addEventListener('change', () => {
   settings.block = block.checked;
-  // Leaving the page ends the session at once (a close frame or a DELETE), so the others do
-// not see this tab in the room until its session times out.
-addEventListener('pagehide', () => conn?.close());
-
-start();
+  start();
 });
 
 // Leaving the page ends the session at once (a close frame or a DELETE), so the others do
