@@ -71,9 +71,8 @@ export function holdFor(flushInterval: number): Hold {
   if (flushInterval === 0) return corkForTick;
   let hold = budgets.get(flushInterval);
   if (hold === undefined) {
-    // Unref'd: a held write never keeps a process alive that has nothing else to do (its
-    // socket would, while it is open).
-    const batch = new FlushBatch((flush) => setTimeout(flush, flushInterval).unref());
+    // Not unref'd: what is held is delivered, even by a process that has nothing else to do.
+    const batch = new FlushBatch((flush) => setTimeout(flush, flushInterval));
     hold = (stream) => batch.hold(stream);
     budgets.set(flushInterval, hold);
   }

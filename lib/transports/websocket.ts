@@ -162,7 +162,11 @@ export class WebSocketWire implements Wire {
   heartbeat(): boolean {
     if (this.#missedPongs >= 2) return false;
     this.#missedPongs++;
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+    if (this.#ws.readyState !== WebSocket.OPEN) return true;
+    this.#ws.ping();
+    // The ping leaves now, with what is held before it: held for a latency budget longer
+    // than two heartbeat periods, its pong would come too late and a live peer be dropped.
+    this.flush();
     return true;
   }
 
