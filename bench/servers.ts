@@ -48,6 +48,11 @@ export function createBenchServer(kind: ServerKind): BenchServer {
     case 'ec-sse':
     case 'ec-sse-session':
       return expressChannel();
+    case 'ec-ws-f2':
+      return expressChannel(undefined, 2);
+    case 'ec-ws-f10':
+    case 'ec-sse-f10':
+      return expressChannel(undefined, 10);
     case 'ec-ws-redis':
       return expressChannel(redisSettings());
     case 'socketio-redis':
@@ -294,11 +299,11 @@ function betterSse(): BenchServer {
 
 // --- express-channel ---
 
-function expressChannel(redis?: RedisSettings): BenchServer {
+function expressChannel(redis?: RedisSettings, flushInterval = 0): BenchServer {
   const app = express();
   const observed = redis === undefined ? undefined : observedAdapter(redisAdapter({ url: redis.url, prefix: redis.prefix }));
   // Connects are measured at full speed: the default handshakeRate (1,500/s) would pace them.
-  const live = channels({ handshakeRate: Infinity, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
+  const live = channels({ handshakeRate: Infinity, flushInterval, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
   const group = live.group('g');
   app.use(live);
   app.get('/live', (req) => {
