@@ -19,12 +19,15 @@ export type ServerKind =
   | 'ec-ws-f2'
   | 'ec-ws-f10'
   | 'ec-sse-f10'
+  // Polling, with real clients (bench/poll-client.ts): socket.io's transport and the 'poll' session transport.
+  | 'socketio-poll'
+  | 'ec-poll'
   // Cross-process rows (bench/cluster.ts): one of several processes joined through Redis.
   | 'ec-ws-redis'
   | 'socketio-redis';
 
 /** How the load generator speaks to a server: raw WebSocket frames, engine.io over them, or SSE. */
-export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session';
+export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session' | 'socketio-poll' | 'ec-poll';
 
 export interface Row {
   kind: ServerKind;
@@ -32,7 +35,7 @@ export interface Row {
   /** Request path (with query) the clients open. */
   path: string;
   label: string;
-  transport: 'websocket' | 'sse';
+  transport: 'websocket' | 'sse' | 'poll';
   /** Diagnostic rows run only when named in BENCH_ROWS. */
   extra?: boolean;
 }
@@ -66,6 +69,16 @@ export const tickRows: readonly Row[] = [
   { kind: 'ec-ws-f10', client: 'ws', path: '/live', label: 'express-channel ws, flushInterval 10', transport: 'websocket' },
   { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse, flushInterval 0', transport: 'sse' },
   { kind: 'ec-sse-f10', client: 'sse', path: '/live', label: 'express-channel sse, flushInterval 10', transport: 'sse' },
+];
+
+/**
+ * The polling rows (bench/poll.ts), each with its library's own client in the load generator
+ * (bench/poll-client.ts): socket.io-client 4 with `transports: ['polling']`, and
+ * express-channel/client with `transports: ['poll']`.
+ */
+export const pollRows: readonly Row[] = [
+  { kind: 'socketio-poll', client: 'socketio-poll', path: '/', label: 'socket.io 4 (polling, socket.io-client)', transport: 'poll' },
+  { kind: 'ec-poll', client: 'ec-poll', path: '/live', label: "express-channel poll session (express-channel/client, transports: ['poll'])", transport: 'poll' },
 ];
 
 /**

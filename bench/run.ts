@@ -20,6 +20,8 @@
 //                        note where no Redis answers at REDIS_URL
 //   BENCH_TICK=0|1|only  the one-broadcast-per-tick rows with a latency budget (bench/tick.ts):
 //                        on by default unless BENCH_ROWS is set; 'only' runs nothing else
+//   BENCH_POLL=0|only    the polling rows (bench/poll.ts) at BENCH_POLL_CLIENTS (default 500,2000):
+//                        on by default unless BENCH_ROWS is set without them; 'only' runs nothing else
 //   BENCH_DOC=1          also rewrite the results sections of docs/performance.md
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,7 @@ import { formatCluster, measureCluster, writeClusterDoc, type ClusterResult } fr
 import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
 import { formatTick, tickLoad, tickWanted, writeTickDoc } from './tick.js';
+import { formatPoll, pollLoad, pollSizes, pollWanted, writePollDoc } from './poll.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -61,7 +64,8 @@ function fdLimit(): number {
 
 const sessions = sessionsLanded();
 const only = process.env.BENCH_ROWS?.split(',');
-const tickOnly = process.env.BENCH_TICK === 'only';
+const pollOnly = process.env.BENCH_POLL === 'only';
+const tickOnly = process.env.BENCH_TICK === 'only' || pollOnly;
 const rows = tickOnly ? [] : allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
 const limit = fdLimit();
 const notes: string[] = [];
@@ -95,7 +99,9 @@ async function scenario(row: Row, n: number, load: Load = { burst, window, probe
   const env = profile.length > 0 ? { ...process.env, BENCH_PROFILE_WINDOW: `${profileName}.window.json` } : process.env;
   const box: { server?: Child } = {};
   const oneWaiters = new Map<number, (e: Extract<ClientEvent, { op: 'one' }>) => void>();
-  const client = start('client.ts', [], 1, [], (event) => {
+  // Polling rows run their libraries' real clients; every other row the lean raw sockets.
+  const clientFile = row.transport === 'poll' ? 'poll-client.ts' : 'client.ts';
+  const client = start(clientFile, [], 1, [], (event) => {
     if (event.op === 'round') box.server?.proc.send({ op: 'ack', id: 0 });
     else if (event.op === 'one') oneWaiters.get(event.seq)?.(event);
   });
@@ -213,7 +219,7 @@ function logResult(row: Row, n: number, r: Result, began: number): void {
 // One broadcast per tick, with and without a latency budget (bench/tick.ts).
 const tickRuns: Result[] = [];
 const tickNotes: string[] = [];
-const tick = tickWanted(only);
+const tick = pollOnly ? [] : tickWanted(only);
 if (tick.length > 0) {
   const load = tickLoad(quick);
   console.log(`one broadcast per tick: ${load.window} in flight, ${load.probes} latency probes; rows: ${tick.map((r) => r.kind).join(', ')}`);
@@ -227,6 +233,28 @@ if (tick.length > 0) {
       } catch (error) {
         console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
         tickNotes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+// Polling, each library with its own client (bench/poll.ts).
+const pollRuns: Result[] = [];
+const pollNotes: string[] = [];
+const poll = pollWanted(only);
+if (poll.length > 0) {
+  const load = pollLoad(quick);
+  console.log(`polling: ${load.window} in flight, ${load.probes} latency probes; rows: ${poll.map((r) => r.kind).join(', ')}; clients: ${pollSizes(quick).join(', ')}`);
+  for (let rep = 0; rep < repeat; rep++) for (const n of pollSizes(quick)) {
+    for (const row of poll) {
+      const began = Date.now();
+      try {
+        const r = await scenario(row, n, load);
+        pollRuns.push(r);
+        logResult(row, n, r, began);
+      } catch (error) {
+        console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
+        pollNotes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
       }
     }
   }
@@ -262,12 +290,17 @@ if (rows.length > 0) console.log(`\n${report}`);
 const tickResults = bestOf(tickRuns);
 const tickReport = tick.length > 0 ? formatTick(tickResults, { machine: machine(), load: tickLoad(quick), notes: tickNotes, date, repeat }) : undefined;
 if (tickReport !== undefined) console.log(`\nOne broadcast per tick, with a latency budget:\n\n${tickReport}`);
+const pollResults = bestOf(pollRuns);
+const pollReport = poll.length > 0 ? formatPoll(pollResults, { machine: machine(), load: pollLoad(quick), notes: pollNotes, date, repeat }) : undefined;
+if (pollReport !== undefined) console.log(`\nPolling:\n\n${pollReport}`);
 if (clusterReport !== undefined) console.log(`\nAcross processes, through Redis:\n\n${clusterReport}`);
 mkdirSync(`${here}/results`, { recursive: true });
-writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes, tick: tickResults, tickNotes }, null, 2));
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes, tick: tickResults, tickNotes, poll: pollResults, pollNotes }, null, 2));
 if (rows.length > 0) writeFileSync(`${here}/results/latest.md`, report);
 if (tickReport !== undefined) writeFileSync(`${here}/results/tick.md`, tickReport);
 if (process.env.BENCH_DOC === '1' && !quick && tickReport !== undefined) writeTickDoc(tickReport);
+if (pollReport !== undefined) writeFileSync(`${here}/results/poll.md`, pollReport);
+if (process.env.BENCH_DOC === '1' && !quick && pollReport !== undefined) writePollDoc(pollReport);
 if (clusterReport !== undefined) writeFileSync(`${here}/results/cluster.md`, clusterReport);
 if (process.env.BENCH_DOC === '1' && !quick && cluster.length > 0) writeClusterDoc(clusterReport!);
 if (process.env.BENCH_DOC === '1' && !quick && rows.length > 0) {

@@ -35,6 +35,10 @@ export function createBenchServer(kind: ServerKind): BenchServer {
       return rawWebSocket(true);
     case 'socketio':
       return socketIo();
+    case 'socketio-poll':
+      return socketIo(undefined, 'polling');
+    case 'ec-poll':
+      return expressChannel();
     case 'sse-loop':
       return rawSse(false);
     case 'sse-corked':
@@ -162,10 +166,10 @@ function rawWebSocket(frameOnce: boolean): BenchServer {
 
 // --- socket.io ---
 
-function socketIo(redis?: RedisSettings): BenchServer {
+function socketIo(redis?: RedisSettings, transport: 'websocket' | 'polling' = 'websocket'): BenchServer {
   const server = createServer();
   const io = new SocketIoServer(server, {
-    transports: ['websocket'],
+    transports: [transport],
     perMessageDeflate: false,
     // No engine.io pings during a run: the bench clients answer them, but they add noise.
     pingInterval: 120_000,

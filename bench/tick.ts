@@ -108,10 +108,13 @@ export function formatTick(
 
 /** Rewrites the tick section of docs/performance.md (between its bench:tick markers). */
 export function writeTickDoc(report: string): void {
+  replaceDocSection('<!-- bench:tick:begin -->', '<!-- bench:tick:end -->', report);
+}
+
+/** Replaces what docs/performance.md holds between the markers `begin` and `end`. */
+export function replaceDocSection(begin: string, end: string, report: string): void {
   const docPath = `${here}/../docs/performance.md`;
   const doc = readFileSync(docPath, 'utf8');
-  const begin = '<!-- bench:tick:begin -->';
-  const end = '<!-- bench:tick:end -->';
   const from = doc.indexOf(begin);
   const to = doc.indexOf(end);
   if (from < 0 || to < from) throw new Error(`${docPath} has no ${begin} … ${end} section`);
