@@ -22,6 +22,7 @@ export type ServerKind =
   // Polling, with real clients (bench/poll-client.ts): socket.io's transport and the 'poll' session transport.
   | 'socketio-poll'
   | 'ec-poll'
+  | 'ec-poll-f10'
   // Cross-process rows (bench/cluster.ts): one of several processes joined through Redis.
   | 'ec-ws-redis'
   | 'socketio-redis';
@@ -78,7 +79,8 @@ export const tickRows: readonly Row[] = [
  */
 export const pollRows: readonly Row[] = [
   { kind: 'socketio-poll', client: 'socketio-poll', path: '/', label: 'socket.io 4 (polling, socket.io-client)', transport: 'poll' },
-  { kind: 'ec-poll', client: 'ec-poll', path: '/live', label: "express-channel poll session (express-channel/client, transports: ['poll'])", transport: 'poll' },
+  { kind: 'ec-poll', client: 'ec-poll', path: '/live', label: "express-channel poll session (express-channel/client, transports: ['poll']), flushInterval 0", transport: 'poll' },
+  { kind: 'ec-poll-f10', client: 'ec-poll', path: '/live', label: 'express-channel poll session, flushInterval 10', transport: 'poll' },
 ];
 
 /**

@@ -56,6 +56,7 @@ export function createBenchServer(kind: ServerKind): BenchServer {
       return expressChannel(undefined, 2);
     case 'ec-ws-f10':
     case 'ec-sse-f10':
+    case 'ec-poll-f10':
       return expressChannel(undefined, 10);
     case 'ec-ws-redis':
       return expressChannel(redisSettings());

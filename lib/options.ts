@@ -119,7 +119,8 @@ export interface ChannelsOptions {
    * held for up to that long after the first of them and leave together, so that messages
    * sent in separate ticks (a ticker, a chat that is not bursting) coalesce too: far fewer
    * syscalls per delivery, for up to this much added latency. WebSocket, SSE and streamed
-   * HTTP responses are held; a long-poll answer or a poll is not. A close, and the check of
+   * HTTP responses are held, and a held poll waits that long for more messages to answer
+   * with; a long-poll answer (one send) is not held. A close, and the check of
    * `maxBufferedBytes` (which counts the held bytes), let out what is held first. See
    * docs/performance.md, "Choosing a latency budget".
    * @defaultValue 0

@@ -63,7 +63,15 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
       });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');
-      return new PollWire({ res, sink, source: session.source, ack: session.ack, pollTimeout: host.options.pollTimeout, shutdownRetry: host.options.shutdownRetry });
+      return new PollWire({
+        res,
+        sink,
+        source: session.source,
+        ack: session.ack,
+        pollTimeout: host.options.pollTimeout,
+        shutdownRetry: host.options.shutdownRetry,
+        flushInterval: host.options.flushInterval,
+      });
     case 'http':
       return new HttpWire({ req, res, head, sink, hold: holdFor(host.options.flushInterval) });
   }

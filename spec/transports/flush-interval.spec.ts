@@ -279,6 +279,37 @@ describe('an HTTP stream with a latency budget', () => {
   });
 });
 
+describe('a poll with a latency budget', () => {
+  it('answers with the messages of separate ticks together, in order; the first answer (the hello) is not held', async (t) => {
+    const channels = new Inbox<Channel>();
+    const s = await startLiveServer({ heartbeat: 0, flushInterval: HELD }, (app) => {
+      app.get('/live', (req) => {
+        req.channel!.onClose(() => undefined); // claims it
+        channels.push(req.channel!);
+      });
+    });
+    t.after(() => s.close());
+    const first = (await (await withTimeout(fetch(s.url('/live?ecs=new&ect=poll')), HELD / 2, 'the first poll')).json()) as {
+      session: string;
+      secret: string;
+      messages: unknown[];
+    };
+    assert.deepEqual(first.messages, []);
+    const [channel] = await channels.untilCount(1);
+    // A poll that finds messages waiting is answered at once: send once it is held.
+    const arrived = once(s.server, 'request');
+    const poll = fetch(s.url(`/live?ecs=${first.session}&eca=0&ect=poll`), { headers: { 'ec-secret': first.secret } });
+    await arrived;
+    await turn();
+    for (let i = 1; i <= 5; i++) {
+      channel!.send(`m${i}`);
+      await turn();
+    }
+    const answer = (await (await withTimeout(poll, 3 * HELD, 'the second poll')).json()) as { messages: unknown[] };
+    assert.deepEqual(answer.messages, ['m1', 'm2', 'm3', 'm4', 'm5']);
+  });
+});
+
 describe('sessions with a latency budget', () => {
   for (const transport of ['websocket', 'sse', 'poll'] as PeerTransport[]) {
     it(`delivers every message once and in order across cuts on ${transport}, held writes lost in a cut replayed`, async (t) => {
