@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import type { Channel, ChannelsOptions, CloseReason } from '../../lib/index.js';
 import { holdFor, uncorkNow } from '../../lib/transports/cork.js';
 import { openSse, withTimeout } from '../support/harness.js';
-import { Inbox, rawWebSocket, startLiveServer, type LiveServer } from '../support/live-server.js';
+import { Inbox, rawSse, rawWebSocket, startLiveServer, type LiveServer } from '../support/live-server.js';
 import { SessionPeer, type PeerTransport } from '../support/session-peer.js';
 
 // Long enough that a test's few ticks always run inside it; nothing waits for it to pass.
@@ -203,26 +203,29 @@ describe('maxBufferedBytes with a latency budget', () => {
     assert.equal(s.live.stats().dropped, 0);
   });
 
-  it('closes a member that stopped reading with slow-consumer, and the others get everything', async (t) => {
-    const limit = 64 * 1024;
-    const { s, joined } = await feedServer(t, { flushInterval: 10, maxBufferedBytes: limit });
-    const slow = await rawWebSocket(s.port, '/feed'); // reads nothing past its handshake
-    t.after(() => slow.socket.destroy());
-    const [slowChannel] = await joined.untilCount(1);
-    const slowClosed = new Promise<CloseReason>((resolve) => slowChannel!.onClose(resolve));
-    const fast = await openFeedWebSocket(t, s, joined);
-    const message = (i: number): string => `${i}:`.padEnd(8192, 'x');
-    let sent = 0;
-    // Far more than loopback's kernel buffers take; a turn at a time, so the budget holds them.
-    while (slowChannel!.isOpen && sent < 8000) {
+  for (const transport of ['websocket', 'sse'] as const) {
+    it(`closes a ${transport} member that stopped reading with slow-consumer, and the others get everything`, async (t) => {
+      const limit = 64 * 1024;
+      const { s, joined } = await feedServer(t, { flushInterval: 10, maxBufferedBytes: limit });
+      // Reads nothing past its response head.
+      const slow = transport === 'websocket' ? await rawWebSocket(s.port, '/feed') : await rawSse(s.port, '/feed');
+      t.after(() => slow.socket.destroy());
+      const [slowChannel] = await joined.untilCount(1);
+      const slowClosed = new Promise<CloseReason>((resolve) => slowChannel!.onClose(resolve));
+      const fast = await openFeedWebSocket(t, s, joined);
+      const message = (i: number): string => `${i}:`.padEnd(8192, 'x');
+      let sent = 0;
+      // Far more than loopback's kernel buffers take, a few a turn, so the budget holds them.
+      while (slowChannel!.isOpen && sent < 8000) {
+        s.live.group('feed').broadcast(message(sent++));
+        if (sent % 4 === 0) await fast.received.untilCount(sent);
+      }
+      assert.equal(await slowClosed, 'slow-consumer');
       s.live.group('feed').broadcast(message(sent++));
-      if (sent % 4 === 0) await fast.received.untilCount(sent);
-    }
-    assert.equal(await slowClosed, 'slow-consumer');
-    s.live.group('feed').broadcast(message(sent++));
-    const got = await fast.received.untilCount(sent);
-    assert.ok(got.every((text, i) => text === message(i)), 'the fast member got every message, in order');
-  });
+      const got = await fast.received.untilCount(sent);
+      assert.ok(got.every((text, i) => text === message(i)), 'the fast member got every message, in order');
+    });
+  }
 });
 
 describe('an SSE channel with a latency budget', () => {
