@@ -15,12 +15,20 @@ export type ServerKind =
   | 'ec-sse'
   | 'ec-sse-session'
   | 'express-sse'
+  // With a latency budget (channels({ flushInterval })), for the one-broadcast-per-tick rows (bench/tick.ts).
+  | 'ec-ws-f2'
+  | 'ec-ws-f10'
+  | 'ec-sse-f10'
+  // Polling, with real clients (bench/poll-client.ts): socket.io's transport and the 'poll' session transport.
+  | 'socketio-poll'
+  | 'ec-poll'
+  | 'ec-poll-f10'
   // Cross-process rows (bench/cluster.ts): one of several processes joined through Redis.
   | 'ec-ws-redis'
   | 'socketio-redis';
 
 /** How the load generator speaks to a server: raw WebSocket frames, engine.io over them, or SSE. */
-export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session';
+export type ClientKind = 'ws' | 'socketio' | 'sse' | 'ws-session' | 'socketio-poll' | 'ec-poll';
 
 export interface Row {
   kind: ServerKind;
@@ -28,7 +36,7 @@ export interface Row {
   /** Request path (with query) the clients open. */
   path: string;
   label: string;
-  transport: 'websocket' | 'sse';
+  transport: 'websocket' | 'sse' | 'poll';
   /** Diagnostic rows run only when named in BENCH_ROWS. */
   extra?: boolean;
 }
@@ -47,6 +55,32 @@ export const rows: readonly Row[] = [
   { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new&eco=1', label: 'express-channel sse session', transport: 'sse' },
   // What Express itself adds to a raw SSE stream (the cork twin behind an Express route).
   { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, socket + cork', transport: 'sse', extra: true },
+];
+
+/**
+ * The servers of the one-broadcast-per-tick measurement (bench/tick.ts): a latency budget
+ * against the servers that write every broadcast to every socket as it is made.
+ */
+export const tickRows: readonly Row[] = [
+  { kind: 'ws-loop', client: 'ws', path: '/ws', label: 'ws, send per client', transport: 'websocket' },
+  { kind: 'ws-corked', client: 'ws', path: '/ws', label: 'ws, frame once + cork for the tick', transport: 'websocket' },
+  { kind: 'socketio', client: 'socketio', path: '/socket.io/?EIO=4&transport=websocket', label: 'socket.io 4 (websocket)', transport: 'websocket' },
+  { kind: 'ec-ws', client: 'ws', path: '/live', label: 'express-channel ws, flushInterval 0', transport: 'websocket' },
+  { kind: 'ec-ws-f2', client: 'ws', path: '/live', label: 'express-channel ws, flushInterval 2', transport: 'websocket' },
+  { kind: 'ec-ws-f10', client: 'ws', path: '/live', label: 'express-channel ws, flushInterval 10', transport: 'websocket' },
+  { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse, flushInterval 0', transport: 'sse' },
+  { kind: 'ec-sse-f10', client: 'sse', path: '/live', label: 'express-channel sse, flushInterval 10', transport: 'sse' },
+];
+
+/**
+ * The polling rows (bench/poll.ts), each with its library's own client in the load generator
+ * (bench/poll-client.ts): socket.io-client 4 with `transports: ['polling']`, and
+ * express-channel/client with `transports: ['poll']`.
+ */
+export const pollRows: readonly Row[] = [
+  { kind: 'socketio-poll', client: 'socketio-poll', path: '/', label: 'socket.io 4 (polling, socket.io-client)', transport: 'poll' },
+  { kind: 'ec-poll', client: 'ec-poll', path: '/live', label: "express-channel poll session (express-channel/client, transports: ['poll']), flushInterval 0", transport: 'poll' },
+  { kind: 'ec-poll-f10', client: 'ec-poll', path: '/live', label: 'express-channel poll session, flushInterval 10', transport: 'poll' },
 ];
 
 /**

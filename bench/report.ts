@@ -5,7 +5,7 @@ import type { ServerKind } from './protocol.js';
 export interface Result {
   kind: ServerKind;
   label: string;
-  transport: 'websocket' | 'sse';
+  transport: 'websocket' | 'sse' | 'poll';
   clients: number;
   connectsPerSec: number;
   /** Bytes of JS heap + external memory per idle client, after gc(). */

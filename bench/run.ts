@@ -18,6 +18,10 @@
 //   BENCH_CLUSTER=0|1    the cross-process rows through Redis (bench/cluster.ts, its own knobs
 //                        there), run last: on by default unless BENCH_ROWS is set; skipped with a
 //                        note where no Redis answers at REDIS_URL
+//   BENCH_TICK=0|1|only  the one-broadcast-per-tick rows with a latency budget (bench/tick.ts):
+//                        on by default unless BENCH_ROWS is set; 'only' runs nothing else
+//   BENCH_POLL=0|only    the polling rows (bench/poll.ts) at BENCH_POLL_CLIENTS (default 500,2000):
+//                        on by default unless BENCH_ROWS is set without them; 'only' runs nothing else
 //   BENCH_DOC=1          also rewrite the results sections of docs/performance.md
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +34,8 @@ import { rows as allRows } from './protocol.js';
 import { formatCluster, measureCluster, writeClusterDoc, type ClusterResult } from './cluster.js';
 import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
+import { formatTick, tickLoad, tickWanted, writeTickDoc } from './tick.js';
+import { formatPoll, pollLoad, pollSizes, pollWanted, writePollDoc } from './poll.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -58,7 +64,9 @@ function fdLimit(): number {
 
 const sessions = sessionsLanded();
 const only = process.env.BENCH_ROWS?.split(',');
-const rows = allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
+const pollOnly = process.env.BENCH_POLL === 'only';
+const tickOnly = process.env.BENCH_TICK === 'only' || pollOnly;
+const rows = tickOnly ? [] : allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
 const limit = fdLimit();
 const notes: string[] = [];
 if (!sessions && only === undefined) notes.push('session rows skipped: lib/sessions/session.ts is not committed yet (BENCH_SESSIONS=1 forces them)');
@@ -74,7 +82,15 @@ const sizes = (process.env.BENCH_CLIENTS?.split(',').map(Number) ?? (quick ? [50
 
 if (!pinned) notes.push('processes not pinned to cores (needs taskset and 2 cores)');
 
-async function scenario(row: Row, n: number): Promise<Result> {
+/** How a scenario loads its server: broadcasts per round, rounds in flight, latency probes. */
+interface Load {
+  burst: number;
+  window: number;
+  probes: number;
+}
+
+async function scenario(row: Row, n: number, load: Load = { burst, window, probes: probeCount }): Promise<Result> {
+  const { burst, window, probes: probeCount } = load;
   const profileName = `${here}/profiles/${row.kind}-${n}.cpuprofile`;
   // Each thread writes a profile (tsx's loader runs in a worker), so they go to a directory of
   // their own and the main thread's (thread id 0) is kept as KIND-N.cpuprofile.
@@ -83,7 +99,9 @@ async function scenario(row: Row, n: number): Promise<Result> {
   const env = profile.length > 0 ? { ...process.env, BENCH_PROFILE_WINDOW: `${profileName}.window.json` } : process.env;
   const box: { server?: Child } = {};
   const oneWaiters = new Map<number, (e: Extract<ClientEvent, { op: 'one' }>) => void>();
-  const client = start('client.ts', [], 1, [], (event) => {
+  // Polling rows run their libraries' real clients; every other row the lean raw sockets.
+  const clientFile = row.transport === 'poll' ? 'poll-client.ts' : 'client.ts';
+  const client = start(clientFile, [], 1, [], (event) => {
     if (event.op === 'round') box.server?.proc.send({ op: 'ack', id: 0 });
     else if (event.op === 'one') oneWaiters.get(event.seq)?.(event);
   });
@@ -181,12 +199,7 @@ for (let rep = 0; rep < repeat; rep++) for (const n of sizes) {
     try {
       const r = await scenario(row, n);
       runs.push(r);
-      console.log(
-        `${row.kind.padEnd(15)} ${String(n).padStart(5)}: ${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} deliveries/s ` +
-          `(CPU server ${(r.serverCpu * 100).toFixed(0)} %, client ${(r.clientCpu * 100).toFixed(0)} %), broadcast p50 ${r.latencyP50.toFixed(1)} ms, ` +
-          `${Math.round(r.connectsPerSec)} connects/s, ${(r.memPerChannel / 1024).toFixed(1)} KiB/channel` +
-          `, other load ${r.otherCpu.toFixed(1)} cores${r.closed > 0 ? `, ${r.closed} CLOSED` : ''} [${((Date.now() - began) / 1000).toFixed(1)} s]`,
-      );
+      logResult(row, n, r, began);
     } catch (error) {
       console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
       notes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
@@ -194,10 +207,63 @@ for (let rep = 0; rep < repeat; rep++) for (const n of sizes) {
   }
 }
 
+function logResult(row: Row, n: number, r: Result, began: number): void {
+  console.log(
+    `${row.kind.padEnd(15)} ${String(n).padStart(5)}: ${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} deliveries/s ` +
+      `(CPU server ${(r.serverCpu * 100).toFixed(0)} %, client ${(r.clientCpu * 100).toFixed(0)} %), broadcast p50 ${r.latencyP50.toFixed(1)} ms, ` +
+      `p99 ${r.latencyP99.toFixed(1)} ms, ${Math.round(r.connectsPerSec)} connects/s, ${(r.memPerChannel / 1024).toFixed(1)} KiB/channel` +
+      `, other load ${r.otherCpu.toFixed(1)} cores${r.closed > 0 ? `, ${r.closed} CLOSED` : ''} [${((Date.now() - began) / 1000).toFixed(1)} s]`,
+  );
+}
+
+// One broadcast per tick, with and without a latency budget (bench/tick.ts).
+const tickRuns: Result[] = [];
+const tickNotes: string[] = [];
+const tick = pollOnly ? [] : tickWanted(only);
+if (tick.length > 0) {
+  const load = tickLoad(quick);
+  console.log(`one broadcast per tick: ${load.window} in flight, ${load.probes} latency probes; rows: ${tick.map((r) => r.kind).join(', ')}`);
+  for (let rep = 0; rep < repeat; rep++) for (const n of sizes) {
+    for (const row of tick) {
+      const began = Date.now();
+      try {
+        const r = await scenario(row, n, load);
+        tickRuns.push(r);
+        logResult(row, n, r, began);
+      } catch (error) {
+        console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
+        tickNotes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+// Polling, each library with its own client (bench/poll.ts).
+const pollRuns: Result[] = [];
+const pollNotes: string[] = [];
+const poll = pollWanted(only);
+if (poll.length > 0) {
+  const load = pollLoad(quick);
+  console.log(`polling: ${load.window} in flight, ${load.probes} latency probes; rows: ${poll.map((r) => r.kind).join(', ')}; clients: ${pollSizes(quick).join(', ')}`);
+  for (let rep = 0; rep < repeat; rep++) for (const n of pollSizes(quick)) {
+    for (const row of poll) {
+      const began = Date.now();
+      try {
+        const r = await scenario(row, n, load);
+        pollRuns.push(r);
+        logResult(row, n, r, began);
+      } catch (error) {
+        console.log(`${row.kind.padEnd(15)} ${String(n).padStart(5)}: FAILED: ${(error as Error).message}`);
+        pollNotes.push(`${row.kind} at ${n} clients failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
 // Sessions against plain channels, paired in one server process (see bench/pair.ts for why).
 const paired: PairedOutcome[] = [];
 const pairedTransports = (['websocket', 'sse'] as const).filter((t) => rows.some((r) => r.kind === (t === 'websocket' ? 'ec-ws-session' : 'ec-sse-session')));
-if (process.env.BENCH_PAIRED !== '0') {
+if (process.env.BENCH_PAIRED !== '0' && !tickOnly) {
   for (const n of sizes) {
     for (const transport of pairedTransports) {
       try {
@@ -213,20 +279,31 @@ if (process.env.BENCH_PAIRED !== '0') {
 
 // Across processes through Redis, after everything else (bench/cluster.ts).
 const clusterNotes: string[] = [];
-const clusterWanted = process.env.BENCH_CLUSTER === '1' || (process.env.BENCH_CLUSTER !== '0' && only === undefined);
+const clusterWanted = process.env.BENCH_CLUSTER === '1' || (process.env.BENCH_CLUSTER !== '0' && only === undefined && !tickOnly);
 const cluster: ClusterResult[] = clusterWanted ? await measureCluster({ quick, repeat, notes: clusterNotes }) : [];
 const clusterReport = clusterWanted ? formatCluster(cluster, clusterNotes) : undefined;
 
 const results = bestOf(runs);
-const report = formatReport(results, { machine: machine(), settings, notes, date: new Date().toISOString().slice(0, 10) }, paired);
-console.log(`\n${report}`);
+const date = new Date().toISOString().slice(0, 10);
+const report = formatReport(results, { machine: machine(), settings, notes, date }, paired);
+if (rows.length > 0) console.log(`\n${report}`);
+const tickResults = bestOf(tickRuns);
+const tickReport = tick.length > 0 ? formatTick(tickResults, { machine: machine(), load: tickLoad(quick), notes: tickNotes, date, repeat }) : undefined;
+if (tickReport !== undefined) console.log(`\nOne broadcast per tick, with a latency budget:\n\n${tickReport}`);
+const pollResults = bestOf(pollRuns);
+const pollReport = poll.length > 0 ? formatPoll(pollResults, { machine: machine(), load: pollLoad(quick), notes: pollNotes, date, repeat }) : undefined;
+if (pollReport !== undefined) console.log(`\nPolling:\n\n${pollReport}`);
 if (clusterReport !== undefined) console.log(`\nAcross processes, through Redis:\n\n${clusterReport}`);
 mkdirSync(`${here}/results`, { recursive: true });
-writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes }, null, 2));
-writeFileSync(`${here}/results/latest.md`, report);
+writeFileSync(`${here}/results/latest.json`, JSON.stringify({ machine: machine(), settings, notes, results, paired, cluster, clusterNotes, tick: tickResults, tickNotes, poll: pollResults, pollNotes }, null, 2));
+if (rows.length > 0) writeFileSync(`${here}/results/latest.md`, report);
+if (tickReport !== undefined) writeFileSync(`${here}/results/tick.md`, tickReport);
+if (process.env.BENCH_DOC === '1' && !quick && tickReport !== undefined) writeTickDoc(tickReport);
+if (pollReport !== undefined) writeFileSync(`${here}/results/poll.md`, pollReport);
+if (process.env.BENCH_DOC === '1' && !quick && pollReport !== undefined) writePollDoc(pollReport);
 if (clusterReport !== undefined) writeFileSync(`${here}/results/cluster.md`, clusterReport);
 if (process.env.BENCH_DOC === '1' && !quick && cluster.length > 0) writeClusterDoc(clusterReport!);
-if (process.env.BENCH_DOC === '1' && !quick) {
+if (process.env.BENCH_DOC === '1' && !quick && rows.length > 0) {
   const docPath = `${here}/../docs/performance.md`;
   const doc = readFileSync(docPath, 'utf8');
   const begin = '<!-- bench:begin -->';

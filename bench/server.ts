@@ -5,10 +5,10 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBenchServer } from './servers.js';
-import { clusterRows, nowUs, payloadOf, rows, type ServerKind, type ServerRequest } from './protocol.js';
+import { clusterRows, nowUs, payloadOf, pollRows, rows, tickRows, type ServerKind, type ServerRequest } from './protocol.js';
 
 const kind = process.argv[2] as ServerKind;
-if (![...rows, ...clusterRows].some((r) => r.kind === kind)) throw new Error(`unknown server kind ${String(kind)}`);
+if (![...rows, ...clusterRows, ...tickRows, ...pollRows].some((r) => r.kind === kind)) throw new Error(`unknown server kind ${String(kind)}`);
 const payloadSize = Number(process.env.BENCH_PAYLOAD ?? 64);
 
 const bench = createBenchServer(kind);

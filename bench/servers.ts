@@ -35,6 +35,10 @@ export function createBenchServer(kind: ServerKind): BenchServer {
       return rawWebSocket(true);
     case 'socketio':
       return socketIo();
+    case 'socketio-poll':
+      return socketIo(undefined, 'polling');
+    case 'ec-poll':
+      return expressChannel();
     case 'sse-loop':
       return rawSse(false);
     case 'sse-corked':
@@ -48,6 +52,12 @@ export function createBenchServer(kind: ServerKind): BenchServer {
     case 'ec-sse':
     case 'ec-sse-session':
       return expressChannel();
+    case 'ec-ws-f2':
+      return expressChannel(undefined, 2);
+    case 'ec-ws-f10':
+    case 'ec-sse-f10':
+    case 'ec-poll-f10':
+      return expressChannel(undefined, 10);
     case 'ec-ws-redis':
       return expressChannel(redisSettings());
     case 'socketio-redis':
@@ -157,10 +167,10 @@ function rawWebSocket(frameOnce: boolean): BenchServer {
 
 // --- socket.io ---
 
-function socketIo(redis?: RedisSettings): BenchServer {
+function socketIo(redis?: RedisSettings, transport: 'websocket' | 'polling' = 'websocket'): BenchServer {
   const server = createServer();
   const io = new SocketIoServer(server, {
-    transports: ['websocket'],
+    transports: [transport],
     perMessageDeflate: false,
     // No engine.io pings during a run: the bench clients answer them, but they add noise.
     pingInterval: 120_000,
@@ -294,11 +304,11 @@ function betterSse(): BenchServer {
 
 // --- express-channel ---
 
-function expressChannel(redis?: RedisSettings): BenchServer {
+function expressChannel(redis?: RedisSettings, flushInterval = 0): BenchServer {
   const app = express();
   const observed = redis === undefined ? undefined : observedAdapter(redisAdapter({ url: redis.url, prefix: redis.prefix }));
   // Connects are measured at full speed: the default handshakeRate (1,500/s) would pace them.
-  const live = channels({ handshakeRate: Infinity, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
+  const live = channels({ handshakeRate: Infinity, flushInterval, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
   const group = live.group('g');
   app.use(live);
   app.get('/live', (req) => {

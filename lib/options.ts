@@ -114,6 +114,19 @@ export interface ChannelsOptions {
    */
   shutdownRetry?: number;
   /**
+   * A latency budget, in milliseconds, from 0 to 1000. With 0, what is written to a socket in
+   * one tick leaves at the end of that tick, as one `writev`. With more, a socket's writes are
+   * held for up to that long after the first of them and leave together, so that messages
+   * sent in separate ticks (a ticker, a chat that is not bursting) coalesce too: far fewer
+   * syscalls per delivery, for up to this much added latency. WebSocket, SSE and streamed
+   * HTTP responses are held, and a held poll waits that long for more messages to answer
+   * with; a long-poll answer (one send) is not held. A close, and the check of
+   * `maxBufferedBytes` (which counts the held bytes), let out what is held first. See
+   * docs/performance.md, "Choosing a latency budget".
+   * @defaultValue 0
+   */
+  flushInterval?: number;
+  /**
    * Carries broadcasts between processes. The embedded default is in-memory.
    * @defaultValue undefined (one process)
    */
@@ -138,6 +151,7 @@ export interface ResolvedOptions {
   maxChannels: number;
   maxChannelsPerIp: number;
   handshakeRate: number;
+  flushInterval: number;
   /** `trustProxy` as a predicate: is the hop at `address` a proxy to believe? */
   trusts: (address: string, hop: number) => boolean;
 }
@@ -149,7 +163,7 @@ const MiB = 1024 * 1024;
 const optionNames = Object.keys({
   heartbeat: true, maxPayload: true, maxBufferedBytes: true, bufferPolicy: true, maxHeldMessages: true, allowedOrigins: true,
   sessionTimeout: true, pollTimeout: true, sessionBuffer: true, authorizeResume: true, maxChannels: true, maxChannelsPerIp: true,
-  trustProxy: true, shutdownRetry: true, adapter: true, handshakeRate: true,
+  trustProxy: true, shutdownRetry: true, adapter: true, handshakeRate: true, flushInterval: true,
 } satisfies Record<keyof ChannelsOptions, true>);
 const sessionBufferNames = ['messages', 'bytes'];
 
@@ -181,8 +195,21 @@ export function resolveOptions(options: ChannelsOptions = {}): ResolvedOptions {
     maxChannels: limit('maxChannels', options.maxChannels),
     maxChannelsPerIp: limit('maxChannelsPerIp', options.maxChannelsPerIp),
     handshakeRate: options.handshakeRate === Infinity ? Infinity : positive('handshakeRate', options.handshakeRate, 1500),
+    flushInterval: latencyBudget(options.flushInterval),
     trusts: trustFunction(checkedTrustProxy(options.trustProxy)),
   };
+}
+
+// Past a second a hold is no longer a latency budget but a stall: heartbeats and closes
+// would wait behind it.
+const maxFlushInterval = 1000;
+
+function latencyBudget(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > maxFlushInterval) {
+    throw invalidArgument('ERR_CHANNEL_INVALID_OPTION', `flushInterval must be a number of milliseconds from 0 to ${maxFlushInterval}, got ${String(value)}`);
+  }
+  return value;
 }
 
 // A count limit: a whole number >= 1, or no limit at all.

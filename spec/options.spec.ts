@@ -28,6 +28,7 @@ describe('options', () => {
         maxChannels: Infinity,
         maxChannelsPerIp: Infinity,
         handshakeRate: 1500,
+        flushInterval: 0,
         trusts: undefined,
       },
     );
@@ -45,6 +46,11 @@ describe('options', () => {
       [{ sessionBuffer: { messages: 0 } }, 'sessionBuffer.messages must be a finite number > 0, got 0'],
       [{ bufferPolicy: 'queue' as 'drop' }, `bufferPolicy must be 'close' or 'drop', got "queue"`],
       [{ allowedOrigins: 'https://app.example' as '*' }, `allowedOrigins must be '*', a list of origins or a function, got "https://app.example"`],
+      [{ flushInterval: -1 }, 'flushInterval must be a number of milliseconds from 0 to 1000, got -1'],
+      [{ flushInterval: 1001 }, 'flushInterval must be a number of milliseconds from 0 to 1000, got 1001'],
+      [{ flushInterval: Number.NaN }, 'flushInterval must be a number of milliseconds from 0 to 1000, got NaN'],
+      [{ flushInterval: Infinity }, 'flushInterval must be a number of milliseconds from 0 to 1000, got Infinity'],
+      [{ flushInterval: '10' as unknown as number }, 'flushInterval must be a number of milliseconds from 0 to 1000, got 10'],
     ];
     for (const [options, message] of cases) {
       assert.throws(() => channels(options), { name: 'TypeError', code: 'ERR_CHANNEL_INVALID_OPTION', message });
@@ -56,10 +62,11 @@ describe('options', () => {
       [{ hearbeat: 10_000 }, 'channels() has no option "hearbeat"; did you mean "heartbeat"?'],
       [{ maxChannelPerIp: 3 }, 'channels() has no option "maxChannelPerIp"; did you mean "maxChannelsPerIp"?'],
       [{ SessionTimeout: 5 }, 'channels() has no option "SessionTimeout"; did you mean "sessionTimeout"?'],
+      [{ flushIntervall: 5 }, 'channels() has no option "flushIntervall"; did you mean "flushInterval"?'],
       [{ sessionBuffer: { message: 10 } }, 'sessionBuffer has no option "message"; did you mean "messages"?'],
       [
         { redis: {} },
-        'channels() has no option "redis"; its options are heartbeat, maxPayload, maxBufferedBytes, bufferPolicy, maxHeldMessages, allowedOrigins, sessionTimeout, pollTimeout, sessionBuffer, authorizeResume, maxChannels, maxChannelsPerIp, trustProxy, shutdownRetry, adapter, handshakeRate',
+        'channels() has no option "redis"; its options are heartbeat, maxPayload, maxBufferedBytes, bufferPolicy, maxHeldMessages, allowedOrigins, sessionTimeout, pollTimeout, sessionBuffer, authorizeResume, maxChannels, maxChannelsPerIp, trustProxy, shutdownRetry, adapter, handshakeRate, flushInterval',
       ],
     ];
     for (const [options, message] of cases) {

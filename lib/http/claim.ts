@@ -6,6 +6,7 @@ import { debug, debugEnabled } from '../debug.js';
 import { ChannelError } from '../errors.js';
 import type { CloseReason } from '../protocol/close-reasons.js';
 import { countsEvents } from '../protocol/params.js';
+import { holdFor } from '../transports/cork.js';
 import { HttpWire } from '../transports/http.js';
 import { PollWire } from '../transports/poll.js';
 import { SseWire } from '../transports/sse.js';
@@ -19,6 +20,8 @@ export interface ClaimHost {
   readonly options: {
     readonly shutdownRetry: number;
     readonly pollTimeout: number;
+    /** The latency budget (ms) every wire's writes are held for (0: to the end of the tick). */
+    readonly flushInterval: number;
     isOriginAllowed(origin: string | undefined, req: IncomingMessage): boolean;
   };
   webSocketServer(): WebSocketServer;
@@ -56,12 +59,21 @@ export function createWire(request: WireRequest, host: ClaimHost): Wire | CloseR
         sink,
         shutdownRetry: host.options.shutdownRetry,
         session: session && { eventIdPrefix: session.eventIdPrefix, idLines: !countsEvents(req.url) },
+        hold: holdFor(host.options.flushInterval),
       });
     case 'poll':
       if (session === undefined) throw new ChannelError('ERR_CHANNEL_HANDSHAKE', 'the poll transport needs a session');
-      return new PollWire({ res, sink, source: session.source, ack: session.ack, pollTimeout: host.options.pollTimeout, shutdownRetry: host.options.shutdownRetry });
+      return new PollWire({
+        res,
+        sink,
+        source: session.source,
+        ack: session.ack,
+        pollTimeout: host.options.pollTimeout,
+        shutdownRetry: host.options.shutdownRetry,
+        flushInterval: host.options.flushInterval,
+      });
     case 'http':
-      return new HttpWire({ req, res, head, sink });
+      return new HttpWire({ req, res, head, sink, hold: holdFor(host.options.flushInterval) });
   }
 }
 
@@ -85,7 +97,7 @@ function openWebSocket({ context, sink, session }: WireRequest, host: ClaimHost)
   }
   upgrade.release();
   const server = host.webSocketServer();
-  const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined });
+  const wire = acceptWebSocket({ server, req, socket: upgrade.socket, head: upgrade.head, sink, session: session !== undefined, hold: holdFor(host.options.flushInterval) });
   if (wire === undefined) {
     host.refused?.('bad-handshake');
     if (debugEnabled) debug('refused a websocket channel: 400, not a valid WebSocket handshake');

@@ -1,5 +1,7 @@
 import { validateHeaderName, validateHeaderValue, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { CloseReason } from '../protocol/close-reasons.js';
+import { corkForTick, uncorkNow, type Hold } from './cork.js';
 import type { Payload } from './payload.js';
 import { kSink, type Head, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 
@@ -12,6 +14,8 @@ export interface HttpWireOptions {
   /** Status and headers for the first send; validated now, written then. */
   head: Head;
   sink: WireSink;
+  /** How streamed chunks are held to leave together (`flushInterval`, see cork.ts). */
+  hold?: Hold | undefined;
 }
 
 /**
@@ -24,9 +28,13 @@ export class HttpWire implements Wire {
   readonly name = 'http' as const;
   readonly #req: IncomingMessage;
   readonly #res: TaggedResponse;
+  readonly #hold: Hold;
+  // The socket a streamed chunk was held on: kept, because a finished response lets go of
+  // it (res.socket is then null) and a keep-alive socket goes on to the next request.
+  #heldSocket: Socket | null = null;
   #head: Head;
 
-  constructor({ req, res, head, sink }: HttpWireOptions) {
+  constructor({ req, res, head, sink, hold = corkForTick }: HttpWireOptions) {
     // The head is written only at the first send; checking it now makes a send with a bad
     // header (CR/LF injection) throw before the channel opens, with nothing written.
     validateHead(head);
@@ -36,6 +44,7 @@ export class HttpWire implements Wire {
     this.#req = req;
     this.#res = tagged;
     this.#head = head;
+    this.#hold = hold;
     // Claimed after the client left (the route awaited something): 'close' already fired.
     if (req.socket.destroyed) queueMicrotask(() => sink.ended('client-close'));
   }
@@ -59,10 +68,26 @@ export class HttpWire implements Wire {
     if (closeAfter) {
       if (body === undefined) res.end();
       else res.end(body);
+      // The end leaves with what is held, now: the next response on a keep-alive socket
+      // must not wait for the rest of a latency budget.
+      this.flush();
       return;
+    }
+    // Streamed chunks are held to leave together (Node's http corks for the tick itself; a
+    // latency budget holds them longer). A pipelined response has no socket yet: Node
+    // buffers its writes until the one before it is done.
+    const socket = res.socket;
+    if (socket !== null) {
+      this.#heldSocket = socket;
+      this.#hold(socket);
     }
     if (body !== undefined && body.length > 0) res.write(body);
     res.flush?.();
+  }
+
+  /** Writes out what this wire's hold keeps back; true if there was a cork to lift. */
+  flush(): boolean {
+    return this.#heldSocket !== null && uncorkNow(this.#heldSocket);
   }
 
   writeShared(message: EncodedMessage): void {
@@ -87,6 +112,7 @@ export class HttpWire implements Wire {
     if (res.writableEnded) return;
     if (!res.headersSent) res.writeHead(this.#head.status ?? 200, proxySafeHeaders(this.#head.headers, undefined));
     res.end();
+    this.flush(); // as a last send does
   }
 
   // HEAD, 204 and 304 responses have no body (RFC 9110 §6.4.1).

@@ -16,13 +16,18 @@ export interface PollWireOptions {
   pollTimeout: number;
   /** The hint, in ms, an answer on shutdown carries as `retry`. */
   shutdownRetry?: number;
+  /**
+   * The latency budget (`flushInterval`, ms): a message waits up to that long for others to
+   * join it in the answer. 0 answers at the end of the tick.
+   */
+  flushInterval?: number;
 }
 
 /**
  * One held poll of a `'poll'` session: streaming with a budget of one response. Messages do
  * not travel through the wire; they wait in the session buffer, and the wire answers with
  * everything after the poll's acknowledgement as soon as there is something (batched over a
- * tick), when `pollTimeout` passes, or when the channel closes.
+ * tick, or over the latency budget), when `pollTimeout` passes, or when the channel closes.
  */
 export class PollWire implements Wire {
   readonly name = 'poll' as const;
@@ -30,13 +35,15 @@ export class PollWire implements Wire {
   readonly #sink: WireSink;
   readonly #source: PollSource;
   readonly #ack: number;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout;
   readonly #shutdownRetry: number;
+  readonly #flushInterval: number;
   #answerScheduled = false;
   #done = false;
 
-  constructor({ res, sink, source, ack, pollTimeout, shutdownRetry = 0 }: PollWireOptions) {
+  constructor({ res, sink, source, ack, pollTimeout, shutdownRetry = 0, flushInterval = 0 }: PollWireOptions) {
     this.#shutdownRetry = shutdownRetry;
+    this.#flushInterval = flushInterval;
     const tagged = res as TaggedResponse;
     tagged[kWire] = this;
     tagged.on('close', pollOnClose);
@@ -62,7 +69,8 @@ export class PollWire implements Wire {
   }
 
   answerNow(): void {
-    this.#scheduleAnswer();
+    // The session's own reasons (a hello, a replay, a gap) are not held for the budget.
+    this.#scheduleAnswer(true);
   }
 
   heartbeat(): boolean {
@@ -126,11 +134,22 @@ export class PollWire implements Wire {
     clearTimeout(this.#timer);
   }
 
-  #scheduleAnswer(): void {
-    if (this.#answerScheduled || this.#done) return;
+  #scheduleAnswer(now = false): void {
+    if (this.#done) return;
+    if (now && this.#flushInterval > 0) {
+      // Not waiting for the budget: the answer that may be scheduled for it then finds
+      // the poll done.
+      this.#answerScheduled = true;
+      process.nextTick(answerPoll, this);
+      return;
+    }
+    if (this.#answerScheduled) return;
     this.#answerScheduled = true;
-    // One answer for a burst of sends in the same tick.
-    process.nextTick(answerPoll, this);
+    // One answer for a burst of sends in the same tick, or for what the budget gathers: the
+    // poll's timeout is replaced by the budget's, not joined by a second timer.
+    if (this.#flushInterval === 0) return process.nextTick(answerPoll, this);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(answerPoll, this.#flushInterval, this);
   }
 }
 

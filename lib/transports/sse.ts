@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { CloseReason } from '../protocol/close-reasons.js';
-import { corkForTick, uncorkNow } from './cork.js';
+import { corkForTick, uncorkNow, type Hold } from './cork.js';
 import { formatSseEvent, formatSseRetry, sseHeartbeat } from './sse-format.js';
 import type { ServerControl } from '../protocol/control.js';
 import { sseIdLine } from '../protocol/frames.js';
@@ -28,6 +28,8 @@ export interface SseWireOptions {
   shutdownRetry: number;
   /** Makes this a session stream (docs/protocol.md, "Server-Sent Events"). */
   session?: SseSession | undefined;
+  /** How writes are held to leave together (`flushInterval`, see cork.ts). */
+  hold?: Hold | undefined;
 }
 
 const sessionRetry = 1000;
@@ -56,9 +58,11 @@ export class SseWire implements Wire {
   // broadcast, where one object less to reach is one cache miss less.
   readonly #eventIdPrefix: string | undefined;
   readonly #idLines: boolean;
+  readonly #hold: Hold;
 
-  constructor({ req, res, head, sink, shutdownRetry, session }: SseWireOptions) {
+  constructor({ req, res, head, sink, shutdownRetry, session, hold = corkForTick }: SseWireOptions) {
     const tagged = res as TaggedResponse;
+    this.#hold = hold;
     tagged[kSink] = sink;
     this.#shutdownRetry = shutdownRetry;
     this.#eventIdPrefix = session?.eventIdPrefix;
@@ -70,7 +74,7 @@ export class SseWire implements Wire {
     // Corked first, so that the headers, the `retry:` and the session's hello leave in one
     // write and arrive together: the client takes a hello that is late as a proxy holding the
     // stream back (docs/deployment.md, "What the library does for you").
-    if (res.socket !== null) corkForTick(res.socket);
+    if (res.socket !== null) hold(res.socket);
     res.writeHead(head.status ?? 200, { ...(head.headers as OutgoingHttpHeaders | undefined), ...sseHeaders });
     res.flushHeaders();
     this.#res = tagged;
@@ -123,6 +127,7 @@ export class SseWire implements Wire {
 
   release(): void {
     this.#res[kSink] = detachedSink;
+    this.flush();
     this.#res.end(); // after what was written: the client reads it, then the end, and comes back
   }
 
@@ -147,6 +152,8 @@ export class SseWire implements Wire {
     // A session client takes the end of a stream for a lost connection and comes back; tell
     // it the channel itself closed. (On shutdown it should come back: the server restarts.)
     else if (this.#eventIdPrefix !== undefined) this.#write(sseControlEvent({ type: 'close', reason }));
+    // What is held leaves now, before the end, not at the end of a latency budget.
+    this.flush();
     this.#res.end();
     // A client that stopped reading would never read the end of the stream, and its socket
     // would hold the buffered bytes forever: drop it after a grace period.
@@ -156,7 +163,7 @@ export class SseWire implements Wire {
   #write(chunk: string | Buffer | Buffer[]): void {
     const socket = this.#socket;
     if (socket === null || !socket.writable) return; // `writable` is false once destroyed
-    corkForTick(socket);
+    this.#hold(socket);
     if (Array.isArray(chunk)) for (const part of chunk) socket.write(part);
     else socket.write(chunk);
   }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
-import { corkForTick, uncorkNow } from './cork.js';
+import { corkForTick, uncorkNow, type Hold } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
 import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
 import { secretProtocolPrefix } from '../protocol/params.js';
@@ -24,6 +24,8 @@ export interface WebSocketAcceptOptions {
   sink: WireSink;
   /** True on a session: text frames carry their one-character type. */
   session: boolean;
+  /** How writes are held to leave together (`flushInterval`, see cork.ts). */
+  hold?: Hold | undefined;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface WebSocketAcceptOptions {
  * when the request is not a valid upgrade: it has then already been answered 400 with a
  * reason (by `ws`, or here for a version other than 13).
  */
-export function acceptWebSocket({ server, req, socket, head, sink, session }: WebSocketAcceptOptions): WebSocketWire | undefined {
+export function acceptWebSocket({ server, req, socket, head, sink, session, hold = corkForTick }: WebSocketAcceptOptions): WebSocketWire | undefined {
   if (refusedVersion(req, socket)) return undefined;
   let accepted: WebSocket | undefined;
   // With no verifyClient and no async protocol choice, ws completes the handshake
@@ -39,7 +41,7 @@ export function acceptWebSocket({ server, req, socket, head, sink, session }: We
   server.handleUpgrade(req, socket, head, (ws) => {
     accepted = ws;
   });
-  return accepted === undefined ? undefined : new WebSocketWire(accepted, sink, session);
+  return accepted === undefined ? undefined : new WebSocketWire(accepted, sink, { session, hold });
 }
 
 // [RFC 6455 §4.2.2] "If this version does not match a version understood by the server, the
@@ -82,14 +84,16 @@ export class WebSocketWire implements Wire {
   // happens without them in ws-internals.ts. A null #sender sends every broadcast through ws.
   readonly #socket: Duplex | null;
   readonly #sender: SenderState | null;
+  readonly #hold: Hold;
   #missedPongs = 0;
   #lastHeard = performance.now();
 
   /** The hint, in ms, a close on shutdown carries in its reason (`shutdown; retry=1000`). */
   shutdownRetry = 0;
 
-  constructor(ws: WebSocket, sink: WireSink, session: boolean) {
+  constructor(ws: WebSocket, sink: WireSink, { session, hold = corkForTick }: { session: boolean; hold?: Hold | undefined }) {
     const tagged = ws as TaggedWebSocket;
+    this.#hold = hold;
     tagged[kSink] = sink;
     tagged[kWire] = this;
     this.session = session;
@@ -109,14 +113,14 @@ export class WebSocketWire implements Wire {
 
   send(payload: Payload | undefined): void {
     if (payload === undefined || this.#ws.readyState !== WebSocket.OPEN) return;
-    if (this.#socket !== null) corkForTick(this.#socket);
+    if (this.#socket !== null) this.#hold(this.#socket);
     const isText = typeof payload === 'string';
     this.#ws.send(isText && this.session ? webSocketMessageText(payload) : payload, { binary: !isText });
   }
 
   sendControl(control: ServerControl): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    if (this.#socket !== null) corkForTick(this.#socket);
+    if (this.#socket !== null) this.#hold(this.#socket);
     this.#ws.send(webSocketControlText(control));
   }
 
@@ -132,7 +136,9 @@ export class WebSocketWire implements Wire {
   release(): void {
     this.#ws[kSink] = detachedSink;
     // 1012 (service restart): not a code that ends the session, so the client resumes. ws
-    // sends the close frame behind what is already written.
+    // sends the close frame behind what is already written, which leaves now, not at the
+    // end of a latency budget.
+    this.flush();
     if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1012, 'resume');
     else this.#ws.terminate();
   }
@@ -144,7 +150,7 @@ export class WebSocketWire implements Wire {
     // Writing the shared frame directly is only safe while ws's sender has nothing of its
     // own pending (deflate or Blob reads); otherwise route through ws to keep order.
     if (sender === null || socket === null || !senderIdle(sender)) return this.send(message.payload);
-    corkForTick(socket);
+    this.#hold(socket);
     for (const chunk of this.session ? message.forSessionWebSocket() : message.forWebSocket()) socket.write(chunk);
   }
 
@@ -156,7 +162,11 @@ export class WebSocketWire implements Wire {
   heartbeat(): boolean {
     if (this.#missedPongs >= 2) return false;
     this.#missedPongs++;
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+    if (this.#ws.readyState !== WebSocket.OPEN) return true;
+    this.#ws.ping();
+    // The ping leaves now, with what is held before it: held for a latency budget longer
+    // than two heartbeat periods, its pong would come too late and a live peer be dropped.
+    this.flush();
     return true;
   }
 
@@ -168,8 +178,11 @@ export class WebSocketWire implements Wire {
   end(reason: CloseReason): void {
     const ws = this.#ws;
     // A peer that stopped answering pings gets no close handshake: it would never finish.
-    if (reason === 'client-away') ws.terminate();
-    else if (reason === 'slow-consumer') closeThenDrop(ws);
+    if (reason === 'client-away') return ws.terminate();
+    // What was sent before the close leaves first, and now: the close frame ws writes next
+    // would otherwise wait behind a held write for the rest of a latency budget.
+    this.flush();
+    if (reason === 'slow-consumer') closeThenDrop(ws);
     else if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(closeCodeForReason(reason), closeText(reason, this.shutdownRetry));
   }
 

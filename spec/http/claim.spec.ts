@@ -24,6 +24,7 @@ class TestHost implements ClaimHost {
   readonly options = {
     shutdownRetry: 1000,
     pollTimeout: 60_000,
+    flushInterval: 0,
     isOriginAllowed: (origin: string | undefined): boolean => {
       this.origins.push(origin);
       return origin !== refusedOrigin;

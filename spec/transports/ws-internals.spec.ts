@@ -62,7 +62,7 @@ function wireSeeing(ws: WebSocket, field: '_socket' | '_sender', value: unknown,
   const real = internals[field];
   internals[field] = value;
   try {
-    return new WebSocketWire(ws, quietSink(), session);
+    return new WebSocketWire(ws, quietSink(), { session });
   } finally {
     internals[field] = real;
   }
@@ -146,7 +146,7 @@ describe(`ws ${wsVersion}: the internals lib/transports/ws-internals.ts reads`, 
 describe('WebSocketWire through the direct path', () => {
   it('writes a broadcast to the socket itself, corked for the tick, not through ws.send', async (t) => {
     const { server, client, socket } = await connectPair(t);
-    const wire = new WebSocketWire(server, quietSink(), false);
+    const wire = new WebSocketWire(server, quietSink(), { session: false });
     const sends = countSends(t, server);
     wire.writeShared(new LazyEncodedMessage('one', {}));
     wire.writeShared(new LazyEncodedMessage('two', {}));
@@ -157,7 +157,7 @@ describe('WebSocketWire through the direct path', () => {
 
   it('routes a broadcast through ws.send while ws holds a Blob back, keeping the order', async (t) => {
     const { server, client } = await connectPair(t);
-    const wire = new WebSocketWire(server, quietSink(), false);
+    const wire = new WebSocketWire(server, quietSink(), { session: false });
     server.send(new Blob(['first']) as unknown as Buffer);
     const sends = countSends(t, server);
     wire.writeShared(new LazyEncodedMessage('second', {}));
