@@ -8,13 +8,14 @@
 //   SCALE_CHANNELS=19000   channels in all (a third each transport)
 //   SCALE_IDLE_MS=60000    the idle window the CPU is measured over (covers two heartbeats)
 //   SCALE_BROADCASTS=5     broadcasts timed, one a second
+//   SCALE_TRANSPORTS=websocket,sse,poll   which transports (the channels are shared among them)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start, stop, type Child } from './children.js';
 
 const total = Number(process.env.SCALE_CHANNELS ?? 19_000);
 const idleMs = Number(process.env.SCALE_IDLE_MS ?? 60_000);
 const broadcasts = Number(process.env.SCALE_BROADCASTS ?? 5);
-const transports = ['websocket', 'sse', 'poll'] as const;
+const transports = (process.env.SCALE_TRANSPORTS?.split(',') ?? ['websocket', 'sse', 'poll']) as Array<'websocket' | 'sse' | 'poll'>;
 
 interface Mem {
   rss: number;
