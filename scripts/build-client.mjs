@@ -36,7 +36,9 @@ export async function buildClient() {
   const minified = await minify(file('.js'), {
     module: true,
     ecma: 2022,
-    compress: { passes: 3, pure_getters: true }, // no getter of the client has a side effect
+    // No getter of the client has a side effect; no function expression of it is called with
+    // `new` or reads `this` (arrows), and no method is (method shorthand): about 10 bytes.
+    compress: { passes: 3, pure_getters: true, unsafe_arrows: true, unsafe_methods: true },
     sourceMap: { content: map, url: `${basename(outfile)}.map`, includeSources: true },
   });
   mkdirSync(dirname(outfile), { recursive: true });

@@ -4,7 +4,7 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
 import { corkForTick, uncorkNow } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
-import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
+import { parseClientText, webSocketBeatText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
 import { secretProtocolPrefix } from '../protocol/params.js';
 import { detachedSink, kSink, kWire, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
@@ -156,7 +156,13 @@ export class WebSocketWire implements Wire {
   heartbeat(): boolean {
     if (this.#missedPongs >= 2) return false;
     this.#missedPongs++;
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.ping();
+    if (this.#ws.readyState !== WebSocket.OPEN) return true;
+    // The client library cannot see the ping (browsers hide them): a session also gets a beat.
+    if (this.session) {
+      if (this.#socket !== null) corkForTick(this.#socket);
+      this.#ws.send(webSocketBeatText);
+    }
+    this.#ws.ping();
     return true;
   }
 
