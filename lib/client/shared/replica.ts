@@ -3,7 +3,7 @@
 // tab from the leader's `queued`, `released` and `dropped`, so that the tab that takes over
 // resumes with the same outbox: the server's count (the hello's `received`) then says which
 // of them it already has, and nothing is sent twice or lost.
-import { Outbox } from '../outbox.js';
+import type { Outbox } from '../outbox.js';
 import type { QueuedSend } from './tab-messages.js';
 
 export class Replica {
@@ -37,11 +37,13 @@ export class Replica {
     this.sentBy.set(send.tab, Math.max(send.n, this.sentBy.get(send.tab) ?? 0));
   }
 
-  release(received: number): void {
-    this.#queued = this.#queued.filter((send) => send.seq > received);
-  }
-
-  drop(seq: number): void {
+  /** What the leader's outbox did: the server delivered sends up to `received`, or will never take send `seq` (later ones move up). */
+  apply(change: { t: 'released'; received: number } | { t: 'dropped'; seq: number }): void {
+    if (change.t === 'released') {
+      this.#queued = this.#queued.filter((send) => send.seq > change.received);
+      return;
+    }
+    const { seq } = change;
     this.#queued = this.#queued.filter((send) => send.seq !== seq).map((send) => (send.seq > seq ? { ...send, seq: send.seq - 1 } : send));
     this.nextSeq -= 1;
   }

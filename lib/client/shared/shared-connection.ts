@@ -29,7 +29,7 @@ const alone = { postMessage: () => undefined, close: () => undefined, onmessage:
 
 /**
  * One tab's view of a connection shared by every tab of the origin that connected to the
- * same URL: the same members and events as a {@link Connection}, delivered once and in order
+ * same URL: the same members and events as a `Connection` of `express-channel/client`, delivered once and in order
  * in every tab from the moment it connected, over one connection to the server. Create it
  * with the `connect` of `express-channel/client/shared`.
  */
@@ -191,17 +191,7 @@ export class SharedConnection extends EventTarget {
 
   /** A message of another tab (or of this tab's leader, told here too). */
   #heard(message: TabMessage): void {
-    const leader = this.#leader;
     switch (message.t) {
-      case 'hello':
-        if (leader === undefined) return;
-        leader.followers.add(message.from);
-        return this.#post(leader.welcome(message.from, this.#lastSeq));
-      case 'bye':
-        leader?.followers.delete(message.from);
-        return this.#leaveUnlessLeading();
-      case 'send':
-        return leader?.accept(message.from, message.n, message.data);
       case 'welcome':
         return this.#welcomed(message);
       case 'leader':
@@ -212,17 +202,30 @@ export class SharedConnection extends EventTarget {
         return;
       case 'message':
         return this.#deliver(message.data, message.seq, message.name);
-      case 'queued':
-        this.#replica.queue(message);
-        if (message.tab === this.tabId) this.#unqueued.delete(message.n);
-        return;
-      case 'released':
-        return this.#replica.release(message.received);
-      case 'dropped':
-        return this.#replica.drop(message.seq);
       case 'event':
         return this.#relayed(message);
+      case 'queued':
+        if (message.tab === this.tabId) this.#unqueued.delete(message.n);
+        return this.#replica.queue(message);
+      case 'released':
+      case 'dropped':
+        return this.#replica.apply(message);
+      default:
+        return this.#toLeader(message);
     }
+  }
+
+  /** What the other tabs ask of the leader: heard by every tab, answered by the one leading. */
+  #toLeader(message: Extract<TabMessage, { t: 'hello' | 'bye' | 'send' }>): void {
+    const leader = this.#leader;
+    if (leader === undefined) return;
+    if (message.t === 'send') return leader.accept(message.from, message.n, message.data);
+    if (message.t === 'bye') {
+      leader.followers.delete(message.from);
+      return this.#leaveUnlessLeading();
+    }
+    leader.followers.add(message.from);
+    this.#post(leader.welcome(message.from, this.#lastSeq));
   }
 
   #welcomed(welcome: Welcome): void {
