@@ -117,7 +117,7 @@ function beatCounter(): { WebSocket: WebSocketConstructor; next(count: number, m
 
 describe('the WebSocket watchdog', () => {
   it('gives up a WebSocket silent for 2.5 heartbeats, resumes within three, and loses nothing', async (t) => {
-    const heartbeat = 400; // the client is told it in the hello: it is configured nowhere else
+    const heartbeat = 1000; // the client is told it in the hello: it is configured nowhere else
     const server = await startServer(t, { heartbeat });
     const proxy = await stallingProxy(t, Number(new URL(server.url).port));
     const beats = beatCounter();

@@ -196,6 +196,8 @@ export class SharedConnection extends EventTarget {
         return this.#welcomed(message);
       case 'leader':
         if (this.#state === 1) this.#state = 0;
+        // A tab that said hello before anyone led (tabs restored together) says it again.
+        if (!this.#joined) this.#post({ t: 'hello', from: this.tabId });
         return this.#resend();
       case 'session':
         this.#session = message.session;

@@ -63,8 +63,11 @@ describe('tabs sharing one connection (express-channel/client/shared)', { skip: 
   });
   after(() => browser?.close());
 
-  /** A server, and `n` tabs of its origin in one browser context, each connected over SSE and open. */
-  async function tabs(t: TestContext, n: number): Promise<{ srv: TestServer; context: BrowserContext; pages: Page[] }> {
+  /**
+   * A server, and `n` tabs of its origin in one browser context, each connected over SSE and
+   * open: the first one first (it leads), or all at once (`together`: the lock decides).
+   */
+  async function tabs(t: TestContext, n: number, together = false): Promise<{ srv: TestServer; context: BrowserContext; pages: Page[] }> {
     const srv = await startServer(t, { heartbeat: 2000 });
     srv.app.get('/', (_req, res) => void res.type('html').send(page));
     srv.app.get('/shared.js', (_req, res) => void res.type('js').send(bundle));
@@ -75,10 +78,14 @@ describe('tabs sharing one connection (express-channel/client/shared)', { skip: 
       const p = await context.newPage();
       await p.goto(srv.url.replace('/live', '/'));
       await p.waitForFunction('window.ready === true');
-      await p.evaluate(() => (window as unknown as W).t.start({ transports: ['sse'] }));
       pages.push(p);
-      // The first tab leads: the others join an open connection.
-      if (i === 0) await count(p, 'open', 1);
+    }
+    const start = (p: Page) => p.evaluate(() => (window as unknown as W).t.start({ transports: ['sse'] }));
+    if (together) await Promise.all(pages.map(start));
+    else {
+      await start(pages[0]!);
+      await count(pages[0]!, 'open', 1);
+      for (const p of pages.slice(1)) await start(p);
     }
     for (const p of pages) await count(p, 'open', 1);
     return { srv, context, pages };
@@ -89,14 +96,15 @@ describe('tabs sharing one connection (express-channel/client/shared)', { skip: 
   const messages = (p: Page) => p.evaluate(() => (window as unknown as W).t.messages());
   const numbers = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
-  it('delivers every broadcast to each of eight tabs, once and in order, over one event stream', async (t) => {
-    const { srv, pages } = await tabs(t, 8);
+  it('delivers every broadcast to each of eight tabs started at once, once and in order, over one event stream', async (t) => {
+    const { srv, pages } = await tabs(t, 8, true);
     const ch = await srv.channel();
     for (let i = 1; i <= 100; i++) ch.send(String(i));
     for (const p of pages) await count(p, 'm ', 100);
     for (const p of pages) assert.deepEqual(await messages(p), numbers(1, 100));
     assert.equal(srv.requests.filter((r) => r === 'GET sse').length, 1, 'one event stream for eight tabs');
     assert.equal(srv.channels.length, 1, 'one channel on the server');
+    assert.equal((await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as W).t.leader)))).filter(Boolean).length, 1, 'one leader');
     assert.deepEqual(await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as W).t.log.filter((l) => !l.startsWith('m '))))), pages.map(() => ['open sse false']));
   });
 
