@@ -4,11 +4,11 @@
 // state the tab kept as a follower, so a takeover loses and doubles nothing.
 import { connectFrom, type Connection } from '../connection.js';
 import type { Outgoing } from '../codec.js';
-import { ClientError } from '../errors.js';
-import type { ChannelCloseEvent, ChannelErrorEvent, ChannelMessageEvent, GapEvent, OpenEvent, ReconnectingEvent, TransportEvent } from '../events.js';
+import type { ChannelMessageEvent } from '../events.js';
 import type { ConnectOptions } from '../options.js';
 import { Outbox } from '../outbox.js';
 import type { SessionKey } from '../transports/http.js';
+import { relayedTypes, toRelayed } from './relayed-events.js';
 import type { Replica } from './replica.js';
 import type { TabMessage } from './tab-messages.js';
 
@@ -79,11 +79,14 @@ export class Leader {
     return this.#state.session;
   }
 
-  /** The welcome for `to`: where the stream stands, and what is queued. */
-  welcome(to: string, lastSeq: number): TabMessage {
+  /**
+   * The welcome for `to`: where the stream stands (every message up to the connection's
+   * lastSeq has been told already), and what is queued.
+   */
+  welcome(to: string): TabMessage {
     const { replica } = this.#ctx;
     return {
-      t: 'welcome', to, lastSeq, session: this.#state.session, readyState: this.readyState, transport: this.transport,
+      t: 'welcome', to, lastSeq: this.#state.lastSeq, session: this.#state.session, readyState: this.readyState, transport: this.transport,
       nextSeq: replica.nextSeq, queued: [...replica.queued], sentBy: [...replica.sentBy],
     };
   }
@@ -105,21 +108,8 @@ export class Leader {
   #listen(conn: Connection): void {
     const { tell } = this.#ctx;
     conn.addEventListener('message', (e: ChannelMessageEvent) => tell({ t: 'message', seq: e.seq, data: e.data, name: e.name }));
-    conn.addEventListener('open', (e: OpenEvent) => {
-      if (this.#state.session !== undefined) tell({ t: 'session', session: this.#state.session });
-      tell({ t: 'event', type: 'open', transport: e.transport, resumed: e.resumed });
-    });
-    conn.addEventListener('transport', (e: TransportEvent) => tell({ t: 'event', type: 'transport', transport: e.transport, previous: e.previous }));
-    conn.addEventListener('gap', (e: GapEvent) => tell({ t: 'event', type: 'gap', first: e.first, last: e.last }));
-    conn.addEventListener('reconnecting', (e: ReconnectingEvent) => tell({ t: 'event', type: 'reconnecting', attempt: e.attempt, delay: e.delay }));
-    conn.addEventListener('error', ({ error, transport }: ChannelErrorEvent) => {
-      tell({ t: 'event', type: 'error', code: error.code, message: error.message, status: error.status, transport });
-    });
-    conn.addEventListener('close', (e: ChannelCloseEvent) => tell({ t: 'event', type: 'close', code: e.code, reason: e.reason, wasClean: e.wasClean, sessionGone: e.sessionGone }));
+    // The session (with its secret) before the open: a tab must have it to take over.
+    conn.addEventListener('open', () => this.#state.session && tell({ t: 'session', session: this.#state.session }));
+    for (const type of relayedTypes) conn.addEventListener(type, (event) => tell({ t: 'event', ...toRelayed(event) }));
   }
-}
-
-/** The ClientError a relayed error event carries. */
-export function relayedError(code: ClientError['code'], message: string, status: number | undefined): ClientError {
-  return new ClientError(code, message, status);
 }

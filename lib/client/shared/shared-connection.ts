@@ -7,13 +7,14 @@ import { toOutgoing } from '../codec.js';
 import type { ConnectionListenerObject, ReadyState } from '../connection.js';
 import { ClientError } from '../errors.js';
 import {
-  ChannelCloseEvent, ChannelErrorEvent, ChannelMessageEvent, GapEvent, OpenEvent, ReconnectingEvent, TransportEvent,
-  type ConnectionEventMap, type TransportName,
+  ChannelCloseEvent, ChannelMessageEvent, GapEvent, type ChannelErrorEvent, type ConnectionEventMap, type OpenEvent, type ReconnectingEvent, type TransportEvent,
+  type TransportName,
 } from '../events.js';
 import { resolveOptions, type ConnectOptions } from '../options.js';
 import type { SessionKey } from '../transports/http.js';
 import { elect, lockManager } from './election.js';
 import { Leader } from './leader.js';
+import { fromRelayed } from './relayed-events.js';
 import { Replica } from './replica.js';
 import type { RelayedEvent, TabMessage, Welcome } from './tab-messages.js';
 
@@ -80,6 +81,7 @@ export class SharedConnection extends EventTarget {
   /** This tab's sends the leader has not queued yet, by n. */
   readonly #unqueued = new Map<number, Outgoing>();
   #sent = 0;
+  #left = false;
 
   constructor(url: string | URL, options: ConnectOptions = {}) {
     super();
@@ -176,9 +178,10 @@ export class SharedConnection extends EventTarget {
     if (this.#state === 1) this.#state = 0;
     this.#leader = new Leader({
       tab: this.tabId, url: this.url, options: this.#options, session: this.#session, lastSeq: this.#lastSeq, replica: this.#replica,
+      // Posted first: what this tab does with it may close the channel (a close event).
       tell: (message) => {
-        this.#heard(message);
         this.#post(message);
+        this.#heard(message);
       },
     });
     this.#post({ t: 'leader', from: this.tabId });
@@ -186,7 +189,8 @@ export class SharedConnection extends EventTarget {
   }
 
   #post(message: TabMessage): void {
-    this.#channel.postMessage(message);
+    // A leader's connection may still report after the tab left (its close event): no one to tell.
+    if (!this.#left) this.#channel.postMessage(message);
   }
 
   /** A message of another tab (or of this tab's leader, told here too). */
@@ -227,7 +231,7 @@ export class SharedConnection extends EventTarget {
       return this.#leaveUnlessLeading();
     }
     leader.followers.add(message.from);
-    this.#post(leader.welcome(message.from, this.#lastSeq));
+    this.#post(leader.welcome(message.from));
   }
 
   #welcomed(welcome: Welcome): void {
@@ -260,31 +264,21 @@ export class SharedConnection extends EventTarget {
   }
 
   /** A connection event, told by the leader: this tab's state follows it, and its listeners hear it. */
-  #relayed(event: RelayedEvent): void {
+  #relayed(relayed: RelayedEvent): void {
     if (!this.#joined || this.#state >= 2) return;
-    switch (event.type) {
-      case 'open':
-        this.#state = 1;
-        this.#transport = event.transport;
-        return this.#emit(new OpenEvent(event.transport, event.resumed));
-      case 'transport':
-        // A new leader's connection starts with no transport: not a change a tab would see.
-        if (event.transport === this.#transport) return;
-        this.#transport = event.transport;
-        return this.#emit(new TransportEvent(event.transport, event.previous));
-      case 'gap':
-        this.#lastSeq = Math.max(this.#lastSeq, event.last);
-        return this.#emit(new GapEvent(event.first, event.last));
-      case 'reconnecting':
-        this.#state = 0;
-        return this.#emit(new ReconnectingEvent(event.attempt, event.delay));
-      case 'error':
-        return this.#emit(new ChannelErrorEvent(new ClientError(event.code, event.message, event.status), event.transport));
-      case 'close':
-        this.#state = 2;
-        this.#leave();
-        return this.#closed(new ChannelCloseEvent(event.code, event.reason, event.wasClean, event.sessionGone));
+    const event = fromRelayed(relayed);
+    if (relayed.type === 'open') this.#state = 1;
+    if (relayed.type === 'reconnecting') this.#state = 0;
+    if (relayed.type === 'gap') this.#lastSeq = Math.max(this.#lastSeq, relayed.last);
+    if (relayed.type === 'open' || relayed.type === 'transport') {
+      // A new leader's connection starts with no transport: not a change this tab would see.
+      if (relayed.type === 'transport' && relayed.transport === this.#transport) return;
+      this.#transport = relayed.transport;
     }
+    if (relayed.type !== 'close') return this.#emit(event);
+    this.#state = 2;
+    this.#leave();
+    this.#closed(event as ChannelCloseEvent);
   }
 
   /** After close(): a follower leaves now; a leader once no follower is left (the session then ends). */
@@ -298,6 +292,7 @@ export class SharedConnection extends EventTarget {
   }
 
   #leave(): void {
+    this.#left = true;
     this.#election.stop();
     this.#channel.onmessage = null;
     this.#channel.close();

@@ -29,6 +29,7 @@ window.t = {
     conn.onclose = (e) => log.push('close ' + e.code + ' ' + e.reason);
   },
   send(data) { conn.send(data); },
+  close() { conn.close(); },
   count(prefix) { return log.filter((l) => l.startsWith(prefix)).length; },
   messages() { return log.filter((l) => l.startsWith('m ')).map((l) => l.slice(2)); },
   log,
@@ -41,6 +42,7 @@ window.ready = true;
 interface Tab {
   start(options: object): void;
   send(data: string): void;
+  close(): void;
   count(prefix: string): number;
   messages(): string[];
   log: string[];
@@ -139,5 +141,27 @@ describe('tabs sharing one connection (express-channel/client/shared)', { skip: 
     assert.equal(srv.channels.length, 1, 'the same session, resumed by the new leader');
     assert.equal(srv.requests.filter((r) => r === 'GET sse').length, 2, 'one event stream, then the new leader\'s');
     for (const p of others) assert.deepEqual(await p.evaluate(() => (window as unknown as W).t.log.filter((l) => l.startsWith('open'))), ['open sse false', 'open sse true']);
+  });
+
+  it('closes one tab at a time: a closed leader carries the session for the others, and the last close() ends it', async (t) => {
+    const { srv, pages } = await tabs(t, 3);
+    const ch = await srv.channel();
+    const closedOnServer = new Promise((resolve) => ch.onClose(resolve));
+    const [leader, second, third] = pages as [Page, Page, Page];
+    const close = (p: Page) => p.evaluate(() => (window as unknown as W).t.close());
+    await close(leader);
+    await count(leader, 'close', 1);
+    assert.equal((await leader.evaluate(() => (window as unknown as W).t.log)).at(-1), 'close 1000 client-close');
+    ch.send('after the leader closed');
+    for (const p of [second, third]) await count(p, 'm ', 1);
+    assert.equal(await leader.evaluate(() => (window as unknown as W).t.count('m ')), 0, 'a closed tab hears nothing');
+    await close(second);
+    await count(second, 'close', 1);
+    ch.send('still here');
+    await count(third, 'm ', 2);
+    assert.equal(ch.isOpen, true);
+    await close(third);
+    assert.equal(await closedOnServer, 'client-close', 'the last tab closed: the session ends');
+    assert.equal(srv.requests.filter((r) => r === 'GET sse').length, 1, 'one event stream throughout');
   });
 });
