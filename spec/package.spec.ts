@@ -352,7 +352,7 @@ export async function check(after: (fn: () => Promise<void>) => void): Promise<s
     run(process.execPath, [join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js'), tarball, '--profile', 'strict'], root);
   });
 
-  it('keeps each browser bundle within its gzipped budget (size-limit): the client 9 KiB, the client with tab sharing 11 KiB', () => {
+  it('keeps each browser bundle within its gzipped budget (size-limit): the client 9 KiB, the client with tab sharing 11.5 KiB', () => {
     const checks = JSON.parse(run(process.execPath, [join(root, 'node_modules/size-limit/bin.js'), '--json'], clone)) as Array<{ name: string; passed: boolean; size: number }>;
     assert.equal(checks.length, 2);
     for (const check of checks) assert.ok(check.passed, `${check.name} is ${check.size} bytes gzipped, over its budget`);
