@@ -173,6 +173,14 @@ export class SharedConnection extends EventTarget {
 
   /** The lock is this tab's: it takes the session over, from what it knows of it. */
   #lead(): void {
+    if (this.#joined || this.#channel === alone) return this.#takeOver();
+    // Granted before a welcome came: the leader went, but a welcome it sent may be queued
+    // behind this task (a lock's grant and a message are not ordered). Tabs that joined after
+    // this one did so after that welcome was sent; with no welcome, no tab knows a session.
+    setTimeout(() => this.#takeOver(), 0);
+  }
+
+  #takeOver(): void {
     if (this.#state >= 2) return this.#election.stop();
     this.#joined = true; // the stream is this tab's from here, whatever it heard before
     if (this.#state === 1) this.#state = 0;
