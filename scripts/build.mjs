@@ -36,7 +36,8 @@ writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\
 esmWrapper('index');
 esmWrapper('client/node');
 esmWrapper('client/index', false); // the browser entry's types; its code is the bundle below
+esmWrapper('client/shared/index'); // tab sharing: a browser bundle below, and this build for Node (no tabs there: a connection of its own)
 esmWrapper('redis/index');
 esmWrapper('metrics/index');
 esmWrapper('testing/index');
-await (await import('./build-client.mjs')).buildClient(); // browser bundle of express-channel/client
+await (await import('./build-client.mjs')).buildClient(); // browser bundles of express-channel/client and client/shared

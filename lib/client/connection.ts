@@ -15,6 +15,29 @@ import type { SessionKey } from './transports/http.js';
 import type { Transport, TransportContext, TransportSink } from './transports/transport.js';
 import { openWebSocket } from './transports/websocket.js';
 
+/**
+ * What a Connection keeps of its session, in one object: the tab-sharing entry (shared/)
+ * hands one to a new leader's Connection, which resumes from it and keeps it current.
+ */
+export interface SessionState {
+  session: SessionKey | undefined;
+  /** The highest server sequence number delivered. */
+  lastSeq: number;
+  outbox: Outbox;
+}
+
+let given: SessionState | undefined;
+
+/** A Connection that resumes from `state` and keeps it current (for the tab-sharing entry). */
+export function connectFrom(state: SessionState, url: string | URL, options?: ConnectOptions): Connection {
+  given = state;
+  try {
+    return new Connection(url, options);
+  } finally {
+    given = undefined;
+  }
+}
+
 /** `readyState` values, as on WebSocket. */
 export type ReadyState = 0 | 1 | 2 | 3;
 /** An `on…` property's handler, as on a WebSocket: called with the event, `this` the connection. */
@@ -70,19 +93,18 @@ export class Connection extends EventTarget {
 
   #state: ReadyState = 0;
   #transport: TransportName | undefined;
-  #session: SessionKey | undefined;
   #options: ResolvedOptions;
   #base: URL;
-  #outbox = new Outbox();
+  // Given by connectFrom (the tab-sharing entry), or a session of its own.
+  #s: SessionState = given ?? { session: undefined, lastSeq: 0, outbox: new Outbox() };
   #poster: Poster;
   #active: Transport | undefined;
   #attempt: object | undefined; // identifies the transport attempt whose reports count
   #round = 0;
   #names = new Set<string>(); // of named messages the application listens for
   #retryHint = 0; // ms the server asked us to wait before the next round
-  #lastSeq = 0;
   #ackedSeq = 0;
-  #timers = { ack: undefined as ReturnType<typeof setTimeout> | undefined, open: undefined as ReturnType<typeof setTimeout> | undefined, retry: undefined as ReturnType<typeof setTimeout> | undefined };
+  #timers: { ack?: ReturnType<typeof setTimeout> | undefined; open?: ReturnType<typeof setTimeout>; retry?: ReturnType<typeof setTimeout> } = {};
 
   constructor(url: string | URL, options?: ConnectOptions) {
     super();
@@ -96,12 +118,12 @@ export class Connection extends EventTarget {
     this.#poster = new Poster({
       url: this.#base,
       options: this.#options,
-      outbox: this.#outbox,
-      session: () => this.#session,
-      lastSeq: () => this.#lastSeq,
+      outbox: this.#s.outbox,
+      session: () => this.#s.session,
+      lastSeq: () => this.#s.lastSeq,
       // A POST's answer releases messages only while POSTs carry them: after a switch to
       // WebSocket, the socket numbers them from the hello (see transports/websocket.ts).
-      received: (count) => this.#poster.enabled && this.#outbox.release(count),
+      received: (count) => this.#poster.enabled && this.#s.outbox.release(count),
       error: (error) => this.#state < 2 && this.#emit(new ChannelErrorEvent(error, this.#transport)),
       gone: (error) => this.#fail(error, this.#transport),
       // WebSocket writes wait for POSTs in flight (see #flush); SSE and poll need no nudge.
@@ -125,12 +147,12 @@ export class Connection extends EventTarget {
    * secret: what proves this client owns the session is a secret the client keeps to itself.
    */
   get sessionId(): string | undefined {
-    return this.#session?.id;
+    return this.#s.session?.id;
   }
 
   /** Messages given to `send` that the server has not acknowledged yet. */
   get queued(): number {
-    return this.#outbox.size;
+    return this.#s.outbox.size;
   }
 
   /**
@@ -142,10 +164,10 @@ export class Connection extends EventTarget {
   send(data: string | ArrayBuffer | ArrayBufferView): void {
     if (this.#state >= 2) throw new ClientError('closed', 'send() after close(): this connection is closed; connect() again');
     const message = toOutgoing(data);
-    if (this.#state !== 1 && this.#outbox.size >= this.#options.maxQueued) {
+    if (this.#state !== 1 && this.#s.outbox.size >= this.#options.maxQueued) {
       throw new ClientError('queue-full', `send() while disconnected: ${this.#options.maxQueued} messages already wait (maxQueued)`);
     }
-    this.#outbox.push(message);
+    this.#s.outbox.push(message);
     this.#flush();
   }
 
@@ -157,7 +179,7 @@ export class Connection extends EventTarget {
     this.#stop(true);
     // A WebSocket's close frame (1000) ends the session on the server; without one, a DELETE
     // does, so the server need not wait sessionTimeout to let it go.
-    if (goodbye && this.#session !== undefined) this.#poster.goodbye(this.#session);
+    if (goodbye && this.#s.session !== undefined) this.#poster.goodbye(this.#s.session);
     setTimeout(() => this.#closed(new ChannelCloseEvent(1000, 'client-close', true, false)), 0);
   }
 
@@ -204,7 +226,7 @@ export class Connection extends EventTarget {
       open: (hello) => current() && ((opened = true), this.#opened(name, hello)),
       sync: (hello) => current() && this.#sync(hello),
       message: (data, seq, name) => current() && this.#deliver(data, seq, name),
-      received: (count) => current() && this.#outbox.release(count),
+      received: (count) => current() && this.#s.outbox.release(count),
       end: (error) => {
         if (!current()) return;
         this.#stop(false);
@@ -223,10 +245,10 @@ export class Connection extends EventTarget {
     this.#timers.open = setTimeout(() => sink.end(new ClientError('open-timeout', `${name} did not open within ${openTimeout} ms`)), openTimeout);
     const context: TransportContext = {
       url: this.#base,
-      session: this.#session,
-      lastSeq: () => this.#lastSeq,
+      session: this.#s.session,
+      lastSeq: () => this.#s.lastSeq,
       options: this.#options,
-      outbox: this.#outbox,
+      outbox: this.#s.outbox,
       poster: this.#poster,
       names: this.#names,
     };
@@ -253,13 +275,13 @@ export class Connection extends EventTarget {
   #opened(name: TransportName, hello: Hello): void {
     clearTimeout(this.#timers.open);
     const previous = this.#transport;
-    const resumed = this.#session !== undefined;
+    const resumed = this.#s.session !== undefined;
     // Only a new session's hello carries the secret; a resume's keeps the one we have.
-    if (hello.secret !== undefined || this.#session?.id !== hello.session) this.#session = { id: hello.session, secret: hello.secret };
+    if (hello.secret !== undefined || this.#s.session?.id !== hello.session) this.#s.session = { id: hello.session, secret: hello.secret };
     this.#transport = name;
     this.#round = 0;
     this.#state = 1;
-    this.#ackedSeq = this.#lastSeq;
+    this.#ackedSeq = this.#s.lastSeq;
     if (previous !== name) this.#emit(new TransportEvent(name, previous));
     if (this.#state === 1) this.#emit(new OpenEvent(name, resumed));
     if (this.#state !== 1) return;
@@ -271,33 +293,33 @@ export class Connection extends EventTarget {
 
   /** The hello's bookkeeping: what the server delivered, and what it no longer had. */
   #sync(hello: Hello): void {
-    this.#outbox.release(hello.received);
-    if (hello.next > this.#lastSeq + 1) {
-      const [first, last] = hello.gap ?? [this.#lastSeq + 1, hello.next - 1];
-      this.#lastSeq = hello.next - 1;
+    this.#s.outbox.release(hello.received);
+    if (hello.next > this.#s.lastSeq + 1) {
+      const [first, last] = hello.gap ?? [this.#s.lastSeq + 1, hello.next - 1];
+      this.#s.lastSeq = hello.next - 1;
       this.#emit(new GapEvent(first, last));
     }
   }
 
   #deliver(data: Data, seq: number, name: string | undefined): void {
-    if (seq <= this.#lastSeq || this.#state !== 1) return; // already delivered: a resend
-    if (seq > this.#lastSeq + 1) this.#emit(new GapEvent(this.#lastSeq + 1, seq - 1));
-    this.#lastSeq = seq;
+    if (seq <= this.#s.lastSeq || this.#state !== 1) return; // already delivered: a resend
+    if (seq > this.#s.lastSeq + 1) this.#emit(new GapEvent(this.#s.lastSeq + 1, seq - 1));
+    this.#s.lastSeq = seq;
     this.#emit(new ChannelMessageEvent(data, seq, name));
     // A named message also goes to addEventListener(name), as on an EventSource, unless the
     // name is one of the connection's own events ('close' must not look like the close).
     if (name !== undefined && this.#state === 1 && !(types as readonly string[]).includes(name)) this.dispatchEvent(new ChannelMessageEvent(data, seq, name, name));
     if (this.#state !== 1) return; // the handler closed: no acknowledgement timer to leave behind
-    if (this.#lastSeq - this.#ackedSeq >= ackEvery) this.#ack();
+    if (this.#s.lastSeq - this.#ackedSeq >= ackEvery) this.#ack();
     else this.#timers.ack ??= setTimeout(() => this.#ack(), ackDelay);
   }
 
   #ack(): void {
     clearTimeout(this.#timers.ack);
     this.#timers.ack = undefined;
-    if (this.#state !== 1 || this.#lastSeq === this.#ackedSeq) return;
-    this.#ackedSeq = this.#lastSeq;
-    this.#active?.ack?.(this.#lastSeq);
+    if (this.#state !== 1 || this.#s.lastSeq === this.#ackedSeq) return;
+    this.#ackedSeq = this.#s.lastSeq;
+    this.#active?.ack?.(this.#s.lastSeq);
   }
 
   /** Writes what waits: on WebSocket directly (once no POST is in flight, to keep order), else by POST. */

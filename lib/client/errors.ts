@@ -67,7 +67,7 @@ export function setDescribeCause(describe: (cause: unknown) => string): void {
 
 /** True for the answers after which the session cannot go on: the client closes for good. */
 export function isFinal(error: ClientError): boolean {
-  return error.code === 'unknown-session' || error.code === 'resume-refused' || error.code === 'session-closed';
+  return ['unknown-session', 'resume-refused', 'session-closed'].includes(error.code);
 }
 
 /** The runtime lacks `what` (fetch, WebSocket, EventSource) and no option gave one. */

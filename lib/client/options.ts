@@ -102,19 +102,14 @@ export interface ResolvedOptions {
 }
 
 const known: readonly TransportName[] = ['websocket', 'sse', 'poll'];
-// Every option's name, checked against ConnectOptions by the type.
-const optionNames = Object.keys({
-  transports: 1, openTimeout: 1, reconnect: 1, maxQueued: 1, headers: 1, credentials: 1, useNativeEventSource: 1, fetch: 1, WebSocket: 1, EventSource: 1, random: 1,
-} satisfies Record<keyof ConnectOptions, 1>);
 
 export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
-  assertKnown('connect()', options, optionNames);
   const transports = options.transports ?? known;
   if (transports.length === 0 || transports.some((t) => !known.includes(t))) {
     throw invalidArgument('invalid-option', `transports must list some of 'websocket', 'sse', 'poll', got ${JSON.stringify(transports)}`);
   }
   const g = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor; fetch?: typeof fetch };
-  return {
+  const resolved = {
     transports,
     openTimeout: positive('openTimeout', options.openTimeout, 5000),
     reconnect: resolveReconnect(options.reconnect),
@@ -126,7 +121,11 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
     WebSocket: options.WebSocket ?? g.WebSocket,
     EventSource: options.EventSource ?? g.EventSource,
     random: options.random ?? Math.random,
-  };
+  } satisfies ResolvedOptions & Record<keyof ConnectOptions, unknown>;
+  // One key per option, checked by the type: the names a misspelt option is told apart from,
+  // without a second list of them in the bundle.
+  assertKnown('connect()', options, Object.keys(resolved));
+  return resolved;
 }
 
 function resolveHeaders(headers: HeadersOption | undefined): () => Record<string, string> {
@@ -145,13 +144,14 @@ function assertKnown(where: string, options: object, names: readonly string[]): 
   }
 }
 
-function resolveReconnect(reconnect: ReconnectOptions | undefined): Required<ReconnectOptions> {
-  if (reconnect !== undefined) assertKnown('reconnect', reconnect, ['minDelay', 'maxDelay', 'maxAttempts']);
-  return {
-    minDelay: positive('reconnect.minDelay', reconnect?.minDelay, 250),
-    maxDelay: positive('reconnect.maxDelay', reconnect?.maxDelay, 10_000),
-    maxAttempts: positive('reconnect.maxAttempts', reconnect?.maxAttempts, Infinity),
+function resolveReconnect(reconnect: ReconnectOptions = {}): Required<ReconnectOptions> {
+  const resolved = {
+    minDelay: positive('reconnect.minDelay', reconnect.minDelay, 250),
+    maxDelay: positive('reconnect.maxDelay', reconnect.maxDelay, 10_000),
+    maxAttempts: positive('reconnect.maxAttempts', reconnect.maxAttempts, Infinity),
   };
+  assertKnown('reconnect', reconnect, Object.keys(resolved));
+  return resolved;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

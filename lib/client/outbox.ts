@@ -8,7 +8,12 @@ import { wireSize, type Outgoing } from './codec.js';
  */
 export class Outbox {
   #items: Outgoing[] = [];
-  #first = 1;
+  #first: number;
+
+  /** `first`: the client sequence number of the first message it will hold (a new session's is 1). */
+  constructor(first = 1) {
+    this.#first = first;
+  }
 
   /** Client sequence number of the oldest message kept (or of the next one, when empty). */
   get first(): number {

@@ -17,6 +17,13 @@ export function webSocketControlText(control: ServerControl): string {
   return 'c' + JSON.stringify(control);
 }
 
+/**
+ * The beat a session WebSocket sends every heartbeat, beside its ping: a browser cannot see
+ * ping frames, so this is what tells its client the connection is alive. A control frame with
+ * no type: the cheapest one every client already skips (docs/protocol.md, "WebSocket").
+ */
+export const webSocketBeatText = 'c{}';
+
 /** Reads a client's text frame on a session WebSocket. */
 export function parseClientText(text: string): { message: string } | { control: ClientControl } | { error: string } {
   if (text.startsWith('m')) return { message: text.slice(1) };

@@ -4,7 +4,7 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import { closeCodeForReason, reasonForCloseCode, type CloseReason } from '../protocol/close-reasons.js';
 import { corkForTick, uncorkNow, type Hold } from './cork.js';
 import type { ServerControl } from '../protocol/control.js';
-import { parseClientText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
+import { parseClientText, webSocketBeatText, webSocketControlText, webSocketMessageText } from '../protocol/frames.js';
 import { secretProtocolPrefix } from '../protocol/params.js';
 import { detachedSink, kSink, kWire, type Payload, type EncodedMessage, type Wire, type WireSink } from './wire.js';
 import { buildServerFrame, closeCodeOfError, senderIdle, webSocketInternals, type SenderState } from './ws-internals.js';
@@ -163,9 +163,13 @@ export class WebSocketWire implements Wire {
     if (this.#missedPongs >= 2) return false;
     this.#missedPongs++;
     if (this.#ws.readyState !== WebSocket.OPEN) return true;
+    // The client library cannot see the ping (browsers hide them): a session also gets a beat,
+    // in one write with the ping. Both leave now, with what is held before them: held for a
+    // latency budget longer than two heartbeat periods, the pong would come too late and a
+    // live peer be dropped.
+    if (this.#socket !== null) this.#hold(this.#socket);
+    if (this.session) this.#ws.send(webSocketBeatText);
     this.#ws.ping();
-    // The ping leaves now, with what is held before it: held for a latency budget longer
-    // than two heartbeat periods, its pong would come too late and a live peer be dropped.
     this.flush();
     return true;
   }

@@ -1,11 +1,13 @@
-// The client's watchdog on polling (issue 19, item 2): a poll held longer than the server's
-// pollTimeout (from its answers) plus a margin is a connection that died silently — here a
-// TCP proxy that stops forwarding without closing — and the session resumes on a new one.
+// The client's watchdogs (issue 19, item 2): a poll held longer than the server's pollTimeout
+// (from its answers) plus a margin, or a session WebSocket that heard neither a message nor
+// the server's beat for 2.5 heartbeats (from the hello), is a connection that died silently —
+// here a TCP proxy that stops forwarding without closing — and the session resumes on a new one.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { connect } from '../../lib/client/node.js';
+import WebSocket from 'ws';
+import { connect, type WebSocketConstructor } from '../../lib/client/node.js';
 import { nextEvent, quick, startServer, until } from './support.js';
 
 /** A TCP proxy to `port` whose `stall()` silences the connections it has (new ones still pass). */
@@ -77,6 +79,70 @@ describe('the polling watchdog', () => {
     // dead pooled connection). Without the watchdog the held poll would wait for undici's own
     // timeouts (measured: 6 s here; minutes in general).
     assert.ok(after >= 2000 && after < 2300 + 1500 + 1000, `resumed after ${after} ms`);
+    await until(conn, 'message', () => got.length === 2, 5000);
+    assert.deepEqual(got, ['before', 'while stalled']);
+  });
+});
+
+/** A `ws` WebSocket for the client that counts the server's beats (frames the application never sees). */
+function beatCounter(): { WebSocket: WebSocketConstructor; next(count: number, ms: number): Promise<void> } {
+  const waiters = new Set<() => void>();
+  let beats = 0;
+  class Counting extends WebSocket {
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
+      this.on('message', (data, isBinary) => {
+        if (isBinary || String(data) !== 'c{}') return;
+        beats++;
+        for (const waiter of waiters) waiter();
+      });
+    }
+  }
+  return {
+    WebSocket: Counting as unknown as WebSocketConstructor,
+    next: (count, ms) =>
+      new Promise((resolve, reject) => {
+        const target = beats + count;
+        const timer = setTimeout(() => reject(new Error(`${beats} beats, not ${target}, within ${ms} ms`)), ms);
+        const check = (): void => {
+          if (beats < target) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.add(check);
+      }),
+  };
+}
+
+describe('the WebSocket watchdog', () => {
+  it('gives up a WebSocket silent for 2.5 heartbeats, resumes within three, and loses nothing', async (t) => {
+    const heartbeat = 1000; // the client is told it in the hello: it is configured nowhere else
+    const server = await startServer(t, { heartbeat });
+    const proxy = await stallingProxy(t, Number(new URL(server.url).port));
+    const beats = beatCounter();
+    const conn = connect(proxy.url, { ...quick, transports: ['websocket'], WebSocket: beats.WebSocket });
+    t.after(() => conn.close());
+    const got: string[] = [];
+    conn.addEventListener('message', (event) => got.push(String(event.data)));
+    await nextEvent(conn, 'open');
+    const ch = await server.channel();
+    ch.send('before');
+    await until(conn, 'message', () => got.length === 1, 5000);
+    // Beats keep a quiet connection open: three of them (more than 2.5 heartbeats) without a message.
+    const errors: string[] = [];
+    conn.addEventListener('error', (event) => errors.push(event.error.message));
+    await beats.next(3, 5000);
+    assert.deepEqual(errors, []);
+    const reopened = nextEvent(conn, 'open', 5000);
+    const stalledAt = Date.now();
+    proxy.stall();
+    ch.send('while stalled');
+    const open = await reopened;
+    const after = Date.now() - stalledAt;
+    assert.equal(open.resumed, true);
+    assert.deepEqual(errors, [`WebSocket: no data for ${heartbeat * 2.5} ms`]);
+    assert.ok(after < heartbeat * 3, `resumed after ${after} ms, within three heartbeats (${heartbeat * 3} ms)`);
     await until(conn, 'message', () => got.length === 2, 5000);
     assert.deepEqual(got, ['before', 'while stalled']);
   });

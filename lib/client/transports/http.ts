@@ -13,8 +13,7 @@ export interface SessionKey {
 /** A copy of `base` with the session parameters set (docs/protocol.md, "Query parameters"). */
 export function sessionUrl(base: URL, params: Record<string, string | number>): string {
   const url = new URL(base.href);
-  if (url.protocol === 'ws:') url.protocol = 'http:';
-  if (url.protocol === 'wss:') url.protocol = 'https:';
+  url.protocol = url.protocol.replace(/^ws/, 'http'); // ws: → http:, wss: → https:
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
   return url.href;
 }

@@ -15,11 +15,11 @@ interface Answer {
   hello: Hello;
   messages: Received[];
   /** The reason the session closed, when it did. */
-  closed: string | undefined;
+  closed?: string | undefined;
   /** On a shutdown: ms to wait before coming back. */
-  retry: number | undefined;
+  retry?: number | undefined;
   /** How long the server may hold the next poll. */
-  holdFor: number | undefined;
+  holdFor?: number | undefined;
 }
 
 export function openPoll(ctx: TransportContext, sink: TransportSink): Transport {
@@ -97,7 +97,7 @@ async function resume(ctx: TransportContext, session: SessionKey, signal: AbortS
   const body = await postNothing(ctx.options, sessionUrl(ctx.url, { ecs: session.id, eca: ctx.lastSeq() }), { session, signal });
   const received = isRecord(body) ? body['received'] : undefined;
   if (!isCount(received)) return new ClientError('protocol', 'poll: the resuming POST answered without "received"');
-  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [], closed: undefined, retry: undefined, holdFor: undefined };
+  return { hello: { session: session.id, next: ctx.lastSeq() + 1, received }, messages: [] };
 }
 
 /** The answer's JSON body; `superseded` for a 204. `init` is laid over the default request. */

@@ -5,6 +5,7 @@ import { closeReason, seqFromEventId, type Hello } from '../codec.js';
 import { ClientError, sessionClosed, unavailable } from '../errors.js';
 import { failure, networkError, requestInit, secretHeaders, sessionParams, sessionUrl } from './http.js';
 import { ackEvent, helloEvent, messageEvent } from './sse-events.js';
+import { watchSilence } from './silence.js';
 import type { Transport, TransportContext, TransportSink } from './transport.js';
 
 /** How the event stream is read: `feed` takes its text until `stopped()`; `end` hears why it ended. */
@@ -20,14 +21,12 @@ const helloBudget = 600;
 export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
   const controller = new AbortController();
   let done = false;
-  let heartbeat: number | undefined; // the hello's: ms between the server's comments
-  let watchdog: ReturnType<typeof setTimeout> | undefined;
-
   /** Stops reading; false when already stopped. */
   const stop = (): boolean => {
     if (done) return false;
     done = true;
-    clearTimeout(watchdog);
+    clearTimeout(helloTimer);
+    silence.stop();
     controller.abort();
     return true;
   };
@@ -37,28 +36,22 @@ export function openSse(ctx: TransportContext, sink: TransportSink): Transport {
     if (stop()) sink.end(error);
   };
 
-  // The server sends a comment every `heartbeat` ms; silence for 2.5 of them means the
-  // stream is dead even if TCP has not noticed (a half-open connection).
-  const watch = (): void => {
-    clearTimeout(watchdog);
-    const silence = (heartbeat ?? 0) * 2.5;
-    if (silence > 0) watchdog = setTimeout(() => end(new ClientError('lost', `SSE: no data for ${silence} ms`)), silence);
-  };
-
+  // The server sends a comment every heartbeat (the hello's).
+  const silence = watchSilence('SSE', end);
   const onEvent = sessionEvents(sink, end, (hello) => {
-    heartbeat = hello.heartbeat ?? 0;
-    watch();
+    silence.heartbeat = hello.heartbeat ?? 0;
+    silence.heard();
   });
   const parser = createParser({
     onEvent: (event) => void (done || onEvent(event)),
     // Every stream starts with `retry:` for plain EventSources; one after the hello is the
     // server's hint on shutdown, for the reconnect that follows.
-    onRetry: (ms) => void (heartbeat !== undefined && (retryHint = ms)),
+    onRetry: (ms) => void (silence.heartbeat !== undefined && (retryHint = ms)),
   });
-  const feed = (text: string): void => void (watch(), parser.feed(text));
+  const feed = (text: string): void => void (clearTimeout(helloTimer), silence.heard(), parser.feed(text));
   // The server writes the hello with the headers: no byte of it helloBudget ms after the
   // request means a proxy holds the stream back, and polling will do better (docs/deployment.md).
-  watchdog = setTimeout(() => end(new ClientError('buffered', `SSE: no hello within ${helloBudget} ms: a proxy is holding the stream back`)), helloBudget);
+  const helloTimer = setTimeout(() => end(new ClientError('buffered', `SSE: no hello within ${helloBudget} ms: a proxy is holding the stream back`)), helloBudget);
   void read(ctx, controller.signal, { stopped: () => done, feed, end });
 
   return {

@@ -5,6 +5,7 @@ import { ClientError, describeCause, sessionClosed, unavailable } from '../error
 import type { WebSocketLike } from '../options.js';
 import { secretProtocolPrefix, webSocketMarker, webSocketProtocol } from '../../protocol/params.js';
 import { sessionParams, sessionUrl } from './http.js';
+import { watchSilence } from './silence.js';
 import { failed, type Transport, type TransportContext, type TransportSink } from './transport.js';
 
 /** Close codes with which the server ends a resume for good. */
@@ -57,15 +58,17 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
   let done = false;
   const numbering: Numbering = { hello: undefined, next: 0, written: 0 };
 
-  const end = (error: ClientError, closeSocket = false): void => {
-    if (done) return;
-    done = true;
-    if (closeSocket) ws.close(4000, 'protocol-error');
-    sink.end(error);
-  };
+  /** Closes the socket (with 1000 or 4000 and `reason`); false when already done. */
+  const finish = (code: number, reason?: string): boolean => !done && ((done = true), silence.stop(), reason && ws.close(code, reason), true);
+  const end = (error: ClientError, reason?: string): void => void (finish(4000, reason) && sink.end(error));
+  // The server beats every heartbeat, which a browser shows as a frame (docs/protocol.md).
+  const silence = watchSilence('WebSocket', (error) => end(error, 'abandoned'));
 
   ws.onmessage = (event) => {
-    if (!done && !onFrame(decodeFrame(event.data), numbering, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), true);
+    if (done) return;
+    if (!onFrame(decodeFrame(event.data), numbering, sink)) end(new ClientError('protocol', 'WebSocket: unexpected frame from the server'), 'protocol-error');
+    silence.heartbeat = numbering.hello?.heartbeat;
+    if (!done) silence.heard();
   };
   let cause: unknown;
   ws.onclose = (event) => end(closeError(event, numbering.hello !== undefined, cause));
@@ -90,13 +93,9 @@ function socketTransport(ws: WebSocketLike, ctx: TransportContext, sink: Transpo
     ack(seq) {
       if (!done && numbering.hello !== undefined && ws.readyState === 1) ws.send(ackFrame(seq));
     },
-    close(final) {
-      if (done) return;
-      done = true;
-      // 1000 tells the server the application is done; 4000 that this socket is being
-      // given up (an open timeout) while the session should live on.
-      ws.close(final ? 1000 : 4000, final ? 'client-close' : 'abandoned');
-    },
+    // 1000 tells the server the application is done; 4000 that this socket is being
+    // given up (an open timeout) while the session should live on.
+    close: (final) => void finish(final ? 1000 : 4000, final ? 'client-close' : 'abandoned'),
   };
 }
 
