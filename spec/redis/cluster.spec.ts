@@ -166,7 +166,12 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     // Sent while the EventSource is away: it must come after the takeover, from its buffer.
     members[(owner + 2) % 3]!.ask({ op: 'broadcast', texts: ['two'] });
     await reported(members[(owner + 2) % 3]!, 'broadcasted');
-    assert.equal(await got.next(15_000, 'the broadcast sent while away'), 'two');
+    const two = await got.next(15_000, 'the broadcast sent while away').catch((error: Error) => {
+      // What each process saw, for the failure's message: routes run, channels closed, errors.
+      const seen = members.map((m, i) => `process ${i}: ${JSON.stringify(m.log.filter((r) => r.op !== 'received'))}`);
+      throw new Error(`${error.message}; routed ${balancer.routed.join(',')}; ${seen.join('; ')}`);
+    });
+    assert.equal(two, 'two');
     members[owner]!.ask({ op: 'broadcast', texts: ['three'] });
     assert.equal(await got.next(5000, 'a broadcast after the takeover'), 'three');
     const joined = reportsOf(members, 'joined');
