@@ -122,34 +122,6 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     assert.deepEqual(reportsOf(members, 'channel-closed').map((r) => r.reason), Array<string>(rounds).fill('moved'));
   });
 
-  it('takes an SSE session over on another process: messages both ways, the old channel closes with moved', async (t) => {
-    const members = await cluster(t);
-    const balancer = await roundRobin(t, members.map((m) => m.port));
-    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['sse'] });
-    t.after(() => conn.close());
-    await nextEvent(conn, 'open');
-    const got: string[] = [];
-    conn.addEventListener('message', (event) => got.push(String(event.data)));
-    conn.send('before');
-    await until(conn, 'open', () => handled(members).length === 1, 5000).catch(() => undefined);
-    const reopened = nextEvent(conn, 'open', 10_000);
-    balancer.cut();
-    members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
-    const open = await reopened;
-    assert.deepEqual([open.transport, open.resumed], ['sse', true]);
-    conn.send('after');
-    members[1]!.ask({ op: 'broadcast', texts: ['later'] });
-    await until(conn, 'message', () => got.length >= 2, 10_000);
-    assert.deepEqual(got, ['while away', 'later']);
-    await handledAtLeast(members, 2, 10_000);
-    assert.deepEqual(handled(members), ['before', 'after']);
-    const moved = reportsOf(members, 'channel-closed').map((r) => r.reason);
-    const resumed = reportsOf(members, 'joined').filter((r) => r.resumed === true);
-    // The SSE stream went to a new process (a takeover) unless the balancer's turn came round to the owner again.
-    assert.equal(moved.length, resumed.length);
-    assert.ok(moved.every((reason) => reason === 'moved'), moved.join());
-  });
-
   it('takes over the session of a plain EventSource that comes back with Last-Event-ID on another process', async (t) => {
     const members = await cluster(t);
     const balancer = await roundRobin(t, members.map((m) => m.port));
@@ -179,32 +151,41 @@ describe('a cluster of three processes behind a round-robin balancer', { skip },
     assert.deepEqual(reportsOf(members, 'channel-closed').map((r) => r.reason), ['moved']);
   });
 
-  it('resumes a session of the default transports cut off by the network on another process, nothing lost', async (t) => {
-    const members = await cluster(t);
-    const balancer = await roundRobin(t, members.map((m) => m.port));
-    const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['websocket', 'sse', 'poll'] });
-    t.after(() => conn.close());
-    await nextEvent(conn, 'open');
-    const got: string[] = [];
-    conn.addEventListener('message', (event) => got.push(String(event.data)));
-    conn.send('before');
-    const errors: string[] = [];
-    conn.addEventListener('error', (event) => errors.push(`${event.transport}: ${event.error.message}`));
-    const reopened = nextEvent(conn, 'open', 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}; the attempts: ${errors.join(' | ')}`);
+  const resumes = [
+    { name: 'an SSE session', transports: ['sse'], lands: 'sse' },
+    { name: 'a session of the default transports', transports: ['websocket', 'sse', 'poll'], lands: 'websocket' },
+  ] as const;
+  for (const { name, transports, lands } of resumes) {
+    it(`takes over ${name} cut off by the network on another process: messages both ways, once, in order; the old channel closes with moved`, async (t) => {
+      const members = await cluster(t);
+      const balancer = await roundRobin(t, members.map((m) => m.port));
+      const conn = connect(`${balancer.url}/live`, { ...quick, transports: [...transports] });
+      t.after(() => conn.close());
+      await nextEvent(conn, 'open');
+      const got: string[] = [];
+      conn.addEventListener('message', (event) => got.push(String(event.data)));
+      conn.send('before');
+      await handledAtLeast(members, 1, 5000);
+      const errors: string[] = [];
+      conn.addEventListener('error', (event) => errors.push(`${event.transport}: ${event.error.message}`));
+      const reopened = nextEvent(conn, 'open', 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; the attempts: ${errors.join(' | ')}`);
+      });
+      balancer.cut();
+      members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
+      const open = await reopened;
+      assert.deepEqual([open.transport, open.resumed], [lands, true]);
+      conn.send('after');
+      members[1]!.ask({ op: 'broadcast', texts: ['later'] });
+      await until(conn, 'message', () => got.length >= 2, 10_000);
+      assert.deepEqual(got, ['while away', 'later']);
+      await handledAtLeast(members, 2, 10_000);
+      assert.deepEqual(handled(members), ['before', 'after']);
+      // The resume reached the next process (the balancer's turn): the session moved there.
+      assert.deepEqual(reportsOf(members, 'channel-closed').map((r) => r.reason), ['moved']);
+      assert.deepEqual(reportsOf(members, 'joined').map((r) => r.resumed), [false, true]);
     });
-    balancer.cut();
-    members[0]!.ask({ op: 'broadcast', texts: ['while away'] });
-    const open = await reopened;
-    // The WebSocket resume lands on another process, which takes the session over.
-    assert.deepEqual([open.transport, open.resumed], ['websocket', true]);
-    conn.send('after');
-    members[1]!.ask({ op: 'broadcast', texts: ['later'] });
-    await until(conn, 'message', () => got.length >= 2, 10_000);
-    assert.deepEqual(got, ['while away', 'later']);
-    await handledAtLeast(members, 2, 10_000);
-    assert.deepEqual(handled(members), ['before', 'after']);
-  });
+  }
 
   it('answers the last poll of a session closed between polls on whichever process it lands: its last messages and the reason', async (t) => {
     const members = await cluster(t);
