@@ -55,8 +55,8 @@ process.on('message', (message: { op: string; id?: number; transport?: Transport
   } else if (message.op === 'arrivals') {
     const key = String(message.sentAt);
     void reached(key, 30_000).then((list) => {
-      const delays = list.map((at) => at - (message.sentAt as number)).sort((a, b) => a - b);
-      reply({ id, reached: list.length, of: connections.length, p50: delays[Math.floor(delays.length / 2)], last: delays.at(-1) });
+      const delays = list.map((at) => at - (message.sentAt as number));
+      reply({ id, of: connections.length, delays });
       arrivals.delete(key);
     });
   } else if (message.op === 'exit') {
