@@ -30,7 +30,10 @@ process.on('message', (message: { op: string; id?: number }) => {
     const sentAt = performance.timeOrigin + performance.now();
     const started = performance.now();
     const reached = all.broadcast(String(sentAt));
-    reply({ id, sentAt, reached, syncMs: performance.now() - started });
+    const syncMs = performance.now() - started;
+    // Corked writes and held polls' answers leave on nextTick: a nextTick queued now runs
+    // after them, once every member's socket has been handed the bytes.
+    process.nextTick(() => reply({ id, sentAt, reached, syncMs, writtenMs: performance.now() - started }));
   } else if (message.op === 'exit') {
     reply({ id });
     process.exit(0);

@@ -7,14 +7,14 @@
 //
 //   SCALE_CHANNELS=19000   channels in all (a third each transport)
 //   SCALE_IDLE_MS=60000    the idle window the CPU is measured over (covers two heartbeats)
-//   SCALE_BROADCASTS=5     broadcasts timed, 3 s apart
+//   SCALE_BROADCASTS=3     broadcasts timed, 3 s apart
 //   SCALE_TRANSPORTS=websocket,sse,poll   which transports (the channels are shared among them)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start, stop, type Child } from './children.js';
 
 const total = Number(process.env.SCALE_CHANNELS ?? 19_000);
 const idleMs = Number(process.env.SCALE_IDLE_MS ?? 60_000);
-const broadcasts = Number(process.env.SCALE_BROADCASTS ?? 5);
+const broadcasts = Number(process.env.SCALE_BROADCASTS ?? 3);
 const transports = (process.env.SCALE_TRANSPORTS?.split(',') ?? ['websocket', 'sse', 'poll']) as Array<'websocket' | 'sse' | 'poll'>;
 
 interface Mem {
@@ -65,14 +65,20 @@ async function main(): Promise<void> {
     console.log(`idle CPU over ${(idleMs / 1000).toFixed(0)} s (heartbeats every 25 s, polls renewed every 25 s): ${(share * 100).toFixed(2)} % of a core`);
 
     const lasts: number[] = [];
+    const written: number[] = [];
     const p50s: number[] = [];
     for (let i = 0; i < broadcasts; i++) {
-      const sent = await server.request<{ sentAt: number; reached: number; syncMs: number }>({ op: 'broadcast' });
+      const sent = await server.request<{ sentAt: number; reached: number; syncMs: number; writtenMs: number }>({ op: 'broadcast' });
+      written.push(sent.writtenMs);
       const answers = await Promise.all(everyGenerator.map((g) => g.request<{ of: number; delays: number[] }>({ op: 'arrivals', sentAt: sent.sentAt }, 90_000)));
       const delays = answers.flatMap((a) => a.delays).sort((a, b) => a - b);
       const of = answers.reduce((n, a) => n + a.of, 0);
       const got = { p50: delays[Math.floor(delays.length / 2)] ?? NaN, last: delays.at(-1) ?? NaN };
-      console.log(`broadcast ${i + 1}: ${sent.reached} members, ${sent.syncMs.toFixed(1)} ms in broadcast(); reached ${delays.length} of ${of}, median ${got.p50.toFixed(0)} ms, last ${got.last.toFixed(0)} ms`);
+      const perTransport = [...generators.keys()].map((transport, g) => {
+        const mine = [...(answers[g] as { delays: number[] }).delays].sort((a, b) => a - b);
+        return `${transport} ${mine[Math.floor(mine.length / 2)]?.toFixed(0)}/${mine.at(-1)?.toFixed(0)}`;
+      });
+      console.log(`broadcast ${i + 1}: ${sent.reached} members, ${sent.syncMs.toFixed(1)} ms in broadcast(), ${sent.writtenMs.toFixed(1)} ms until written to every socket; reached ${delays.length} of ${of}, median ${got.p50.toFixed(0)} ms, last ${got.last.toFixed(0)} ms (median/last: ${perTransport.join(', ')})`);
       lasts.push(got.last);
       p50s.push(got.p50);
       // Apart by more than the client's acknowledgement delay (1 s): each SSE client POSTs its
@@ -81,6 +87,8 @@ async function main(): Promise<void> {
       await sleep(3000);
     }
     lasts.sort((a, b) => a - b);
+    written.sort((a, b) => a - b);
+    console.log(`\nwritten to all ${total} sockets: median of ${broadcasts} runs ${written[Math.floor(written.length / 2)]?.toFixed(1)} ms (server side)`);
     p50s.sort((a, b) => a - b);
     console.log(`\none broadcast to all ${total}: median of ${broadcasts} runs, last arrival ${lasts[Math.floor(lasts.length / 2)]?.toFixed(0)} ms, median arrival ${p50s[Math.floor(p50s.length / 2)]?.toFixed(0)} ms`);
   } finally {
