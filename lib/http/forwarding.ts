@@ -45,6 +45,8 @@ async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange
   // is read and sent through Redis.
   if (request.credentials.secret === undefined && request.credentials.ticket === undefined) return refuse(x, 'secret-required');
   const owner = await locateSoon(directory, request.id);
+  // While it was looked up, the session may have come here (another request of it took it over).
+  if (owner === undefined && arrivedMeanwhile(x, request.id)) return handleSessionRequest(x.hub, x, request);
   if (owner === undefined) return refuseUnknown(x, request);
   if (!isForwardable(x, request)) {
     // A WebSocket or SSE resume: the session comes here (takeover.ts), where the directory can move it.
@@ -92,6 +94,10 @@ async function locateSoon(directory: SessionDirectory, id: string): Promise<stri
   if (owner !== undefined) return owner;
   await new Promise((resolve) => setTimeout(resolve, claimRace));
   return directory.locate(id);
+}
+
+function arrivedMeanwhile(x: Exchange, id: string): boolean {
+  return x.hub.sessions.find(id) !== undefined || x.hub.takeovers?.has(id) === true;
 }
 
 /** A poll, a POST or a DELETE: a request whose answer is one response. */

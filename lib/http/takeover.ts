@@ -44,6 +44,7 @@ export async function takeOverFrom(x: Exchange, request: ResumeRequest, route: T
   // and came back): this one waits and is then answered here.
   const arriving = x.hub.takeovers.get(request.id);
   if (arriving !== undefined) return arriving.then(() => handleSessionRequest(x.hub, x, request));
+  if (x.hub.sessions.find(request.id) !== undefined) return handleSessionRequest(x.hub, x, request); // it arrived while we looked it up
   const done = takeOver(x, request, route);
   const settled = done.then(settle, settle);
   x.hub.takeovers.set(request.id, settled);
@@ -60,6 +61,7 @@ async function takeOver(x: Exchange, request: ResumeRequest, route: TakeoverRout
   const { answer } = takeover;
   if ('refused' in answer) {
     takeover.finish(undefined);
+    if (x.hub.sessions.find(request.id) !== undefined) return handleSessionRequest(x.hub, x, request);
     // A plain EventSource ends for good on any refusal: it gets a new session instead.
     if (request.fromLastEventId === true) return refuseUnknown(x, request);
     return refuse(x, isSessionErrorCode(answer.refused) ? answer.refused : 'internal-error');
@@ -83,6 +85,8 @@ async function askWithRetry(x: Exchange, request: ResumeRequest, { directory, ow
   const first = await ask(owner);
   if (!('refused' in first.answer) || first.answer.refused !== 'unknown-session') return first;
   first.finish(undefined);
+  // Another request of the session brought it here meanwhile: it is answered here (takeOver).
+  if (x.hub.sessions.find(request.id) !== undefined) return first;
   const now = first.answer.movedTo ?? (await directory.locate(request.id));
   return now === undefined || now === owner ? first : ask(now);
 }

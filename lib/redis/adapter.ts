@@ -29,6 +29,9 @@ export interface RedisAdapterOptions {
   deadAfter?: number;
 }
 
+/** How long a session request waits for a starting process's subscriptions before it is refused. */
+const listenWait = 3000;
+
 /** How long `close()` waits for Redis to take its goodbye (leaving the counts) before it lets go. */
 const closeDeadline = 1000;
 
@@ -178,19 +181,35 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
     this.#directory.released(id);
   }
 
-  locate(id: string): Promise<string | undefined> {
+  // A process starts serving before its subscriptions are up: an answer sent to an inbox
+  // nobody listens on yet is lost, so nothing is asked of another process before then.
+  async locate(id: string): Promise<string | undefined> {
+    await this.#listening();
     return this.#directory.locate(id);
   }
 
-  forward(owner: string, request: ForwardedRequest, options: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
+  async forward(owner: string, request: ForwardedRequest, options: { signal: AbortSignal; timeout: number }): Promise<ForwardedAnswer> {
+    await this.#listening();
     return this.#directory.forward(owner, request, options);
+  }
+
+  /** Resolves once this process's inbox is subscribed; rejects after a while without (Redis away). */
+  #listening(): Promise<void> {
+    const started = this.#started;
+    if (started === undefined) return Promise.reject(new ChannelError('ERR_CHANNEL_ADAPTER', 'the adapter is not started'));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ChannelError('ERR_CHANNEL_ADAPTER', `not connected to Redis within ${listenWait} ms`)), listenWait);
+    });
+    return Promise.race([started, late]).finally(() => clearTimeout(timer));
   }
 
   serve(handler: (request: ForwardedRequest, exchange: ForwardedExchange) => void): void {
     this.#directory.serve(handler);
   }
 
-  takeOver(owner: string, request: TakeoverRequest, options: { timeout: number }): Promise<Takeover> {
+  async takeOver(owner: string, request: TakeoverRequest, options: { timeout: number }): Promise<Takeover> {
+    await this.#listening();
     return this.#directory.takeOver(owner, request, options);
   }
 

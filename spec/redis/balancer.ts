@@ -13,11 +13,14 @@ export interface Balancer {
   routed: number[];
   /** Destroys every connection the balancer holds to clients and backends. */
   cut(): void;
+  /** Each HTTP request: where it went, and its status (or error) and time, for failure messages. */
+  history: string[];
 }
 
 export async function roundRobin(t: TestContext, ports: number[]): Promise<Balancer> {
   let next = 0;
   const routed: number[] = [];
+  const history: string[] = [];
   const sockets = new Set<Socket | Duplex>();
   const track = (socket: Socket | Duplex): void => {
     sockets.add(socket);
@@ -29,11 +32,18 @@ export async function roundRobin(t: TestContext, ports: number[]): Promise<Balan
     return ports[backend] as number;
   };
   const server: Server = createServer((req, res) => {
-    const upstream = request({ host: '127.0.0.1', port: pick(), method: req.method, path: req.url, headers: req.headers }, (answer: IncomingMessage) => {
+    const port = pick();
+    const started = Date.now();
+    const entry = `${req.method} ${req.url?.replace(/ecs=[^&]+/, 'ecs=…')} → ${port}`;
+    const upstream = request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer: IncomingMessage) => {
+      history.push(`${entry}: ${answer.statusCode} after ${Date.now() - started} ms`);
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
-    upstream.on('error', () => res.destroy());
+    upstream.on('error', (error) => {
+      history.push(`${entry}: ${error.message} after ${Date.now() - started} ms`);
+      res.destroy();
+    });
     res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   });
@@ -46,5 +56,5 @@ export async function roundRobin(t: TestContext, ports: number[]): Promise<Balan
     server.closeAllConnections();
     server.close();
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, routed, cut: () => sockets.forEach((s) => s.destroy()) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, routed, history, cut: () => sockets.forEach((s) => s.destroy()) };
 }

@@ -20,10 +20,12 @@ interface Watched {
   got: string[];
   gaps: number;
   closes: string[];
+  errors: string[];
 }
 
 function watch(conn: Connection, transport: string): Watched {
-  const watched: Watched = { transport, conn, got: [], gaps: 0, closes: [] };
+  const watched: Watched = { transport, conn, got: [], gaps: 0, closes: [], errors: [] };
+  conn.addEventListener('error', (event) => watched.errors.push(`${event.transport}: ${event.error.message}`));
   conn.addEventListener('message', (event) => watched.got.push(String(event.data)));
   conn.addEventListener('gap', () => watched.gaps++);
   conn.addEventListener('close', (event) => watched.closes.push(`${event.code} ${event.reason}`));
@@ -67,7 +69,8 @@ describe('a rolling restart of three processes through Redis', { skip }, () => {
     }
     for (const client of clients) {
       await until(client.conn, 'message', () => client.got.length >= total, 30_000).catch(() => undefined);
-      assert.deepEqual(client.got, Array.from({ length: total }, (_, i) => `b${i}`), `${client.transport}: every broadcast once, in order; got ${ranges(client.got)}`);
+      const seen = everyone.map((m, i) => `process ${i}: ${JSON.stringify(m.log.filter((r) => r.op !== 'received' && r.op !== 'count'))}`);
+      assert.deepEqual(client.got, Array.from({ length: total }, (_, i) => `b${i}`), `${client.transport}: every broadcast once, in order; got ${ranges(client.got)}; its errors: ${client.errors.join(' | ')}; ${seen.join('; ')}; the balancer's last requests: ${balancer.history.slice(-40).join(' | ')}`);
       assert.deepEqual([client.gaps, client.closes], [0, []], `${client.transport}: no gap, never closed`);
     }
     const sent = clients.length * members.length * perStep;
