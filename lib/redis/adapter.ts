@@ -187,6 +187,9 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
 
   async #start(onMessage: (message: AdapterMessage) => void): Promise<void> {
     if (this.#ownsPublisher || !this.#publisher.isOpen) await this.#publisher.connect();
+    // Beat before anything else: a size this process writes while it is not counted alive
+    // yet is taken for a dead process's by the next count() anywhere, and deleted.
+    this.#presence.start((error) => this.#report(error));
     await this.#subscriber.connect();
     const streams = this.#streams;
     if (streams !== undefined) {
@@ -198,7 +201,6 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
       await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
     }
     await this.#subscriber.subscribe(this.#directory.inboxOf(this.#id), (text: string) => this.#directory.receive(text));
-    this.#presence.start((error) => this.#report(error));
   }
 
   publish(message: AdapterMessage): Promise<void> | void {

@@ -50,6 +50,12 @@ async function eventually(check: () => boolean | Promise<boolean>, ms: number, w
   }
 }
 
+async function drain<T>(inbox: Inbox<T>): Promise<T[]> {
+  const all: T[] = [];
+  while (inbox.size > 0) all.push(await inbox.next());
+  return all;
+}
+
 const connected = (...all: Instance[]) => all.every((s) => s.live.stats().adapter?.connected === true);
 
 /** A session client of `transport` on `url`, recording what it gets by sequence number. */
@@ -135,13 +141,16 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     const total = 2000;
     let sent = 0;
     const timer = setInterval(() => {
-      for (let i = 0; i < 4 && sent < total; i++) a.live.group('room').broadcast(`b${sent++}`);
+      if (sent < total) a.live.group('room').broadcast(`b${sent++}`);
     }, 1);
     t.after(() => clearInterval(timer));
+    let killed = 0;
     for (let kill = 0; kill < 20; kill++) {
       await eventually(() => sent >= ((kill + 1) * total) / 22 && connected(a, b), 10_000, `broadcasts before kill ${kill}`);
-      await control.sendCommand(['CLIENT', 'KILL', 'TYPE', kill % 2 === 0 ? 'normal' : 'pubsub']);
+      killed += Number(await control.sendCommand(['CLIENT', 'KILL', 'TYPE', kill % 2 === 0 ? 'normal' : 'pubsub']));
     }
+    assert.ok(sent < total, `the kills hit while broadcasts flowed (${sent} sent at the last)`);
+    assert.ok(killed >= 20 * 2, `${killed} connections killed`);
     await eventually(() => sent === total, 20_000, 'every broadcast sent');
     const expected = Array.from({ length: total }, (_, i) => `b${i}`);
     for (const member of members) {
@@ -155,6 +164,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
       assert.deepEqual(got, expected, `plain WebSocket ${i}`);
     }
     assert.equal(b.live.stats().adapter?.missed, 0);
+    const codes = [...(await drain(a.errors)), ...(await drain(b.errors))].map((error) => (error as Error & { code?: string }).code);
+    assert.ok(codes.every((code) => code === 'ERR_CHANNEL_ADAPTER'), `only lost connections told: ${codes.join(', ')}`);
   });
 
   it('loses nothing when Redis shuts down and restarts with its data (AOF) in the middle of 1,000 broadcasts', { timeout: 60_000 }, async (t) => {
