@@ -147,7 +147,11 @@ export class StreamReader {
   /** The session joins `group` now: a group not read here yet is read from `id`, as the session stands. */
   adopt(group: string, id: string, seen: Record<string, number>): void {
     if (this.#cursors.has(group)) return;
-    this.#starts.set(group, { id, seen: new Map(Object.entries(seen).filter(([origin]) => !origin.startsWith('@'))) });
+    const start = { id, seen: new Map(Object.entries(seen).filter(([origin]) => !origin.startsWith('@'))) };
+    this.#starts.set(group, start);
+    // The session joins in this tick; a start nobody took (the adoption failed) would hand
+    // old entries to the group's next members.
+    setImmediate(() => this.#starts.get(group) === start && this.#starts.delete(group));
   }
 
   #reached(group: string, id: string): Promise<void> {
