@@ -17,6 +17,7 @@ const asBuffers = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const
 // hands at most this many entries of each stream.
 const blockFor = 10_000;
 const readCount = 1000;
+const batchAtLeast = 16;
 // A takeover waits at most this long for this process's reader to reach the stream's end.
 const catchUpWithin = 3000;
 
@@ -201,7 +202,9 @@ export class StreamReader {
         this.#blocked = true;
         const reply = await this.#reader.sendCommand<unknown>(['XREAD', 'COUNT', String(readCount), 'BLOCK', String(blockFor), 'STREAMS', ...streams], asBuffers);
         this.#blocked = false;
-        this.#take(reply);
+        // A reply of few entries: the next XREAD waits a moment so that a steady flow is
+        // read in batches (one command a batch, not one a broadcast), at most 1 ms later.
+        if (this.#take(reply) < batchAtLeast) await new Promise((resolve) => setTimeout(resolve, 1));
       } catch (error) {
         this.#blocked = false;
         if (this.#closed) return;
@@ -215,8 +218,11 @@ export class StreamReader {
     }
   }
 
-  #take(reply: unknown): void {
+  /** Delivers the entries of an XREAD reply; returns how many there were. */
+  #take(reply: unknown): number {
+    let count = 0;
     for (const [key, entries] of streamsOf(reply)) {
+      count += entries.length;
       const group = key.slice(this.#settings.prefix.length + ':stream:'.length);
       const cursor = this.#cursors.get(group);
       if (cursor === undefined) continue; // emptied while the read was on its way
@@ -229,6 +235,7 @@ export class StreamReader {
       }
       for (const waiter of this.#waiters) if (waiter.group === group && compareIds(cursor.id ?? '0-0', waiter.id) >= 0) waiter.resolve();
     }
+    return count;
   }
 
   #entry(group: string, cursor: Cursor, { message, seq }: Envelope): void {
