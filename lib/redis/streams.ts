@@ -51,6 +51,7 @@ export class StreamReader {
   #readerId: string | undefined;
   #blocked = false;
   #unblocking = false;
+  #changedAgain = false; // while an UNBLOCK was on its way: the XREAD after it may have the old set
   #wake: (() => void) | undefined;
   #closed = false;
 
@@ -167,12 +168,19 @@ export class StreamReader {
   // The read set changed: an XREAD waiting with the old one returns at once.
   #changed(): void {
     if (!this.#blocked) return this.#wakeUp();
-    if (this.#unblocking || this.#readerId === undefined || !this.#commands.isReady) return;
+    if (this.#unblocking) {
+      this.#changedAgain = true;
+      return;
+    }
+    if (this.#readerId === undefined || !this.#commands.isReady) return;
     this.#unblocking = true;
-    this.#commands.sendCommand(['CLIENT', 'UNBLOCK', this.#readerId]).then(
-      () => (this.#unblocking = false),
-      () => (this.#unblocking = false),
-    );
+    const done = (): void => {
+      this.#unblocking = false;
+      if (!this.#changedAgain) return;
+      this.#changedAgain = false;
+      this.#changed();
+    };
+    this.#commands.sendCommand(['CLIENT', 'UNBLOCK', this.#readerId]).then(done, done);
   }
 
   #wakeUp(): void {
