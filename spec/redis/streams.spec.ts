@@ -17,7 +17,7 @@ import { nextEvent, until } from '../client/support.js';
 import { Inbox, openWebSocket, serve, wsInbox, type Served } from '../support/harness.js';
 import { privateRedis, sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
 import { roundRobin } from './balancer.js';
-import { quick } from './members.js';
+import { cluster, quick, reported } from './members.js';
 
 const skip = await withoutRedis();
 
@@ -62,7 +62,10 @@ const connected = (...all: Instance[]) => all.every((s) => s.live.stats().adapte
 function sessionMember(t: TestContext, url: string, transport: 'websocket' | 'sse' | 'poll') {
   const conn = connect(url, { transports: [transport], reconnect: { minDelay: 5, maxDelay: 50 }, openTimeout: 3000 });
   t.after(() => conn.close());
-  const seen = { transport, conn, got: [] as string[], gaps: [] as Array<[number, number]> };
+  // Listened for at once: a member opened while the test awaited another must not be missed.
+  const opened = nextEvent(conn, 'open', 10_000);
+  opened.catch(() => undefined);
+  const seen = { transport, conn, opened, got: [] as string[], gaps: [] as Array<[number, number]> };
   conn.addEventListener('message', (event) => seen.got.push(String(event.data)));
   conn.addEventListener('gap', (event) => seen.gaps.push([event.first, event.last]));
   return seen;
@@ -134,7 +137,7 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     const a = await instance(t, { url: redis.url, prefix });
     const b = await instance(t, { url: redis.url, prefix });
     const members = (['websocket', 'sse', 'poll'] as const).map((transport) => sessionMember(t, `${b.url}/live`, transport));
-    for (const member of members) await nextEvent(member.conn, 'open');
+    for (const member of members) await member.opened;
     const plain = [wsInbox(await openWebSocket(t, `${b.wsUrl}/live`)), wsInbox(await openWebSocket(t, `${a.wsUrl}/live`))];
     await eventually(async () => (await a.live.group('room').count()) === 5, 5000, 'the members to count');
     const control = await admin(t, redis.url);
@@ -174,7 +177,7 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     const a = await instance(t, { url: redis.url, prefix });
     const b = await instance(t, { url: redis.url, prefix });
     const member = sessionMember(t, `${b.url}/live`, 'websocket');
-    await nextEvent(member.conn, 'open');
+    await member.opened;
     const plain = wsInbox(await openWebSocket(t, `${b.wsUrl}/live`));
     await eventually(async () => (await a.live.group('room').count()) === 2, 5000, 'the members to count');
     const total = 1000;
@@ -203,7 +206,7 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     const a = await instance(t, { url: redis.url, prefix });
     const b = await instance(t, { url: redis.url, prefix });
     const member = sessionMember(t, `${b.url}/live`, 'poll');
-    await nextEvent(member.conn, 'open');
+    await member.opened;
     await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'the member to count');
     a.live.group('room').broadcast('before');
     await until(member.conn, 'message', () => member.got.length === 1, 5000);
@@ -277,5 +280,45 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     await until(conn, 'message', () => got.length >= total, 20_000).catch(() => undefined);
     assert.deepEqual(got, Array.from({ length: total }, (_, i) => `b${i}`));
     assert.equal(gaps, 0);
+  });
+
+  it('serves three processes in streams mode behind a round-robin balancer: 1,000 broadcasts through five CLIENT KILL TYPE normal and five TYPE pubsub reach session clients on websocket and sse (through the balancer) and poll and a plain WebSocket on each process, once each, in order', { timeout: 120_000 }, async (t) => {
+    const redis = await privateRedis(t);
+    const prefix = testPrefix();
+    const settings = { url: redis.url, mode: 'streams' } as const;
+    const members = await cluster(t, 3, prefix, settings);
+    const [publisher] = await cluster(t, 1, prefix, settings); // not behind the balancer: it only broadcasts
+    const balancer = await roundRobin(t, members.map((m) => m.port));
+    // The polling client goes to one process: polls forwarded to their owner go through its
+    // inbox, on pub/sub, and one whose request or answer a TYPE pubsub kill took waits for
+    // its timeout (pollTimeout + 3 s) before the client polls again (docs/scaling.md).
+    const sessions = [sessionMember(t, `${balancer.url}/live`, 'websocket'), sessionMember(t, `${balancer.url}/live`, 'sse'), sessionMember(t, `http://127.0.0.1:${members[2]!.port}/live`, 'poll')];
+    for (const session of sessions) await session.opened;
+    const plain = [];
+    for (const member of members) plain.push(wsInbox(await openWebSocket(t, `ws://127.0.0.1:${member.port}/live`)));
+    for (let count = 0; count !== 6; ) {
+      publisher!.ask({ op: 'count' });
+      count = (await reported(publisher!, 'count')).count as number;
+    }
+    const total = 1000;
+    const expected = Array.from({ length: total }, (_, i) => `b${i}`);
+    publisher!.ask({ op: 'stream', texts: expected });
+    const control = await admin(t, redis.url);
+    for (let kill = 0; kill < 10; kill++) {
+      await until(sessions[0]!.conn, 'message', () => sessions[0]!.got.length >= ((kill + 1) * total) / 12, 20_000);
+      await control.sendCommand(['CLIENT', 'KILL', 'TYPE', kill % 2 === 0 ? 'normal' : 'pubsub']);
+    }
+    await reported(publisher!, 'streamed', 30_000);
+    for (const session of sessions) {
+      await until(session.conn, 'message', () => session.got.length >= total, 30_000).catch(() => undefined);
+      assert.deepEqual(session.gaps, [], `${session.transport}: no gap`);
+      assert.deepEqual(session.got, expected, `${session.transport}: each once, in order`);
+    }
+    for (const [i, inbox] of plain.entries()) {
+      const got: string[] = [];
+      for (const _ of expected) got.push((await inbox.next(30_000, `the plain WebSocket on process ${i}`)).data.toString());
+      assert.deepEqual(got, expected, `the plain WebSocket on process ${i}`);
+      assert.equal(inbox.size, 0, 'nothing twice');
+    }
   });
 });
