@@ -222,6 +222,31 @@ describe('the Redis adapter in streams mode', { skip }, () => {
     assert.equal(a.live.stats().adapter?.backlog, 0);
   });
 
+  it('keeps at most backlogLimit broadcasts while Redis is away: the ones past it are a gap the other processes\' session members are told of', async (t) => {
+    const redis = await privateRedis(t, { appendonly: true });
+    const prefix = testPrefix();
+    const a = await instance(t, { url: redis.url, prefix, backlogLimit: 2 });
+    const b = await instance(t, { url: redis.url, prefix });
+    const seen: string[] = [];
+    const conn = connect(`${b.url}/live`, { transports: ['websocket'], reconnect: { minDelay: 5, maxDelay: 50 }, openTimeout: 3000 });
+    t.after(() => conn.close());
+    conn.addEventListener('message', (event) => seen.push(`${event.seq}:${String(event.data)}`));
+    conn.addEventListener('gap', (event) => seen.push(`gap ${event.first}-${event.last}`));
+    await nextEvent(conn, 'open');
+    await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'the member to count');
+    await redis.shutdown();
+    await eventually(() => a.live.stats().adapter?.connected === false, 5000, 'a to notice the outage');
+    for (const text of ['kept 1', 'kept 2', 'not kept']) a.live.group('room').broadcast(text);
+    await eventually(() => a.live.stats().adapter?.backlog === 2, 2000, 'two kept');
+    await redis.start();
+    await eventually(() => connected(a, b) && a.live.stats().adapter?.backlog === 0, 10_000, 'the backlog written');
+    a.live.group('room').broadcast('after');
+    await until(conn, 'message', () => seen.includes('4:after'), 10_000);
+    assert.deepEqual(seen, ['1:kept 1', '2:kept 2', 'gap 3-3', '4:after']);
+    const told = await a.errors.next(2000, "a's report");
+    assert.ok((await drain(a.errors)).concat(told).some((error) => /backlog is full/.test(error.message)), 'a said its backlog was full');
+  });
+
   it('tells a session member of the entries trimmed away before its process read them, as a gap where they were', async (t) => {
     const redis = await privateRedis(t);
     const prefix = testPrefix();
