@@ -16,6 +16,8 @@
 //   BENCH_CLUSTER_CLIENTS=3000        clients in all (default 3000; quick 600)
 //   BENCH_CLUSTER_PROCESSES=3         server processes of a cross-process row
 //   BENCH_CLUSTER_BURSTS=1,20         broadcasts per tick; 80 broadcasts stay in flight either way
+//   BENCH_CLUSTER_ROWS=a,b            only these rows (by id: ws-corked, ec-ws, ec-ws-redis,
+//                                     ec-ws-redis-streams, socketio, socketio-redis)
 //   BENCH_REPEAT=1, BENCH_PAYLOAD=64  as bench/run.ts
 //   BENCH_DOC=1                       (with `npm run bench:cluster`) rewrite the cluster section of docs/performance.md
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,8 @@ export interface ClusterSettings {
 
 export interface ClusterResult {
   kind: Row['kind'];
+  /** The row's id: its kind, and `-streams` for the Redis adapter's streams mode. */
+  id: string;
   label: string;
   processes: number;
   clients: number;
@@ -56,6 +60,20 @@ export interface ClusterResult {
 }
 
 type RedisClient = RedisClientType;
+
+/** A row of the cross-process table: a server kind, and for express-channel the Redis adapter's mode. */
+interface ClusterRow extends Row {
+  id: string;
+  redisMode?: 'streams';
+}
+
+// Beside express-channel's pub/sub row, the same three processes in streams mode
+// (BENCH_REDIS_MODE, read by bench/servers.ts).
+const rows: readonly ClusterRow[] = clusterRows.flatMap((row): ClusterRow[] =>
+  row.kind === 'ec-ws-redis'
+    ? [{ ...row, id: row.kind }, { ...row, id: `${row.kind}-streams`, label: `${row.label} (streams mode)`, redisMode: 'streams' }]
+    : [{ ...row, id: row.kind }],
+);
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -90,11 +108,11 @@ interface Timing {
   probeCount: number;
 }
 
-async function scenario(redis: RedisClient, row: Row, shape: { processes: number; clients: number; burst: number }, timing: Timing): Promise<ClusterResult> {
+async function scenario(redis: RedisClient, row: ClusterRow, shape: { processes: number; clients: number; burst: number }, timing: Timing): Promise<ClusterResult> {
   const processes = row.kind.endsWith('-redis') ? shape.processes : 1;
   const n = shape.clients;
   const prefix = `bench-${process.pid}-${Date.now().toString(36)}-${runCounter++}`;
-  const env = { ...process.env, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_PREFIX: prefix };
+  const env = { ...process.env, BENCH_REDIS_URL: redisUrl, BENCH_REDIS_PREFIX: prefix, BENCH_REDIS_MODE: row.redisMode ?? 'pubsub' };
   const box: { publisher?: Child } = {};
   const oneWaiters = new Map<number, (e: Extract<ClientEvent, { op: 'one' }>) => void>();
   const client = start('client.ts', [], 1, [], (event) => {
@@ -157,6 +175,7 @@ async function scenario(redis: RedisClient, row: Row, shape: { processes: number
     const redisCpu = (b.r - a.r) / (wallUs / 1e6);
     return {
       kind: row.kind,
+      id: row.id,
       label: row.label,
       processes,
       clients: n,
@@ -183,7 +202,7 @@ async function scenario(redis: RedisClient, row: Row, shape: { processes: number
 function bestOf(runs: readonly ClusterResult[]): ClusterResult[] {
   const merged = new Map<string, ClusterResult>();
   for (const r of runs) {
-    const key = `${r.kind}:${r.burst}`;
+    const key = `${r.id}:${r.burst}`;
     const m = merged.get(key);
     if (m === undefined) {
       merged.set(key, { ...r, runs: 1 });
@@ -211,22 +230,24 @@ export async function measureCluster(settings: ClusterSettings): Promise<Cluster
   const processes = Number(process.env.BENCH_CLUSTER_PROCESSES ?? 3);
   const bursts = (process.env.BENCH_CLUSTER_BURSTS ?? '1,20').split(',').map(Number);
   const timing: Timing = settings.quick ? { warmMs: 300, measureMs: 1000, probeCount: 10 } : { warmMs: 500, measureMs: 2000, probeCount: 20 };
+  const only = process.env.BENCH_CLUSTER_ROWS?.split(',');
+  const chosen = rows.filter((row) => only === undefined || only.includes(row.id));
   const runs: ClusterResult[] = [];
   try {
-    for (let rep = 0; rep < settings.repeat; rep++) for (const burst of bursts) for (const row of clusterRows) {
+    for (let rep = 0; rep < settings.repeat; rep++) for (const burst of bursts) for (const row of chosen) {
       const began = Date.now();
       try {
         const r = await scenario(redis, row, { processes, clients, burst }, timing);
         runs.push(r);
         console.log(
-          `cluster ${row.kind.padEnd(15)} ${r.processes}×${Math.round(clients / r.processes)} burst ${String(burst).padStart(2)}: ` +
+          `cluster ${row.id.padEnd(19)} ${r.processes}×${Math.round(clients / r.processes)} burst ${String(burst).padStart(2)}: ` +
             `${Math.round(r.deliveriesPerSec).toLocaleString('en-US')} deliveries/s, ${Math.round(r.deliveriesPerCpuSec).toLocaleString('en-US')} per server CPU-s ` +
             `(CPU servers ${(r.serverCpu * 100).toFixed(0)} %, client ${(r.clientCpu * 100).toFixed(0)} %, Redis ${(r.redisCpu * 100).toFixed(0)} %), ` +
             `p50 ${r.latencyP50.toFixed(1)} ms, other load ${r.otherCpu.toFixed(1)} cores [${((Date.now() - began) / 1000).toFixed(1)} s]`,
         );
       } catch (error) {
-        console.log(`cluster ${row.kind.padEnd(15)} burst ${burst}: FAILED: ${(error as Error).message}`);
-        settings.notes.push(`cross-process ${row.kind} at burst ${burst} failed: ${(error as Error).message}`);
+        console.log(`cluster ${row.id.padEnd(19)} burst ${burst}: FAILED: ${(error as Error).message}`);
+        settings.notes.push(`cross-process ${row.id} at burst ${burst} failed: ${(error as Error).message}`);
       }
     }
   } finally {
@@ -241,6 +262,7 @@ const fixed = (v: number, digits: number): string => (Number.isFinite(v) ? v.toF
 
 const ratios = [
   { name: 'express-channel, 3 processes + Redis vs 1 process', of: 'ec-ws-redis', to: 'ec-ws', target: '≥ 0.8×', meets: (v: number) => v >= 0.8 },
+  { name: 'express-channel + Redis, streams mode vs pub/sub mode', of: 'ec-ws-redis-streams', to: 'ec-ws-redis', target: '≥ 0.7×', meets: (v: number) => v >= 0.7 },
   { name: 'express-channel vs socket.io, both 3 processes + Redis', of: 'ec-ws-redis', to: 'socketio-redis', target: '≥ 5×', meets: (v: number) => v >= 5 },
   { name: 'socket.io, 3 processes + Redis vs 1 process', of: 'socketio-redis', to: 'socketio', target: '(for comparison)', meets: () => true },
   { name: 'ws frame once + cork, 1 process vs socket.io, 3 processes + Redis', of: 'ws-corked', to: 'socketio-redis', target: '(the most any server reaches)', meets: () => true },
@@ -263,8 +285,8 @@ export function formatCluster(results: readonly ClusterResult[], notes: readonly
   lines.push('', `| deliveries per server CPU-second | ${bursts.map((b) => `${b} per tick`).join(' | ')} | target |`, `| --- | ${bursts.map(() => '---:').join(' | ')} | --- |`);
   for (const ratio of ratios) {
     const cells = bursts.map((burst) => {
-      const a = results.find((r) => r.kind === ratio.of && r.burst === burst);
-      const b = results.find((r) => r.kind === ratio.to && r.burst === burst);
+      const a = results.find((r) => r.id === ratio.of && r.burst === burst);
+      const b = results.find((r) => r.id === ratio.to && r.burst === burst);
       if (a === undefined || b === undefined) return '–';
       const v = a.deliveriesPerCpuSec / b.deliveriesPerCpuSec;
       return `${v.toFixed(2)}×${ratio.meets(v) ? '' : ' ✗'} (wall ${(a.deliveriesPerSec / b.deliveriesPerSec).toFixed(2)}×)`;

@@ -306,7 +306,8 @@ function betterSse(): BenchServer {
 
 function expressChannel(redis?: RedisSettings, flushInterval = 0): BenchServer {
   const app = express();
-  const observed = redis === undefined ? undefined : observedAdapter(redisAdapter({ url: redis.url, prefix: redis.prefix }));
+  const mode = process.env.BENCH_REDIS_MODE === 'streams' ? 'streams' : 'pubsub'; // bench/cluster.ts's streams row
+  const observed = redis === undefined ? undefined : observedAdapter(redisAdapter({ url: redis.url, prefix: redis.prefix, mode }));
   // Connects are measured at full speed: the default handshakeRate (1,500/s) would pace them.
   const live = channels({ handshakeRate: Infinity, flushInterval, ...(observed === undefined ? {} : { adapter: observed.adapter }) });
   const group = live.group('g');

@@ -37,6 +37,11 @@ export interface AdapterStats {
   missed: number;
   /** Whether the adapter's connection is up right now. */
   connected: boolean;
+  /**
+   * Broadcasts accepted by this process and not yet in Redis (the Redis adapter's streams
+   * mode keeps them while Redis is away); absent for an adapter that keeps none.
+   */
+  backlog?: number;
 }
 
 /**

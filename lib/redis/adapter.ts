@@ -6,27 +6,17 @@ import type { ForwardedAnswer, ForwardedExchange, ForwardedRequest, HighWaterMar
 import { RedisDirectory } from './directory.js';
 import { Presence } from './presence.js';
 import { Recording } from './recording.js';
+import { Outbox } from './outbox.js';
+import { entryMarks, StreamReader } from './streams.js';
+import { checkOptions, type RedisAdapterOptions } from './options.js';
 
-/** Options of {@link redisAdapter}. */
-export interface RedisAdapterOptions {
-  /** Where Redis is, as `redis://host:port/db`; the adapter makes and closes its own clients. */
-  url?: string;
-  /**
-   * A client the app already has (the `redis` package, version 5 or 6). The adapter uses it
-   * to publish and count, duplicates it for its subscription, and leaves it open on close.
-   */
-  client?: RedisClientType;
-  /**
-   * The prefix of every key and channel: processes with the same prefix on the same Redis
-   * form one cluster.
-   * @defaultValue 'ec'
-   */
-  prefix?: string;
-  /**
-   * A process that has not been heard of for this long stops counting in `group.count()`.
-   * @defaultValue 15000
-   */
-  deadAfter?: number;
+/** The parts of streams mode: this process's broadcasts on their way in, and the reader. */
+interface Streams {
+  client: RedisClientType;
+  outbox: Outbox;
+  reader: StreamReader;
+  trim: NodeJS.Timeout | undefined;
+  age: number;
 }
 
 /** How long a session request waits for a starting process's subscriptions before it is refused. */
@@ -42,8 +32,9 @@ function reconnectDelay(retries: number): number {
 }
 
 /**
- * Broadcasts through Redis pub/sub: one PUBLISH per broadcast, on one channel per prefix,
- * numbered per publishing process and group so that a receiver knows when it missed one.
+ * Broadcasts through Redis, numbered per publishing process and group so that a receiver
+ * knows when it missed one: in pub/sub mode one PUBLISH per broadcast, on one channel per
+ * prefix; in streams mode one XADD per broadcast into its group's stream (streams.ts).
  */
 class RedisAdapter implements Adapter, TakeoverDirectory {
   readonly #publisher: RedisClientType;
@@ -67,10 +58,13 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   // Takeovers waiting for their answer hear every broadcast (recording.ts).
   readonly #recordings = new Set<Recording>();
   #events: AdapterEvents | undefined;
+  #onMessage: ((message: AdapterMessage) => void) | undefined;
   #started: Promise<void> | undefined;
   #reported = false; // a lost connection is reported once an outage, not at every reconnect attempt
+  readonly #streams: Streams | undefined;
 
   constructor(options: RedisAdapterOptions) {
+    checkOptions(options);
     const prefix = options.prefix ?? 'ec';
     this.#ownsPublisher = options.client === undefined;
     // No offline queue: a broadcast made while Redis is away is not kept to be sent later (it
@@ -89,28 +83,64 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
       record: () => this.#record(),
       highWater: (groups) => this.#highWater(groups),
     });
-    for (const client of [this.#publisher, this.#subscriber]) {
+    if (options.mode === 'streams') this.#streams = this.#streamsMode(prefix, options);
+    for (const client of [this.#publisher, this.#subscriber, ...(this.#streams ? [this.#streams.client] : [])]) {
       client.on('error', (error: unknown) => this.#connectionFailed(error));
       client.on('ready', () => (this.#reported = false));
     }
     this.#publisher.on('ready', () => {
+      this.#streams?.outbox.reconnected(); // before anything else on this connection: in order
+      this.#streams?.reader.reconnected();
       this.#presence.rewriteAll((error) => this.#report(error));
       this.#directory.reclaim();
     });
   }
 
+  #streamsMode(prefix: string, options: RedisAdapterOptions): Streams {
+    const client = this.#publisher.duplicate(); // XREAD BLOCK holds its connection
+    const onError = (error: unknown): void => this.#report(error);
+    const age = options.streamAge ?? 600_000;
+    const outbox = new Outbox(this.#publisher, { streamLength: options.streamLength ?? 10_000, streamAge: age, limit: options.backlogLimit ?? 10_000, onError });
+    const reader = new StreamReader(client, this.#publisher, {
+      prefix,
+      ownOrigins: this.#ownOrigins,
+      recordings: this.#recordings,
+      deliver: (message) => {
+        this.#stats.received++;
+        this.#onMessage?.(message);
+      },
+      missed: (group, count) => {
+        this.#stats.missed += count;
+        this.#events?.missed(group, count);
+      },
+      onError,
+    });
+    return { client, outbox, reader, trim: undefined, age };
+  }
+
   subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): Promise<void> {
     this.#events = events;
+    this.#onMessage = onMessage;
     this.#started ??= this.#start(onMessage);
     return this.#started;
   }
 
   async #start(onMessage: (message: AdapterMessage) => void): Promise<void> {
     if (this.#ownsPublisher || !this.#publisher.isOpen) await this.#publisher.connect();
-    await this.#subscriber.connect();
-    await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
-    await this.#subscriber.subscribe(this.#directory.inboxOf(this.#id), (text: string) => this.#directory.receive(text));
+    // Beat before anything else: a size this process writes while it is not counted alive
+    // yet is taken for a dead process's by the next count() anywhere, and deleted.
     this.#presence.start((error) => this.#report(error));
+    await this.#subscriber.connect();
+    const streams = this.#streams;
+    if (streams !== undefined) {
+      await streams.client.connect();
+      streams.reader.start();
+      streams.trim = setInterval(() => streams.outbox.trimAged(), Math.max(1000, streams.age / 10));
+      streams.trim.unref();
+    } else {
+      await this.#subscriber.subscribe(this.#channel, (bytes: Buffer) => this.#receive(bytes, onMessage), true);
+    }
+    await this.#subscriber.subscribe(this.#directory.inboxOf(this.#id), (text: string) => this.#directory.receive(text));
   }
 
   publish(message: AdapterMessage): Promise<void> | void {
@@ -118,6 +148,7 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
     const seq = (this.#published.get(message.group) ?? 0) + 1;
     this.#published.set(message.group, seq);
     for (const recording of this.#recordings) recording.heard(message, seq);
+    if (this.#streams !== undefined) return this.#streams.outbox.add(this.#streams.reader.key(message.group), encodeEnvelope(message, seq));
     // While Redis is away the broadcast is not queued (memory would grow with the outage):
     // its number is used all the same, so every receiver knows it missed it.
     if (!this.#publisher.isReady) return;
@@ -160,6 +191,7 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   }
 
   resized(group: string, size: number): void {
+    this.#streams?.reader.resized(group, size);
     if (size > 0) this.#groups.add(group);
     else {
       this.#groups.delete(group);
@@ -217,14 +249,23 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
     this.#directory.serveTakeovers(handler);
   }
 
-  #record(): { recording: Recording; stop(marks?: SessionState['highWater']): void } {
+  #record(): { recording: Recording; stop(marks?: SessionState['highWater']): void; settle?(state: SessionState): Promise<void> } {
     const recording = new Recording();
     this.#recordings.add(recording);
+    const reader = this.#streams?.reader;
+    // Streams mode: the groups not read here yet start where the session stands (catchUp).
+    let starts = new Map<string, string>();
     const stop = (marks?: SessionState['highWater']): void => {
       this.#recordings.delete(recording);
-      if (marks !== undefined) this.#seed(marks);
+      if (marks === undefined) return;
+      for (const [group, id] of starts) reader?.adopt(group, id, marks[group] ?? {});
+      this.#seed(marks);
     };
-    return { recording, stop };
+    if (reader === undefined) return { recording, stop };
+    const settle = async (state: SessionState): Promise<void> => {
+      starts = await reader.catchUp(recording, state);
+    };
+    return { recording, stop, settle };
   }
 
   // A session taken over stands at `marks` in its groups: this process's own marks start
@@ -234,7 +275,7 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
       let seen = this.#seen.get(group);
       if (seen === undefined) this.#seen.set(group, (seen = new Map()));
       for (const [origin, seq] of Object.entries(origins)) {
-        if (!this.#ownOrigins.has(origin)) seen.set(origin, Math.max(seq, seen.get(origin) ?? 0));
+        if (!this.#ownOrigins.has(origin) && !origin.startsWith('@')) seen.set(origin, Math.max(seq, seen.get(origin) ?? 0));
       }
     }
   }
@@ -244,7 +285,10 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   #highWater(groups: readonly string[]): SessionState['highWater'] {
     const marks: SessionState['highWater'] = {};
     for (const group of groups) {
-      const mine: Record<string, number> = Object.fromEntries(this.#seen.get(group) ?? []);
+      // Streams mode: the last entry read, and each publisher's number, as the reader knows them.
+      const position = this.#streams?.reader.position(group);
+      const mine: Record<string, number> = Object.fromEntries((this.#streams === undefined ? this.#seen.get(group) : position?.seen) ?? []);
+      if (position?.id !== undefined) Object.assign(mine, entryMarks(position.id));
       const published = this.#published.get(group);
       if (published !== undefined) for (const origin of this.#ownOrigins) mine[origin] = published;
       marks[group] = mine;
@@ -253,13 +297,23 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   }
 
   stats(): AdapterStats {
-    return { ...this.#stats, connected: this.#publisher.isReady && this.#subscriber.isReady };
+    const connected = this.#publisher.isReady && this.#subscriber.isReady;
+    const streams = this.#streams;
+    if (streams === undefined) return { ...this.#stats, connected };
+    return { ...this.#stats, published: streams.outbox.added, connected: connected && streams.client.isReady, backlog: streams.outbox.backlog };
   }
 
   async close(): Promise<void> {
     this.#directory.close();
+    const streams = this.#streams;
     const clients = this.#ownsPublisher ? [this.#subscriber, this.#publisher] : [this.#subscriber];
+    if (streams !== undefined) {
+      clearInterval(streams.trim);
+      streams.reader.close();
+      if (streams.client.isOpen) streams.client.destroy(); // its XREAD BLOCK would hold a goodbye
+    }
     const goodbye = (async () => {
+      if (streams !== undefined && this.#publisher.isReady) await streams.outbox.drained(); // what it accepted, within the deadline
       await this.#presence.stop(this.#groups);
       for (const client of clients) await closeClient(client);
     })().catch(() => undefined);
@@ -289,12 +343,16 @@ async function closeClient(client: RedisClientType): Promise<void> {
 }
 
 /**
- * An adapter that carries broadcasts between processes through Redis pub/sub.
+ * An adapter that carries broadcasts between processes through Redis: pub/sub by default,
+ * or, with `mode: 'streams'`, one Redis Stream per group, so that a reconnect or a Redis
+ * restarted with its data loses nothing (docs/scaling.md).
  * @example
  * ```ts
  * import { channels } from 'express-channel';
  * import { redisAdapter } from 'express-channel/redis';
  * const live = channels({ adapter: redisAdapter({ url: process.env.REDIS_URL }) });
+ * // nothing lost across a Redis reconnect or restart:
+ * const durable = channels({ adapter: redisAdapter({ url: process.env.REDIS_URL, mode: 'streams' }) });
  * ```
  */
 export function redisAdapter(options: RedisAdapterOptions = {}): Adapter {

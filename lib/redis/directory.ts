@@ -45,8 +45,11 @@ export interface DirectorySettings {
   /** This process's id (the same as its presence's). */
   id: string;
   onError(error: unknown): void;
-  /** Starts recording the broadcasts heard here (a takeover waits); `stop` ends it. */
-  record(): { recording: Recording; stop(marks?: SessionState['highWater']): void };
+  /**
+   * Starts recording the broadcasts heard here (a takeover waits); `stop` ends it. `settle`,
+   * when there is one (streams mode), runs once the answer came, before it is finished.
+   */
+  record(): { recording: Recording; stop(marks?: SessionState['highWater']): void; settle?(state: SessionState): Promise<void> };
   /** Per group, the last number of each publisher's broadcasts delivered here. */
   highWater: HighWaterMarks;
 }
@@ -111,11 +114,13 @@ export class RedisDirectory implements TakeoverDirectory {
    * leaves until `finish` is called on the answer (or the request fails).
    */
   async takeOver(owner: string, request: TakeoverRequest, { timeout }: { timeout: number }): Promise<Takeover> {
-    const { recording, stop } = this.#settings.record();
+    const { recording, stop, settle } = this.#settings.record();
     const rid = this.#nextRid++;
     let answer: TakeoverAnswer;
     try {
       answer = await this.#ask<TakeoverAnswer>(owner, { t: 'take', rid, from: this.#settings.id, request }, timeout);
+      // The session is handed over whatever happens now: a failure to settle is told, not fatal.
+      if ('state' in answer && settle !== undefined) await settle(answer.state).catch(this.#settings.onError);
     } catch (error) {
       stop();
       throw error;

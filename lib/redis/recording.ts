@@ -3,6 +3,9 @@
 // the same order, and the owner's inbox shares its connection with them: whatever the owner
 // had not delivered when it read the request reaches this process after the recording began.
 // The owner's high-water marks tell which of the recorded ones the session already has.
+// In streams mode (streams.ts) readers are not in step, so what the groups' streams hold past
+// the old owner's positions is read from Redis and goes first (caughtUp): a broadcast both
+// read there and heard here is kept once, by its publisher's number.
 import type { AdapterMessage } from '../groups/adapter.js';
 import type { LateBroadcast, SessionState } from '../sessions/directory.js';
 
@@ -13,10 +16,16 @@ interface Heard {
 
 export class Recording {
   readonly #heard: Heard[] = [];
+  #before: readonly Heard[] = [];
 
   /** A broadcast numbered `seq` by its publisher, from another process or this one. */
   heard(message: AdapterMessage, seq: number): void {
     this.#heard.push({ seq, message });
+  }
+
+  /** Streams mode: the entries of the session's groups past the old owner's positions, in stream order. */
+  caughtUp(entries: readonly Heard[]): void {
+    this.#before = entries;
   }
 
   /**
@@ -30,7 +39,7 @@ export class Recording {
     const marks: SessionState['highWater'] = {};
     for (const group of groups) marks[group] = { ...state.highWater[group] };
     const late: LateBroadcast[] = [];
-    for (const { seq, message } of this.#heard) {
+    for (const { seq, message } of [...this.#before, ...this.#heard]) {
       const { group, origin } = message;
       const mine = marks[group];
       if (mine === undefined) continue;

@@ -36,8 +36,14 @@ export interface Member {
   ask(message: object): void;
 }
 
-export async function startMember(t: TestContext, prefix: string): Promise<Member> {
-  const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: sharedRedisUrl, PREFIX: prefix }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/** Where a member's Redis is (the shared one by default) and the adapter's mode. */
+export interface MemberSettings {
+  url?: string;
+  mode?: 'pubsub' | 'streams';
+}
+
+export async function startMember(t: TestContext, prefix: string, { url = sharedRedisUrl, mode = 'pubsub' }: MemberSettings = {}): Promise<Member> {
+  const child = fork(fixture, { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: url, PREFIX: prefix, MODE: mode }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const reports = new Inbox<Reported>();
   const received: string[] = [];
   const receivedAt: number[] = [];
@@ -57,8 +63,8 @@ export async function startMember(t: TestContext, prefix: string): Promise<Membe
   return { child, port: listening.port as number, reports, received, receivedAt, log, ask: (message) => child.send(message) };
 }
 
-export async function cluster(t: TestContext, size = 3, prefix = testPrefix()): Promise<Member[]> {
-  return Promise.all(Array.from({ length: size }, () => startMember(t, prefix)));
+export async function cluster(t: TestContext, size = 3, prefix = testPrefix(), settings: MemberSettings = {}): Promise<Member[]> {
+  return Promise.all(Array.from({ length: size }, () => startMember(t, prefix, settings)));
 }
 
 /** Every client message the route's handlers got on any process, in the order they got them. */

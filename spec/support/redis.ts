@@ -5,6 +5,9 @@
 // they must run.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { createClient } from 'redis';
 import { freePort, withTimeout } from './harness.js';
@@ -78,16 +81,25 @@ export interface PrivateRedis {
   url: string;
   /** SIGKILLs the server: every connection drops at once. */
   kill(): Promise<void>;
-  /** Starts it again on the same port (empty: it keeps nothing). */
+  /** Shuts the server down cleanly (SIGTERM): with `appendonly`, what it held is on disk. */
+  shutdown(): Promise<void>;
+  /** Starts it again on the same port: empty, or, with `appendonly`, with what it held. */
   start(): Promise<void>;
 }
 
-export async function privateRedis(t: TestContext): Promise<PrivateRedis> {
+/**
+ * With `appendonly: true` the server writes an append-only file (fsync every second) in a
+ * directory of its own, deleted after the test: restarted after a clean `shutdown()`, it has
+ * every key it had.
+ */
+export async function privateRedis(t: TestContext, { appendonly = false }: { appendonly?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
+  const dir = appendonly ? mkdtempSync(join(tmpdir(), 'ec-redis-')) : undefined;
+  const persistence = dir === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--dir', dir];
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'ignore'] });
     child = started;
     // redis-server says when it listens: wait for that line, not for a guessed delay.
     let output = '';
@@ -101,14 +113,18 @@ export async function privateRedis(t: TestContext): Promise<PrivateRedis> {
     await withTimeout(ready, 5000, `redis-server on port ${port} to be ready`);
     started.stdout?.resume();
   };
-  const kill = async (): Promise<void> => {
+  const stop = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<void> => {
     const running = child;
     child = undefined;
     if (running === undefined || running.exitCode !== null) return;
-    running.kill('SIGKILL');
+    running.kill(signal);
     await withTimeout(once(running, 'exit'), 5000, 'redis-server to exit');
   };
+  const kill = (): Promise<void> => stop('SIGKILL');
   await start();
-  t.after(kill);
-  return { url, kill, start };
+  t.after(async () => {
+    await kill();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return { url, kill, shutdown: () => stop('SIGTERM'), start };
 }
