@@ -10,6 +10,7 @@ import { handleSessionRequest } from './http/session-requests.js';
 import { sessionRequestOf, type SessionRequest } from './protocol/params.js';
 import { routeUpgrades, upgradeOf } from './http/upgrade.js';
 import { refuseMismatchedTransport } from './http/intended-transport.js';
+import { carriesEventStream } from './transports/sse.js';
 
 /** The `next` of Connect and Express middleware. */
 export type NextFunction = (error?: unknown) => void;
@@ -80,6 +81,16 @@ function resumableOrNew(hub: ChannelHub, request: SessionRequest | undefined): S
   return { kind: 'open', poll: request.poll };
 }
 
+/**
+ * True when the request was answered or dropped here: sent behind an event stream on its
+ * connection (sse.ts gives the stream its socket), or a WebSocket whose upgrade a proxy dropped.
+ */
+function refused(req: IncomingMessage, res: ServerResponse, hub: ChannelHub): boolean {
+  if (!carriesEventStream(req.socket)) return refuseMismatchedTransport(req, res, hub);
+  req.socket.destroy();
+  return true;
+}
+
 /** Makes `req.channel` the channel the route will see: `channel`, or one made on first use. */
 function decorate({ req, res, hub }: { req: IncomingMessage; res: ServerResponse; hub: ChannelHub }, session: { poll: boolean } | undefined, channel?: Channel): void {
   const r = req as ChannelRequest;
@@ -130,7 +141,7 @@ export function channels(options?: ChannelsOptions): Live {
   const hub = new ChannelHub(resolveOptions(options));
 
   function expressChannel(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    if (refuseMismatchedTransport(req, res, hub)) return; // a WebSocket whose upgrade a proxy dropped
+    if (refused(req, res, hub)) return;
     const session = resumableOrNew(hub, sessionRequestOf(req.url, req.headers));
     // A request that continues a session is answered here (its route already ran once),
     // unless the session was taken over from another process: the route runs again for it.

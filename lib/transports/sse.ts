@@ -243,26 +243,43 @@ function handOver(res: ServerResponse, socket: StreamSocket): void {
   handed[kSocket] = socket;
   socket.on('close', socketOnClose);
   handed._last = false;
+  // Corked across the server's 'finish' listener: a request pipelined behind the stream gets
+  // the socket there, and what its response writes must not reach the client (below).
+  handed.prependOnceListener('finish', corkSocket);
   handed.once('finish', responseOnFinish);
   res.end();
+}
+
+function corkSocket(this: HandedResponse): void {
+  this[kSocket].cork();
 }
 
 // Runs after the server's own 'finish' listener (registered before the route saw `res`),
 // which has detached the socket, dropped the request and set a keep-alive timeout.
 function responseOnFinish(this: HandedResponse): void {
   const socket = this[kSocket];
-  // The stream carries no more requests: no keep-alive timeout may end it.
-  socket.setTimeout(0);
-  // Another request pipelined behind the event stream would now be answered onto it.
+  // A request pipelined behind the event stream would now be answered onto it: a client
+  // that does that is broken, and loses its connection (what was corked is dropped with it).
   if (socket._httpMessage != null) {
     socket.destroy();
     return;
   }
+  socket.uncork();
+  // The stream carries no more requests: no keep-alive timeout may end it.
+  socket.setTimeout(0);
   // The response's own 'close' comes on the next tick: its listeners hear the stream's end instead.
   const listeners = this.rawListeners('close') as Listener[];
   if (listeners.length === 0) return;
   this.removeAllListeners('close');
   (socket[kResponse] = this)[kClosers] = listeners;
+}
+
+/**
+ * True for a socket that carries an event stream: a request that arrives on it was sent
+ * behind the stream, and must not be answered onto it (the middleware drops the connection).
+ */
+export function carriesEventStream(socket: Socket | null): boolean {
+  return socket !== null && (socket as Partial<StreamSocket>)[kSink] !== undefined;
 }
 
 function socketOnClose(this: StreamSocket): void {
