@@ -245,8 +245,9 @@ function handOver(res: ServerResponse, socket: StreamSocket): void {
   handed._last = false;
   // Corked across the server's 'finish' listener: a request pipelined behind the stream gets
   // the socket there, and what its response writes must not reach the client (below).
-  handed.prependOnceListener('finish', corkSocket);
-  handed.once('finish', responseOnFinish);
+  // (`on`, not `once`: a response finishes once, and the wrappers are allocations per stream.)
+  handed.prependListener('finish', corkSocket);
+  handed.on('finish', responseOnFinish);
   res.end();
 }
 
