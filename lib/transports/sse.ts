@@ -105,9 +105,12 @@ export class SseWire implements Wire {
       res.end();
     } else {
       socket[kSink] = sink;
+      socket.on('close', socketOnClose);
       this.#holder = socket;
       this.#socket = socket;
-      handOver(res, socket);
+      // On the next tick: `res.end()` lifts every cork of its socket, and what this tick
+      // writes (the headers, the `retry:`, a session's hello) must leave together first.
+      process.nextTick(handOver, res, socket);
     }
     // A plain EventSource waits 3 s (its default) before reconnecting; a session resumes
     // without loss, so ask for a quicker return.
@@ -239,9 +242,10 @@ function destroySocket(socket: Socket): void {
  * flag (set since `shouldKeepAlive` is false): cleared, the server keeps the socket open.
  */
 function handOver(res: ServerResponse, socket: StreamSocket): void {
+  // Ended already (closed in the tick it was claimed): Node ends the response with the socket.
+  if (!socket.writable) return;
   const handed = res as HandedResponse;
   handed[kSocket] = socket;
-  socket.on('close', socketOnClose);
   handed._last = false;
   // Corked across the server's 'finish' listener: a request pipelined behind the stream gets
   // the socket there, and what its response writes must not reach the client (below).

@@ -310,7 +310,7 @@ describe('SSE channel', () => {
       app.get('/other', (_req, res) => res.end('ANSWERED'));
     });
     const raw = await rawExchange(s.port, 'GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n');
-    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n/);
+    // The stream's own head may or may not have left before the connection was dropped.
     assert.doesNotMatch(raw, /ANSWERED|HTTP\/1\.1 200 OK[\s\S]*HTTP\/1\.1/);
     assert.equal(await reasons.next(), 'client-close');
   });
