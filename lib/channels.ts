@@ -50,16 +50,22 @@ export interface Live {
   off(event: 'error', listener: ErrorListener): Live;
 }
 
-const kHub = Symbol('express-channel.hub');
-const kResponse = Symbol('express-channel.response');
-const kChannel = Symbol('express-channel.channel');
-const kOpenSession = Symbol('express-channel.open-session');
+const kState = Symbol('express-channel.request');
+
+/**
+ * What the middleware leaves on a request for `req.channel`, in one property: a property
+ * added to a request Express decorated costs a map transition of its own (its map is its
+ * own), so one added instead of four is measurably cheaper per request.
+ */
+interface RequestState {
+  hub: ChannelHub;
+  res: ServerResponse;
+  session: { poll: boolean } | undefined;
+  channel: Channel | undefined;
+}
 
 interface ChannelRequest extends IncomingMessage {
-  [kHub]: ChannelHub;
-  [kResponse]: ServerResponse;
-  [kChannel]?: Channel;
-  [kOpenSession]?: { poll: boolean } | undefined;
+  [kState]?: RequestState;
 }
 
 // One shared getter for every request: a channel is built only when a handler asks for it,
@@ -69,8 +75,9 @@ const channelProperty: PropertyDescriptor = {
   configurable: true,
   enumerable: false,
   get(this: ChannelRequest): Channel | undefined {
-    if (this[kHub] === undefined) return this[kChannel];
-    return (this[kChannel] ??= this[kHub].createChannel({ req: this, res: this[kResponse], upgrade: upgradeOf(this) }, this[kOpenSession]));
+    const state = this[kState];
+    if (state === undefined) return undefined;
+    return (state.channel ??= state.hub.createChannel({ req: this, res: state.res, upgrade: upgradeOf(this) }, state.session));
   },
 };
 
@@ -112,10 +119,7 @@ function refused(req: IncomingMessage, res: ServerResponse, hub: ChannelHub): bo
 /** Makes `req.channel` the channel the route will see: `channel`, or one made on first use. */
 function decorate({ req, res, hub }: { req: IncomingMessage; res: ServerResponse; hub: ChannelHub }, session: { poll: boolean } | undefined, channel?: Channel): void {
   const r = req as ChannelRequest;
-  r[kHub] = hub;
-  r[kResponse] = res;
-  r[kOpenSession] = session;
-  if (channel !== undefined) r[kChannel] = channel;
+  r[kState] = { hub, res, session, channel: channel ?? r[kState]?.channel };
   defineChannel(req);
 }
 
