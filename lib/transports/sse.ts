@@ -10,7 +10,7 @@ import { detachedSink, kSink, type Head, type Payload, type SendFields, type Enc
 
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
 /** The socket of a stream handed over from its response: its channel's sink, and the response while users listen to its 'close'. */
-type StreamSocket = Socket & { [kSink]: WireSink; [kResponse]?: HandedResponse | undefined; _httpMessage?: unknown; destroySoon?(): void };
+type StreamSocket = Socket & { [kSink]: WireSink; [kResponse]?: HandedResponse | undefined; _httpMessage?: object | null; destroySoon?(): void };
 type HandedResponse = ServerResponse & { [kSocket]: StreamSocket; [kClosers]?: readonly Listener[]; _last: boolean };
 type Listener = (...args: unknown[]) => void;
 
@@ -272,12 +272,26 @@ function responseOnFinish(this: HandedResponse): void {
   socket.uncork();
   // The stream carries no more requests: no keep-alive timeout may end it.
   socket.setTimeout(0);
+  socket._httpMessage = streamInProgress;
   // The response's own 'close' comes on the next tick: its listeners hear the stream's end instead.
   const listeners = this.rawListeners('close') as Listener[];
   if (listeners.length === 0) return;
   this.removeAllListeners('close');
   (socket[kResponse] = this)[kClosers] = listeners;
 }
+
+/**
+ * What the socket of a stream shows Node's HTTP server in place of the response it let go:
+ * a response still being written. So the server goes on treating the connection as busy —
+ * `server.close()` and `closeIdleConnections()` leave it open (`live.close()` ends it with
+ * its `retry:` hint), a request pipelined behind the stream waits in the server's queue and
+ * is never answered onto it, and a parse error is not answered with a 400 written into the
+ * stream — instead of as idle. These are the fields Node's server reads of
+ * `socket._httpMessage` (node/lib/_http_server.js: `closeIdleConnections`, `socketOnDrain`,
+ * `socketOnTimeout`, `socketOnError`, `socketOnEnd`, `parserOnIncoming`); it is shared by
+ * every stream, and nothing of it is per stream.
+ */
+const streamInProgress = { finished: false, _headerSent: true, _last: false, emit: (): boolean => false };
 
 /**
  * True for a socket that carries an event stream: a request that arrives on it was sent
