@@ -10,7 +10,7 @@ import { detachedSink, kSink, type Head, type Payload, type SendFields, type Enc
 
 type TaggedResponse = ServerResponse & { [kSink]: WireSink };
 /** The socket of a stream handed over from its response: its channel's sink, and the response while users listen to its 'close'. */
-type StreamSocket = Socket & { [kSink]: WireSink; [kResponse]?: HandedResponse | undefined; _httpMessage?: object | null; destroySoon?(): void };
+type StreamSocket = Socket & { server?: { timeout?: number }; [kSink]: WireSink; [kResponse]?: HandedResponse | undefined; _httpMessage?: object | null; destroySoon?(): void };
 type HandedResponse = ServerResponse & { [kSocket]: StreamSocket; [kClosers]?: readonly Listener[]; _last: boolean };
 type Listener = (...args: unknown[]) => void;
 
@@ -234,12 +234,12 @@ function destroySocket(socket: Socket): void {
 /**
  * Finishes `res` (its headers are out; its body will be written to the socket) without ending
  * the connection, so that Node's HTTP server does what it does for every finished response:
- * it detaches the response from the socket and drops the request from its queue. What stays
- * correct: the socket is still the server's (its errors, timeouts and `server.close()`'s
- * accounting go on as for an idle keep-alive connection, which is what Node takes it for), the
- * stream is ended by ending the socket, and a user's `res.on('close')` still hears the end of
- * the stream (below). `_last` is the server's own "close the connection after this response"
- * flag (set since `shouldKeepAlive` is false): cleared, the server keeps the socket open.
+ * it detaches the response from the socket and drops the request from its queue, and both
+ * can be collected. `_last` is the server's own "close the connection after this response"
+ * flag (set since `shouldKeepAlive` is false): cleared, the server keeps the socket open. What
+ * stays correct once it has let go: see `streamInProgress` (the connection still counts as
+ * busy) and `responseOnFinish` (a user's `res.on('close')` hears the end of the stream); the
+ * stream is ended by ending the socket.
  */
 function handOver(res: ServerResponse, socket: StreamSocket): void {
   // Ended already (closed in the tick it was claimed): Node ends the response with the socket.
@@ -270,8 +270,9 @@ function responseOnFinish(this: HandedResponse): void {
     return;
   }
   socket.uncork();
-  // The stream carries no more requests: no keep-alive timeout may end it.
-  socket.setTimeout(0);
+  // The stream carries no more requests: the keep-alive timeout the server just armed goes,
+  // and the server's own idle timeout (`server.timeout`, 0 by default) applies again.
+  socket.setTimeout(socket.server?.timeout ?? 0);
   socket._httpMessage = streamInProgress;
   // The response's own 'close' comes on the next tick: its listeners hear the stream's end instead.
   const listeners = this.rawListeners('close') as Listener[];
