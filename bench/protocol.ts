@@ -15,6 +15,8 @@ export type ServerKind =
   | 'ec-sse'
   | 'ec-sse-session'
   | 'express-sse'
+  // By hand what express-channel does for WebSocket: an Express route hands the upgrade to ws's handleUpgrade.
+  | 'express-ws'
   // With a latency budget (channels({ flushInterval })), for the one-broadcast-per-tick rows (bench/tick.ts).
   | 'ec-ws-f2'
   | 'ec-ws-f10'
@@ -53,8 +55,11 @@ export const rows: readonly Row[] = [
   { kind: 'ec-sse', client: 'sse', path: '/live', label: 'express-channel sse', transport: 'sse' },
   // eco=1: the client counts events, as the client library does (no per-member id lines).
   { kind: 'ec-sse-session', client: 'sse', path: '/live?ecs=new&eco=1', label: 'express-channel sse session', transport: 'sse' },
-  // What Express itself adds to a raw SSE stream (the cork twin behind an Express route).
-  { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, socket + cork', transport: 'sse', extra: true },
+  // By hand what the design does, without the library: an Express app routes the upgrade
+  // (WebSocket) or writes the stream's headers itself (SSE). Against these, the table shows
+  // what the library adds; against the raw rows, what Express costs.
+  { kind: 'express-ws', client: 'ws', path: '/ws', label: 'Express + ws handleUpgrade, by hand (frame once + cork)', transport: 'websocket' },
+  { kind: 'express-sse', client: 'sse', path: '/sse', label: 'Express + raw SSE, by hand (socket + cork)', transport: 'sse' },
 ];
 
 /**

@@ -22,6 +22,8 @@
 //                        on by default unless BENCH_ROWS is set; 'only' runs nothing else
 //   BENCH_POLL=0|only    the polling rows (bench/poll.ts) at BENCH_POLL_CLIENTS (default 500,2000):
 //                        on by default unless BENCH_ROWS is set without them; 'only' runs nothing else
+//   BENCH_CONNECT=0|only server CPU per connect, interleaved rounds (bench/connect.ts, its own knobs
+//                        there): on by default unless BENCH_ROWS is set; 'only' runs nothing else
 //   BENCH_DOC=1          also rewrite the results sections of docs/performance.md
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +38,7 @@ import { describePaired, measurePaired, type PairedOutcome } from './pair.js';
 import { bestOf, formatReport, type Result } from './report.js';
 import { formatTick, tickLoad, tickWanted, writeTickDoc } from './tick.js';
 import { formatPoll, pollLoad, pollSizes, pollWanted, writePollDoc } from './poll.js';
+import { connectKinds, formatConnects, measureConnects } from './connect.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.env.BENCH_QUICK === '1';
@@ -64,7 +67,8 @@ function fdLimit(): number {
 
 const sessions = sessionsLanded();
 const only = process.env.BENCH_ROWS?.split(',');
-const pollOnly = process.env.BENCH_POLL === 'only';
+const connectOnly = process.env.BENCH_CONNECT === 'only';
+const pollOnly = process.env.BENCH_POLL === 'only' || connectOnly;
 const tickOnly = process.env.BENCH_TICK === 'only' || pollOnly;
 const rows = tickOnly ? [] : allRows.filter((r) => (only === undefined ? r.extra !== true && (sessions || !r.kind.endsWith('-session')) : only.includes(r.kind)));
 const limit = fdLimit();
@@ -241,7 +245,7 @@ if (tick.length > 0) {
 // Polling, each library with its own client (bench/poll.ts).
 const pollRuns: Result[] = [];
 const pollNotes: string[] = [];
-const poll = pollWanted(only);
+const poll = connectOnly ? [] : pollWanted(only);
 if (poll.length > 0) {
   const load = pollLoad(quick);
   console.log(`polling: ${load.window} in flight, ${load.probes} latency probes; rows: ${poll.map((r) => r.kind).join(', ')}; clients: ${pollSizes(quick).join(', ')}`);
@@ -277,6 +281,17 @@ if (process.env.BENCH_PAIRED !== '0' && !tickOnly) {
   }
 }
 
+// Server CPU per connect, interleaved rounds (bench/connect.ts).
+const connectWanted = connectOnly || (process.env.BENCH_CONNECT !== '0' && only === undefined && !tickOnly);
+let connectReport: string | undefined;
+if (connectWanted) {
+  const n = Number(process.env.BENCH_CONNECT_CLIENTS ?? (quick ? 1000 : 5000));
+  const rounds = Number(process.env.BENCH_CONNECT_ROUNDS ?? (quick ? 2 : 5));
+  const connectRuns = await measureConnects({ n, rounds, kinds: connectKinds, profile: profileKind?.split(',') ?? [] });
+  connectReport = formatConnects(connectRuns, { machine: machine(), n, rounds, date: new Date().toISOString().slice(0, 10) });
+  console.log(`\nConnects, server CPU per connect:\n\n${connectReport}`);
+}
+
 // Across processes through Redis, after everything else (bench/cluster.ts).
 const clusterNotes: string[] = [];
 const clusterWanted = process.env.BENCH_CLUSTER === '1' || (process.env.BENCH_CLUSTER !== '0' && only === undefined && !tickOnly);
@@ -302,6 +317,7 @@ if (process.env.BENCH_DOC === '1' && !quick && tickReport !== undefined) writeTi
 if (pollReport !== undefined) writeFileSync(`${here}/results/poll.md`, pollReport);
 if (process.env.BENCH_DOC === '1' && !quick && pollReport !== undefined) writePollDoc(pollReport);
 if (clusterReport !== undefined) writeFileSync(`${here}/results/cluster.md`, clusterReport);
+if (connectReport !== undefined) writeFileSync(`${here}/results/connect.md`, `${connectReport}\n`);
 if (process.env.BENCH_DOC === '1' && !quick && cluster.length > 0) writeClusterDoc(clusterReport!);
 if (process.env.BENCH_DOC === '1' && !quick && rows.length > 0) {
   const docPath = `${here}/../docs/performance.md`;

@@ -1,7 +1,7 @@
 // The servers compared by the benchmark. Each one accepts clients on its path, keeps them in
 // one broadcast set (a group, a room, a channel) and broadcasts a text message to all of them.
 // Baselines are written the way a careful user of the bare library would write them.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import express from 'express';
@@ -45,6 +45,8 @@ export function createBenchServer(kind: ServerKind): BenchServer {
       return rawSse(true);
     case 'express-sse':
       return rawSse(true, true);
+    case 'express-ws':
+      return expressWebSocket();
     case 'better-sse':
       return betterSse();
     case 'ec-ws':
@@ -157,6 +159,59 @@ function rawWebSocket(frameOnce: boolean): BenchServer {
   return {
     server,
     broadcast: frameOnce ? corkedOnce : loop,
+    count: () => clients.size,
+    close: async () => {
+      for (const ws of clients) ws.terminate();
+      wss.close();
+    },
+  };
+}
+
+// --- Express + ws, by hand ---
+
+/**
+ * What express-channel does for a WebSocket, done by hand: every upgrade goes through the
+ * Express app on a `ServerResponse` built on its socket (so middleware and routing apply), and
+ * the route hands the socket to a `noServer` ws server's `handleUpgrade`. Broadcasts as the
+ * frame-once corked row.
+ */
+function expressWebSocket(): BenchServer {
+  const app = express();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
+  const clients = new Set<WebSocket>();
+  const kUpgrade = Symbol('bench.upgrade');
+  type UpgradeRequest = IncomingMessage & { [kUpgrade]?: { socket: Socket; head: Buffer } };
+  app.get('/ws', (req: UpgradeRequest, res) => {
+    const upgrade = req[kUpgrade];
+    if (upgrade === undefined) return void res.status(426).end();
+    res.detachSocket(upgrade.socket);
+    wss.handleUpgrade(req, upgrade.socket, upgrade.head, (ws) => {
+      clients.add(ws);
+      ws.on('close', function wsOnClose(this: WebSocket) {
+        clients.delete(this);
+      });
+      ws.on('error', noop);
+    });
+  });
+  const server = createServer(app);
+  server.on('upgrade', (req: UpgradeRequest, socket: Socket, head: Buffer) => {
+    socket.on('error', noop);
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    req[kUpgrade] = { socket, head };
+    app(req, res);
+  });
+  return {
+    server,
+    broadcast: (text) => {
+      const frame = Buffer.concat(Sender.frame(Buffer.from(text), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }));
+      for (const ws of clients) {
+        const socket = (ws as unknown as { _socket: Socket })._socket;
+        corkForTick(socket);
+        socket.write(frame);
+      }
+    },
     count: () => clients.size,
     close: async () => {
       for (const ws of clients) ws.terminate();

@@ -196,7 +196,8 @@ describe('channels() middleware', () => {
       const app = express();
       app.use(live);
       app.get('/look', (req, res) => {
-        const descriptor = Object.getOwnPropertyDescriptor(req, 'channel');
+        // On the request or, for an Express app, on its requests' prototype (app.request).
+        const descriptor = Object.getOwnPropertyDescriptor(req, 'channel') ?? Object.getOwnPropertyDescriptor(Object.getPrototypeOf(req) as object, 'channel');
         const first = req.channel!;
         seen.resolve({ enumerable: descriptor?.enumerable ?? true, keys: Object.keys(req).includes('channel'), same: req.channel === first, channel: first });
         res.send('looked');
@@ -208,6 +209,17 @@ describe('channels() middleware', () => {
       // Looking at the channel does not claim it.
       assert.equal(result.channel.isOpen, true);
       assert.equal(live.channels.size, 0);
+    });
+    it('gives no channel to a request the middleware did not see (a route before app.use(live)), also once another request had one', async (t) => {
+      const live = channels({ heartbeat: 0 });
+      const app = express();
+      app.get('/before', (req, res) => res.send(req.channel === undefined ? 'none' : 'one'));
+      app.use(live);
+      app.get('/after', (req, res) => res.send(req.channel === undefined ? 'none' : 'one'));
+      const s = await serve(t, app, live);
+      assert.equal((await request(s.server).get('/after')).text, 'one');
+      assert.equal((await request(s.server).get('/before')).text, 'none');
+      assert.equal((await request(s.server).get('/after')).text, 'one');
     });
   });
 

@@ -14,13 +14,17 @@ export function transportFromHeaders(headers: IncomingHttpHeaders): TransportNam
   return 'http';
 }
 
+// Every request of every transport passes here: the one-token values clients send
+// (`websocket`, `Upgrade`, `text/event-stream`) are answered without splitting.
 function hasToken(value: string | undefined, token: string): boolean {
   if (value === undefined) return false;
+  if (value.length === token.length) return value.toLowerCase() === token;
   return value.split(',').some((part) => part.trim().toLowerCase() === token);
 }
 
 function acceptsEventStream(accept: string | undefined): boolean {
   if (accept === undefined) return false;
+  if (accept === 'text/event-stream') return true;
   return accept.split(',').some((range) => {
     const [type = '', ...params] = range.split(';');
     if (type.trim().toLowerCase() !== 'text/event-stream') return false;

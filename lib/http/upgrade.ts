@@ -7,11 +7,12 @@ import { debug, debugEnabled } from '../debug.js';
 
 const kUpgrade = Symbol('express-channel.upgrade');
 const routers = new WeakMap<Server, UpgradeRouting>();
-type UpgradeRequest = IncomingMessage & { [kUpgrade]?: UpgradeContext };
+type UpgradeRequest = IncomingMessage & { [kUpgrade]?: UpgradeContext; upgrade?: boolean };
 
 /** The raw socket of an upgrade request that came through `live.attach`, if any. */
 export function upgradeOf(req: IncomingMessage): UpgradeContext | undefined {
-  return (req as UpgradeRequest)[kUpgrade];
+  // Node's own flag first: a symbol the request does not have is a slow miss on every request.
+  return (req as UpgradeRequest).upgrade === true ? (req as UpgradeRequest)[kUpgrade] : undefined;
 }
 
 /** How `live.attach` routes a server's upgrades. */
@@ -77,7 +78,7 @@ function dispatchUpgrade(listener: RequestListener | undefined, routing: Upgrade
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Parameters<ServerResponse['assignSocket']>[0]);
   res.on('finish', endSocketAfterResponse);
-  (req as UpgradeRequest)[kUpgrade] = { socket, head, release: () => releaseSocket(res, socket) };
+  (req as UpgradeRequest)[kUpgrade] = new SocketUpgrade(res, socket, head);
   if (routing.isClosing()) {
     if (debugEnabled) debug('refused a websocket upgrade: 503, shutting down');
     res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('Server is shutting down');
@@ -90,9 +91,22 @@ function dispatchUpgrade(listener: RequestListener | undefined, routing: Upgrade
   listener(req, res);
 }
 
-function releaseSocket(res: ServerResponse, socket: Duplex): void {
-  res.off('finish', endSocketAfterResponse);
-  res.detachSocket(socket as Parameters<ServerResponse['detachSocket']>[0]);
+// A class rather than an object literal with a closure: one allocation less per upgrade.
+class SocketUpgrade implements UpgradeContext {
+  readonly #res: ServerResponse;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+
+  constructor(res: ServerResponse, socket: Duplex, head: Buffer) {
+    this.#res = res;
+    this.socket = socket;
+    this.head = head;
+  }
+
+  release(): void {
+    this.#res.off('finish', endSocketAfterResponse);
+    this.#res.detachSocket(this.socket as Parameters<ServerResponse['detachSocket']>[0]);
+  }
 }
 
 function endSocketAfterResponse(this: ServerResponse): void {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import compression from 'compression';
 import { EventSource } from 'eventsource';
@@ -265,6 +268,54 @@ describe('SSE channel', () => {
     assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
     assert.match(head, /\r\ncontent-type: text\/event-stream; charset=utf-8/i);
     assert.equal(body, '');
+    assert.equal(await reasons.next(), 'client-close');
+  });
+
+  it("hands the stream to its socket: Node lets go of the response, no keep-alive timeout or closeIdleConnections() ends it, and res.on('close') hears its end", async (t) => {
+    const claimed = deferred<{ channel: Channel; res: ServerResponse; socket: Socket }>();
+    const heard: string[] = [];
+    const reasons = new Inbox<CloseReason>();
+    const s = await sseServer(t, (app) =>
+      app.get('/events', (req, res) => {
+        const channel = req.channel!;
+        channel.onClose((reason) => reasons.push(reason));
+        channel.send('first');
+        res.on('close', () => heard.push('res close'));
+        claimed.resolve({ channel, res, socket: req.socket });
+      }),
+    );
+    s.server.keepAliveTimeout = 1; // would end an idle keep-alive connection at once
+    const stream = await s.scope.eventStream(s.url('/events'));
+    assert.equal((await stream.next()).data, 'first');
+    const { channel, res, socket } = await claimed.promise;
+    if (!res.writableFinished) await once(res, 'finish');
+    await new Promise(setImmediate); // the response's own 'close' would come on the next tick
+    assert.equal(res.socket, null, 'detached from its socket');
+    assert.equal(socket.timeout, 0);
+    assert.deepEqual(heard, [], "no 'close' while the stream is open");
+    assert.equal(channel.send('second'), true);
+    assert.equal((await stream.next()).data, 'second');
+    // What server.close() does first (Node 19+): an open stream is not an idle connection.
+    s.server.closeIdleConnections();
+    assert.equal(channel.send('third'), true);
+    assert.equal((await stream.next()).data, 'third');
+    stream.close();
+    assert.equal(await reasons.next(), 'client-close');
+    assert.deepEqual(heard, ['res close']);
+  });
+
+  it('drops the connection of a client that pipelines a request behind its event stream, and answers nothing onto the stream', async (t) => {
+    const reasons = new Inbox<CloseReason>();
+    const s = await sseServer(t, (app) => {
+      app.get('/events', (req) => {
+        req.channel!.onClose((reason) => reasons.push(reason));
+        req.channel!.send('hello');
+      });
+      app.get('/other', (_req, res) => res.end('ANSWERED'));
+    });
+    const raw = await rawExchange(s.port, 'GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\nGET /other HTTP/1.1\r\nHost: x\r\n\r\n');
+    // The stream's own head may or may not have left before the connection was dropped.
+    assert.doesNotMatch(raw, /ANSWERED|HTTP\/1\.1 200 OK[\s\S]*HTTP\/1\.1/);
     assert.equal(await reasons.next(), 'client-close');
   });
 });
