@@ -4,48 +4,16 @@
 // silent. Several `live` instances in one process stand for processes: each has its own Redis
 // connections, as separate processes would (spec/redis/cluster.spec.ts runs real processes).
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
-import express from 'express';
+import { describe, it } from 'node:test';
 import { createClient, type RedisClientType } from 'redis';
-import { channels, type Channel, type ChannelsOptions, type Live } from '../../lib/index.js';
-import { redisAdapter, type RedisAdapterOptions } from '../../lib/redis/index.js';
 import { connect } from '../../lib/client/node.js';
 import { nextEvent, until } from '../client/support.js';
-import { Inbox, openSse, openWebSocket, serve, wsInbox, type Served } from '../support/harness.js';
+import { openSse, openWebSocket, wsInbox } from '../support/harness.js';
 import { privateRedis, sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
+import { eventually, instance } from './instances.js';
 
 const skip = await withoutRedis();
 
-interface Instance extends Served {
-  live: Live;
-  errors: Inbox<Error>;
-  joined: Inbox<Channel>;
-}
-
-/** One "process": an app whose `/live` route adds every channel to the group `room`. */
-async function instance(t: TestContext, adapter: RedisAdapterOptions, options: ChannelsOptions = {}): Promise<Instance> {
-  const live = channels({ ...options, adapter: redisAdapter(adapter) });
-  const errors = new Inbox<Error>();
-  live.on('error', (error) => errors.push(error));
-  const joined = new Inbox<Channel>();
-  const app = express();
-  app.use(live);
-  app.get('/live', (req) => {
-    live.group('room').add(req.channel!);
-    joined.push(req.channel!);
-  });
-  const served = await serve(t, app, live);
-  return { ...served, live, errors, joined };
-}
-
-/** Resolves once `check` holds, re-asking Redis (the state lives there) at most `ms` long. */
-async function eventually(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 describe('the Redis adapter', { skip }, () => {
   it('delivers a broadcast from one instance to the members of all three, once each and in order, on WebSocket and SSE', async (t) => {

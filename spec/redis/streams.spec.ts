@@ -8,46 +8,21 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
-import express from 'express';
 import { createClient, type RedisClientType } from 'redis';
-import { channels, type Channel, type Live } from '../../lib/index.js';
 import { redisAdapter, type RedisAdapterOptions } from '../../lib/redis/index.js';
 import { connect } from '../../lib/client/node.js';
 import { nextEvent, until } from '../client/support.js';
-import { Inbox, openWebSocket, serve, wsInbox, type Served } from '../support/harness.js';
+import { openWebSocket, wsInbox, type Inbox } from '../support/harness.js';
 import { privateRedis, sharedRedisUrl, testPrefix, withoutRedis } from '../support/redis.js';
 import { roundRobin } from './balancer.js';
 import { cluster, quick, reported } from './members.js';
+import { eventually, instance, type Instance } from './instances.js';
 
 const skip = await withoutRedis();
 
-interface Instance extends Served {
-  live: Live;
-  errors: Inbox<Error>;
-  joined: Inbox<Channel>;
-}
-
-/** One "process" in streams mode: its `/live` route adds every channel to the group `room`. */
-async function instance(t: TestContext, adapter: RedisAdapterOptions): Promise<Instance> {
-  const live = channels({ adapter: redisAdapter({ mode: 'streams', ...adapter }), heartbeat: 0 });
-  const errors = new Inbox<Error>();
-  live.on('error', (error) => errors.push(error));
-  const joined = new Inbox<Channel>();
-  const app = express();
-  app.use(live);
-  app.get('/live', (req) => {
-    live.group('room').add(req.channel!);
-    joined.push(req.channel!);
-  });
-  return { ...(await serve(t, app, live)), live, errors, joined };
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** One "process" in streams mode (spec/redis/instances.ts). */
+function streamsInstance(t: TestContext, adapter: RedisAdapterOptions): Promise<Instance> {
+  return instance(t, { mode: 'streams', ...adapter }, { heartbeat: 0 });
 }
 
 async function drain<T>(inbox: Inbox<T>): Promise<T[]> {
@@ -109,7 +84,7 @@ describe('the Redis adapter in streams mode', { skip }, () => {
 
   it('delivers a broadcast from one instance to the members of all three, once each and in order, through one stream', async (t) => {
     const prefix = testPrefix();
-    const [a, b, c] = [await instance(t, { url: sharedRedisUrl, prefix }), await instance(t, { url: sharedRedisUrl, prefix }), await instance(t, { url: sharedRedisUrl, prefix })];
+    const [a, b, c] = [await streamsInstance(t, { url: sharedRedisUrl, prefix }), await streamsInstance(t, { url: sharedRedisUrl, prefix }), await streamsInstance(t, { url: sharedRedisUrl, prefix })];
     const inboxes = [];
     for (const s of [a, b, c]) {
       inboxes.push(wsInbox(await openWebSocket(t, `${s.wsUrl}/live`)));
@@ -134,8 +109,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
   it('loses nothing through ten CLIENT KILL TYPE normal and ten TYPE pubsub during 2,000 broadcasts: every session and plain client gets each once, in order', { timeout: 90_000 }, async (t) => {
     const redis = await privateRedis(t);
     const prefix = testPrefix();
-    const a = await instance(t, { url: redis.url, prefix });
-    const b = await instance(t, { url: redis.url, prefix });
+    const a = await streamsInstance(t, { url: redis.url, prefix });
+    const b = await streamsInstance(t, { url: redis.url, prefix });
     const members = (['websocket', 'sse', 'poll'] as const).map((transport) => sessionMember(t, `${b.url}/live`, transport));
     for (const member of members) await member.opened;
     const plain = [wsInbox(await openWebSocket(t, `${b.wsUrl}/live`)), wsInbox(await openWebSocket(t, `${a.wsUrl}/live`))];
@@ -174,8 +149,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
   it('loses nothing when Redis shuts down and restarts with its data (AOF) in the middle of 1,000 broadcasts', { timeout: 60_000 }, async (t) => {
     const redis = await privateRedis(t, { appendonly: true });
     const prefix = testPrefix();
-    const a = await instance(t, { url: redis.url, prefix });
-    const b = await instance(t, { url: redis.url, prefix });
+    const a = await streamsInstance(t, { url: redis.url, prefix });
+    const b = await streamsInstance(t, { url: redis.url, prefix });
     const member = sessionMember(t, `${b.url}/live`, 'websocket');
     await member.opened;
     const plain = wsInbox(await openWebSocket(t, `${b.wsUrl}/live`));
@@ -203,8 +178,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
   it('keeps what broadcast() accepted while Redis is away (it never throws) and delivers it once Redis is back', async (t) => {
     const redis = await privateRedis(t, { appendonly: true });
     const prefix = testPrefix();
-    const a = await instance(t, { url: redis.url, prefix });
-    const b = await instance(t, { url: redis.url, prefix });
+    const a = await streamsInstance(t, { url: redis.url, prefix });
+    const b = await streamsInstance(t, { url: redis.url, prefix });
     const member = sessionMember(t, `${b.url}/live`, 'poll');
     await member.opened;
     await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'the member to count');
@@ -225,8 +200,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
   it('keeps at most backlogLimit broadcasts while Redis is away: the ones past it are a gap the other processes\' session members are told of', async (t) => {
     const redis = await privateRedis(t, { appendonly: true });
     const prefix = testPrefix();
-    const a = await instance(t, { url: redis.url, prefix, backlogLimit: 2 });
-    const b = await instance(t, { url: redis.url, prefix });
+    const a = await streamsInstance(t, { url: redis.url, prefix, backlogLimit: 2 });
+    const b = await streamsInstance(t, { url: redis.url, prefix });
     const seen: string[] = [];
     const conn = connect(`${b.url}/live`, { transports: ['websocket'], reconnect: { minDelay: 5, maxDelay: 50 }, openTimeout: 3000 });
     t.after(() => conn.close());
@@ -250,9 +225,9 @@ describe('the Redis adapter in streams mode', { skip }, () => {
   it('tells a session member of the entries trimmed away before its process read them, as a gap where they were', async (t) => {
     const redis = await privateRedis(t);
     const prefix = testPrefix();
-    const a = await instance(t, { url: redis.url, prefix });
+    const a = await streamsInstance(t, { url: redis.url, prefix });
     const cuttable = await relay(t, Number(new URL(redis.url).port));
-    const b = await instance(t, { url: cuttable.url, prefix });
+    const b = await streamsInstance(t, { url: cuttable.url, prefix });
     const seen: string[] = [];
     const conn = connect(`${b.url}/live`, { transports: ['websocket'], reconnect: { minDelay: 5, maxDelay: 50 }, openTimeout: 3000 });
     t.after(() => conn.close());
@@ -279,8 +254,8 @@ describe('the Redis adapter in streams mode', { skip }, () => {
 
   it('takes a WebSocket session over at each of 10 cuts in streams mode: 1,000 broadcasts of a third process, each once, in order', { timeout: 90_000 }, async (t) => {
     const prefix = testPrefix();
-    const owners = [await instance(t, { url: sharedRedisUrl, prefix }), await instance(t, { url: sharedRedisUrl, prefix })];
-    const publisher = await instance(t, { url: sharedRedisUrl, prefix });
+    const owners = [await streamsInstance(t, { url: sharedRedisUrl, prefix }), await streamsInstance(t, { url: sharedRedisUrl, prefix })];
+    const publisher = await streamsInstance(t, { url: sharedRedisUrl, prefix });
     const balancer = await roundRobin(t, owners.map((s) => s.port));
     const conn = connect(`${balancer.url}/live`, { ...quick, transports: ['websocket'] });
     t.after(() => conn.close());
