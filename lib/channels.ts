@@ -42,7 +42,11 @@ export interface Live {
    * @defaultValue within: 10000
    */
   drain(options?: { within?: number }): Promise<void>;
-  /** False once `close()` or `drain()` began: answer your readiness probe (`/readyz`) with it. */
+  /**
+   * Answer your readiness probe (`/readyz`) with it: false until the adapter, if any, first
+   * connected and subscribed (a Redis outage later does not turn it false: local channels
+   * still work), and false for good once `close()` or `drain()` began.
+   */
   readonly ready: boolean;
   /** Errors no caller could be handed: a throwing handler, a failing adapter. */
   on(event: 'error', listener: ErrorListener): Live;
@@ -126,7 +130,7 @@ function decorate({ req, res, hub }: { req: IncomingMessage; res: ServerResponse
 function addShutdown(live: Live, hub: ChannelHub): void {
   live.close = () => hub.close();
   live.drain = (options = {}) => hub.drain(drainWithin(options.within));
-  Object.defineProperty(live, 'ready', { get: () => !hub.closing, enumerable: true });
+  Object.defineProperty(live, 'ready', { get: () => !hub.closing && hub.groups.adapterStarted, enumerable: true });
 }
 
 function drainWithin(within: unknown): number {

@@ -29,6 +29,11 @@ export class GroupRegistry implements GroupObserver {
   readonly #onAdapterError: (error: unknown) => void;
   readonly #origin = newChannelId();
   readonly adapterCounters: AdapterCounters = { published: 0, publishFailed: 0, received: 0 };
+  /**
+   * False until the adapter's `subscribe` has settled the first time (it is connected and
+   * listening): a process is not ready to serve before then. True with no adapter.
+   */
+  adapterStarted = true;
   /** Set by `express-channel/metrics`: until then no broadcast reads the clock. */
   fanOutTimes: FanOutTimes | undefined;
 
@@ -37,7 +42,8 @@ export class GroupRegistry implements GroupObserver {
     this.#onAdapterError = onAdapterError;
     if (adapter !== undefined) {
       const events = { missed: (group: string, count: number) => this.#missed(group, count), error: onAdapterError };
-      Promise.resolve(adapter.subscribe((message) => this.#deliverRemote(message), events)).catch(onAdapterError);
+      this.adapterStarted = false;
+      Promise.resolve(adapter.subscribe((message) => this.#deliverRemote(message), events)).then(() => (this.adapterStarted = true), onAdapterError);
     }
   }
 

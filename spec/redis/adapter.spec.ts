@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createClient, type RedisClientType } from 'redis';
+import { channels } from '../../lib/index.js';
+import { redisAdapter } from '../../lib/redis/index.js';
 import { connect } from '../../lib/client/node.js';
 import { nextEvent, until } from '../client/support.js';
 import { openSse, openWebSocket, wsInbox } from '../support/harness.js';
@@ -90,6 +92,17 @@ describe('the Redis adapter', { skip }, () => {
     await eventually(async () => (await a.live.group('room').count()) === 1, 5000, 'a count of 1');
     await b.live.close();
     assert.equal(await a.live.group('room').count(), 0);
+  });
+
+  it('is not ready until its adapter connected, and stays ready through a Redis outage', async (t) => {
+    const redis = await privateRedis(t);
+    const live = channels({ adapter: redisAdapter({ url: redis.url, prefix: testPrefix() }) });
+    t.after(() => live.close());
+    assert.equal(live.ready, false, 'not before the adapter is connected and subscribed');
+    await eventually(() => live.ready, 5000, 'live to be ready');
+    await redis.kill();
+    await eventually(() => live.stats().adapter?.connected === false, 5000, 'the outage to be noticed');
+    assert.equal(live.ready, true, 'local channels still work: a Redis outage must not take every process out of rotation');
   });
 
   it('tells of broadcasts lost while a subscriber was cut off, keeps serving local members, and reconnects by itself', async (t) => {
