@@ -61,7 +61,7 @@ export function createBenchServer(kind: ServerKind): BenchServer {
     case 'ec-poll-f10':
       return expressChannel(undefined, 10);
     case 'ec-ws-redis':
-      return expressChannel(redisSettings());
+      return expressChannel(redisSettings(), Number(process.env.BENCH_FLUSH_INTERVAL ?? 0)); // bench/cluster.ts's -f10 row
     case 'socketio-redis':
       return socketIo(redisSettings());
   }
