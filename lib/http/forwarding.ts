@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sessionRequestOf, type ResumeRequest } from '../protocol/params.js';
 import { canTakeOver, type ForwardedAnswer, type ForwardedExchange, type ForwardedRequest, type SessionDirectory } from '../sessions/directory.js';
 import { ForwardedResponse, forwardedRequest } from './forwarded-exchange.js';
-import { handleSessionRequest, readBody, refuse, refuseUnknown, type Exchange, type SessionRequestHost } from './session-requests.js';
+import { answeredHere, handleSessionRequest, readBody, refuse, refuseUnknown, type Exchange, type SessionRequestHost } from './session-requests.js';
 import { takeOverFrom } from './takeover.js';
 
 // Only what answering a session request reads travels through Redis: never the user's
@@ -46,7 +46,7 @@ async function locateAndForward({ directory, pollTimeout }: Cluster, x: Exchange
   if (request.credentials.secret === undefined && request.credentials.ticket === undefined) return refuse(x, 'secret-required');
   const owner = await locateSoon(directory, request.id);
   // While it was looked up, the session may have come here (another request of it took it over).
-  if (owner === undefined && arrivedMeanwhile(x, request.id)) return handleSessionRequest(x.hub, x, request);
+  if (owner === undefined && answeredHere(x, request)) return;
   if (owner === undefined) return refuseUnknown(x, request);
   if (!isForwardable(x, request)) {
     // A WebSocket or SSE resume: the session comes here (takeover.ts), where the directory can move it.
@@ -94,10 +94,6 @@ async function locateSoon(directory: SessionDirectory, id: string): Promise<stri
   if (owner !== undefined) return owner;
   await new Promise((resolve) => setTimeout(resolve, claimRace));
   return directory.locate(id);
-}
-
-function arrivedMeanwhile(x: Exchange, id: string): boolean {
-  return x.hub.sessions.find(id) !== undefined || x.hub.takeovers?.has(id) === true;
 }
 
 /** A poll, a POST or a DELETE: a request whose answer is one response. */

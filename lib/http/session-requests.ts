@@ -163,11 +163,22 @@ function answerUnknown(x: Exchange, request: ResumeRequest): void {
   const proven = (channel: ChannelCore): boolean => unprovenBy(channel, request) === undefined;
   const closed = request.poll && x.req.method === 'GET' ? x.hub.sessions.takeClosed(request.id, proven) : undefined;
   if (closed !== undefined) return answerClosedPoll(x, closed, request.ack);
-  // On its way here from another process: answered once it arrived, as if it had been here.
-  const arriving = x.hub.takeovers?.get(request.id);
-  if (arriving !== undefined) return void arriving.then(() => handleSessionRequest(x.hub, x, request));
+  if (answeredHere(x, request)) return;
   if (x.hub.elsewhere !== undefined && !x.forwarded) return x.hub.elsewhere(x, request);
   refuseUnknown(x, request);
+}
+
+/**
+ * Answers `request` here if its session is here after all, or on its way here (a takeover
+ * under way, once it settled): a request that waited on another process may find it arrived
+ * meanwhile. False when it is neither.
+ */
+export function answeredHere(x: Exchange, request: ResumeRequest): boolean {
+  const arriving = x.hub.takeovers?.get(request.id);
+  if (arriving !== undefined) void arriving.then(() => handleSessionRequest(x.hub, x, request));
+  else if (x.hub.sessions.find(request.id) !== undefined) handleSessionRequest(x.hub, x, request);
+  else return false;
+  return true;
 }
 
 /**

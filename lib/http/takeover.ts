@@ -13,7 +13,7 @@ import type { HandedSession } from '../sessions/session.js';
 import { forwardedRequest } from './forwarded-exchange.js';
 import { transportFromHeaders } from './negotiate.js';
 import { clientMessage, handedClientMessage } from '../sessions/handover.js';
-import { handleSessionRequest, isSessionErrorCode, refuse, refuseUnknown, unprovenBy, type AdoptingHost, type Exchange } from './session-requests.js';
+import { answeredHere, isSessionErrorCode, refuse, refuseUnknown, unprovenBy, type AdoptingHost, type Exchange } from './session-requests.js';
 
 /** How long the owner may take to hand a session over; past it, it refuses (the asker gave up). */
 const handOverWithin = 5000;
@@ -41,18 +41,15 @@ export interface TakeoverRoute {
 export async function takeOverFrom(x: Exchange, request: ResumeRequest, route: TakeoverRoute): Promise<void> {
   if (x.hub.adopt === undefined || x.continueAs === undefined || x.hub.takeovers === undefined) return refuse(x, 'session-elsewhere');
   // Another request of the session already asked for it (a client that gave up an attempt
-  // and came back): this one waits and is then answered here.
-  const arriving = x.hub.takeovers.get(request.id);
-  if (arriving !== undefined) return arriving.then(() => handleSessionRequest(x.hub, x, request));
-  if (x.hub.sessions.find(request.id) !== undefined) return handleSessionRequest(x.hub, x, request); // it arrived while we looked it up
+  // and came back): this one waits and is then answered here; so is one for a session that
+  // arrived while it was looked up.
+  if (answeredHere(x, request)) return;
   const done = takeOver(x, request, route);
-  const settled = done.then(settle, settle);
-  x.hub.takeovers.set(request.id, settled);
-  void settled.then(() => x.hub.takeovers?.delete(request.id));
+  const takeovers = x.hub.takeovers;
+  // What waiting requests wait for: settled either way (this one's own failure is its own).
+  takeovers.set(request.id, done.catch(() => undefined).finally(() => takeovers.delete(request.id)));
   return done;
 }
-
-function settle(): void {}
 
 async function takeOver(x: Exchange, request: ResumeRequest, route: TakeoverRoute): Promise<void> {
   const transport = request.poll ? 'poll' : transportFromHeaders(x.req.headers);
@@ -61,7 +58,7 @@ async function takeOver(x: Exchange, request: ResumeRequest, route: TakeoverRout
   const { answer } = takeover;
   if ('refused' in answer) {
     takeover.finish(undefined);
-    if (x.hub.sessions.find(request.id) !== undefined) return handleSessionRequest(x.hub, x, request);
+    if (answeredHere(x, request)) return;
     // A plain EventSource ends for good on any refusal: it gets a new session instead.
     if (request.fromLastEventId === true) return refuseUnknown(x, request);
     return refuse(x, isSessionErrorCode(answer.refused) ? answer.refused : 'internal-error');
