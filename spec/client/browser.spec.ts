@@ -6,15 +6,13 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../support/browser.js';
 import type { TransportName } from '../../lib/client/index.js';
 import { startServer, type TestServer } from './support.js';
 
-const executablePath = '/usr/bin/chromium';
-const missing = existsSync(executablePath) ? undefined : `${executablePath} not found (apt-get install -y chromium)`;
-if (missing !== undefined && process.env['CI'] === 'true') throw new Error(`browser specs need Chromium on CI: ${missing}`);
-if (missing !== undefined) console.log(`# skipping browser specs: ${missing}`);
+const missing = chromiumMissing('browser specs');
 
 const page = `<!doctype html><meta charset="utf-8"><title>client</title>
 <script type="module">
@@ -78,10 +76,7 @@ describe('browser client', { skip: missing }, () => {
   before(async () => {
     execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'pipe' });
     bundle = readFileSync('dist/client/express-channel-client.js', 'utf8');
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(() => browser?.close());
 

@@ -6,14 +6,12 @@
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../../support/browser.js';
 import { startServer, type TestServer } from '../support.js';
 
-const executablePath = '/usr/bin/chromium';
-const missing = existsSync(executablePath) ? undefined : `${executablePath} not found (apt-get install -y chromium)`;
-if (missing !== undefined && process.env['CI'] === 'true') throw new Error(`browser specs need Chromium on CI: ${missing}`);
-if (missing !== undefined) console.log(`# skipping browser specs: ${missing}`);
+const missing = chromiumMissing('browser specs');
 
 const page = `<!doctype html><meta charset="utf-8"><title>tab</title>
 <script type="module">
@@ -58,10 +56,7 @@ describe('tabs sharing one connection (express-channel/client/shared)', { skip: 
   before(async () => {
     execFileSync(process.execPath, ['scripts/build-client.mjs'], { stdio: 'pipe' });
     bundle = readFileSync('dist/client/express-channel-client-shared.js', 'utf8');
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(() => browser?.close());
 
