@@ -60,6 +60,8 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   #events: AdapterEvents | undefined;
   #onMessage: ((message: AdapterMessage) => void) | undefined;
   #started: Promise<void> | undefined;
+  // Set once #started resolved: what waits for the subscriptions need not wait any more.
+  #subscribed = false;
   #reported = false; // a lost connection is reported once an outage, not at every reconnect attempt
   readonly #streams: Streams | undefined;
 
@@ -121,7 +123,7 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   subscribe(onMessage: (message: AdapterMessage) => void, events?: AdapterEvents): Promise<void> {
     this.#events = events;
     this.#onMessage = onMessage;
-    this.#started ??= this.#start(onMessage);
+    this.#started ??= this.#start(onMessage).then(() => void (this.#subscribed = true));
     return this.#started;
   }
 
@@ -226,7 +228,8 @@ class RedisAdapter implements Adapter, TakeoverDirectory {
   }
 
   /** Resolves once this process's inbox is subscribed; rejects after a while without (Redis away). */
-  #listening(): Promise<void> {
+  #listening(): Promise<void> | undefined {
+    if (this.#subscribed) return undefined; // the common case: no promise, no timer per request
     const started = this.#started;
     if (started === undefined) return Promise.reject(new ChannelError('ERR_CHANNEL_ADAPTER', 'the adapter is not started'));
     let timer: NodeJS.Timeout | undefined;
